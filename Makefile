@@ -1,0 +1,38 @@
+# `make run` and `make test` set everything up on a fresh Linux machine with Python 3.11.
+# Both are idempotent: the venv is rebuilt only when pyproject.toml changes.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: setup run test lint bench system-deps clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Qt's xcb/offscreen plugins need a few system libraries that minimal Debian/Ubuntu images lack.
+# Installed only when missing and only when we may (root with apt-get); otherwise the app says
+# which packages to install.
+system-deps:
+	@$(PYTHON) packaging/check_system_libs.py --install-if-root
+
+run: setup system-deps
+	$(VENV)/bin/workbench demo
+
+test: setup system-deps
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check workbench tests benchmarks
+
+bench: setup
+	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

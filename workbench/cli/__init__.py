@@ -1,0 +1,59 @@
+"""Headless command line: every command is a thin layer over workbench.core and workbench.training.
+
+Each command module exposes ``register(subparsers)`` and sets ``func`` on its parsers; ``func(args)``
+returns an exit code. Modules are imported lazily where they pull in torch or Qt, so ``--help``
+and project commands stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from workbench import __version__
+from workbench.core.errors import WorkbenchError
+
+COMMAND_MODULES = (
+    "workbench.cli.project_cmds",
+    "workbench.cli.train_cmds",
+    "workbench.cli.gui_cmds",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="Label images and train segmentation / multi-label models on them.",
+    )
+    parser.add_argument("--version", action="version", version=f"workbench {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s: %(message)s",
+    )
+    if args.command is None:
+        # Plain `workbench` opens the window, like double-clicking the app.
+        args = parser.parse_args(["open", *([] if argv is None else argv)])
+    try:
+        return int(args.func(args) or 0)
+    except WorkbenchError as exc:
+        print(f"workbench: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("workbench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
