@@ -1,0 +1,114 @@
+"""Shared fixtures. Sets QT_QPA_PLATFORM=offscreen before anything can import Qt."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from workbench.core.demo import create_demo
+from workbench.core.project import Project, SplitRule, Task
+
+SEG_CLASSES = ["background", "shape"]
+TAGS = ["red", "green", "blue"]
+
+
+def make_shape_image(i: int, size: int = 48) -> tuple[np.ndarray, np.ndarray]:
+    """An RGB image with one bright square or disc on a dark noisy background, and its mask."""
+    rng = np.random.default_rng(i)
+    img = rng.integers(0, 60, (size, size, 3), dtype=np.uint8)
+    yy, xx = np.mgrid[:size, :size]
+    cy, cx = rng.integers(size // 4, 3 * size // 4, 2)
+    r = int(rng.integers(size // 8, size // 4))
+    if i % 2:
+        inside = (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
+    else:
+        inside = (abs(yy - cy) <= r) & (abs(xx - cx) <= r)
+    img[inside] = rng.integers(160, 256, 3, dtype=np.uint8)
+    return img, inside.astype(np.uint8)
+
+
+def make_tag_image(tags: list[str], size: int = 48) -> np.ndarray:
+    """Colour bars per tag: the image 'shows' exactly its tags."""
+    img = np.zeros((size, size, 3), np.uint8)
+    for k, tag in enumerate(TAGS):
+        if tag in tags:
+            img[:, k * size // 3:(k + 1) * size // 3, k] = 220
+    return img
+
+
+@pytest.fixture
+def seg_project(tmp_path: Path) -> Iterator[Project]:
+    """12 RGB 48x48 images with one shape each, all labelled; open for writing."""
+    src = tmp_path / "seg-src"
+    src.mkdir()
+    masks = {}
+    for i in range(12):
+        img, mask = make_shape_image(i)
+        Image.fromarray(img).save(src / f"img_{i:02d}.png")
+        masks[f"img_{i:02d}.png"] = mask
+    project = Project.create(tmp_path / "seg", name="shapes", task=Task.SEGMENTATION,
+                             classes=SEG_CLASSES, split=SplitRule(valid_pct=0.25, seed=1))
+    project.add_images(sorted(src.iterdir()))
+    for name, mask in masks.items():
+        project.write_mask(name, mask)
+    yield project
+    project.close()
+
+
+@pytest.fixture
+def tag_project(tmp_path: Path) -> Iterator[Project]:
+    """16 RGB 48x48 images, 3 tags (every non-empty combination twice, minus two), all labelled."""
+    src = tmp_path / "tag-src"
+    src.mkdir()
+    combos = [[t for b, t in enumerate(TAGS) if m >> b & 1] for m in range(1, 8)]
+    labels = {}
+    for i in range(16):
+        tags = combos[i % len(combos)]
+        Image.fromarray(make_tag_image(tags)).save(src / f"tag_{i:02d}.png")
+        labels[f"tag_{i:02d}.png"] = tags
+    project = Project.create(tmp_path / "tags", name="colours", task=Task.MULTILABEL,
+                             classes=TAGS, split=SplitRule(valid_pct=0.25, seed=1))
+    project.add_images(sorted(src.iterdir()))
+    project.set_many_tags(labels)
+    yield project
+    project.close()
+
+
+@pytest.fixture(scope="session")
+def _demo_templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    # Build each demo once per session; tests get a private copy.
+    base = tmp_path_factory.mktemp("demo-templates")
+    return {
+        "segmentation": create_demo(base / "nuclei", "segmentation"),
+        "multilabel": create_demo(base / "fashion", "multilabel"),
+    }
+
+
+def _demo_copy(templates: dict[str, Path], task: str, dest: Path) -> Project:
+    shutil.copytree(templates[task], dest)
+    return Project.open(dest)
+
+
+@pytest.fixture
+def nuclei_project(_demo_templates: dict[str, Path], tmp_path: Path) -> Iterator[Project]:
+    """The 60-image nuclei demo (segmentation, all labelled), opened for writing."""
+    project = _demo_copy(_demo_templates, "segmentation", tmp_path / "nuclei")
+    yield project
+    project.close()
+
+
+@pytest.fixture
+def fashion_project(_demo_templates: dict[str, Path], tmp_path: Path) -> Iterator[Project]:
+    """The 240-image fashion-tags demo (multilabel, 10 tags, all labelled), opened for writing."""
+    project = _demo_copy(_demo_templates, "multilabel", tmp_path / "fashion")
+    yield project
+    project.close()

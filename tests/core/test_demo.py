@@ -1,0 +1,65 @@
+"""The bundled demo projects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from workbench.core import demo
+from workbench.core.demo import create_demo, default_demo_dir
+from workbench.core.errors import ProjectError
+from workbench.core.project import Project, Status, Task
+
+
+def test_nuclei_demo_contents(nuclei_project: Project) -> None:
+    assert nuclei_project.task is Task.SEGMENTATION
+    assert nuclei_project.classes == ["background", "nucleus"]
+    assert len(nuclei_project.image_names()) == 60
+    assert set(nuclei_project.statuses().values()) == {Status.LABELLED}
+    train, valid = nuclei_project.split()
+    # A contiguous block of slices validates: near-identical neighbours stay on one side.
+    assert valid == [f"nuclei_z{i:02d}.png" for i in range(48, 60)]
+    assert len(train) == 48
+    mask = nuclei_project.read_mask("nuclei_z30.png")
+    assert mask is not None and mask.shape == (256, 256) and set(mask.ravel()) <= {0, 1}
+
+
+def test_fashion_demo_contents(fashion_project: Project) -> None:
+    assert fashion_project.task is Task.MULTILABEL
+    assert len(fashion_project.classes) == 10
+    assert len(fashion_project.labelled_names()) == 240
+    assert fashion_project.tags("fm_1_0001.png") == ["coat", "dress", "sneaker"]
+    train, valid = fashion_project.split()
+    assert len(valid) == 48 and len(train) == 192
+
+
+def test_demo_is_reused_and_never_overwrites(tmp_path: Path) -> None:
+    path = create_demo(tmp_path / "d")
+    (path / "masks" / "nuclei_z00.png").write_bytes(b"user edit")  # reuse must not rebuild
+    assert create_demo(tmp_path / "d") == path
+    assert (path / "masks" / "nuclei_z00.png").read_bytes() == b"user edit"
+    with pytest.raises(ProjectError, match="not the multilabel demo"):
+        create_demo(tmp_path / "d", "multilabel")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "thesis.docx").write_text("precious")
+    with pytest.raises(ProjectError, match="not empty"):
+        create_demo(tmp_path / "other")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_default_location_is_the_user_data_folder(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert default_demo_dir("multilabel") == tmp_path / "xdg" / "workbench" / "demo-multilabel"
+
+
+def test_failed_build_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(root: Path) -> None:
+        Project.create(root, name="x", task="segmentation", classes=["a"]).close()
+        raise ProjectError("simulated failure")
+
+    monkeypatch.setattr(demo, "_build_nuclei", broken)
+    with pytest.raises(ProjectError, match="simulated"):
+        create_demo(tmp_path / "d")
+    assert list(tmp_path.iterdir()) == []

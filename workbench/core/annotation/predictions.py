@@ -1,0 +1,48 @@
+"""Model predictions offered as a starting point: ``<project>/predictions/<run_id>/<stem>.png``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from workbench.core.errors import MaskError
+
+UNLABELLED = 255
+
+
+def newest_prediction(project_root: Path, name: str) -> Path | None:
+    """The prediction mask for image ``name`` from the newest run folder that has one."""
+    base = Path(project_root) / "predictions"
+    if not base.is_dir():
+        return None
+    runs = sorted(
+        (d for d in base.iterdir() if d.is_dir()), key=lambda d: d.stat().st_mtime, reverse=True
+    )
+    stem = Path(name).stem
+    for run in runs:
+        candidate = run / f"{stem}.png"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_prediction(path: Path, shape: tuple[int, int], num_classes: int) -> np.ndarray:
+    """Load a prediction index mask and check it fits the image and the class list."""
+    try:
+        with Image.open(path) as im:
+            if im.mode not in ("L", "P"):
+                raise MaskError(f"prediction {path} is {im.mode}, expected an 8-bit index mask")
+            arr = np.array(im, dtype=np.uint8)
+    except (OSError, UnidentifiedImageError) as exc:
+        raise MaskError(f"cannot read prediction {path}: {exc}; run `workbench predict` again") from exc
+    if arr.shape != tuple(shape):
+        raise MaskError(
+            f"prediction {path} is {arr.shape[1]}x{arr.shape[0]} but the image is "
+            f"{shape[1]}x{shape[0]}; run `workbench predict` again"
+        )
+    bad = (arr >= num_classes) & (arr != UNLABELLED)
+    if bad.any():
+        raise MaskError(f"prediction {path} has values outside the {num_classes} classes")
+    return arr

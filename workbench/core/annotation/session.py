@@ -1,0 +1,169 @@
+"""Editing one image's mask safely: document + undo history + crash journal + saving.
+
+Everything that decides *what* is kept and *when* it reaches disk lives here, without Qt, so it
+can be tested headless; the Qt workspace only adds timers and widgets on top.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Protocol
+
+import numpy as np
+
+from workbench.core.annotation.document import MaskDocument
+from workbench.core.annotation.edit import Edit, diff_edit
+from workbench.core.annotation.history import DEFAULT_MAX_BYTES, EditHistory
+from workbench.core.annotation.journal import StrokeJournal, journal_path
+from workbench.core.annotation.predictions import newest_prediction, read_prediction
+
+log = logging.getLogger(__name__)
+
+#: Save this long after the last edit at the latest ...
+AUTOSAVE_DELAY_S = 2.0
+#: ... and no later than this after the first unsaved edit, even while the user keeps painting.
+AUTOSAVE_MAX_DELAY_S = 10.0
+
+
+class MaskStore(Protocol):
+    """The part of :class:`workbench.core.project.Project` a session needs."""
+
+    root: object
+    classes: list[str]
+
+    def read_mask(self, name: str) -> np.ndarray | None: ...
+
+    def write_mask(self, name: str, mask: np.ndarray) -> None: ...
+
+
+class AutosavePolicy:
+    """When to save: ``delay_s`` after the last edit, but at most ``max_delay_s`` after the first."""
+
+    def __init__(self, delay_s: float = AUTOSAVE_DELAY_S, max_delay_s: float = AUTOSAVE_MAX_DELAY_S):
+        self.delay_s = delay_s
+        self.max_delay_s = max_delay_s
+        self._first: float | None = None
+        self._last: float | None = None
+
+    def note_edit(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        self._first = now if self._first is None else self._first
+        self._last = now
+
+    def note_saved(self) -> None:
+        self._first = self._last = None
+
+    def seconds_until_save(self, now: float | None = None) -> float | None:
+        """Seconds left before a save is due (0 = now), None when nothing is pending."""
+        if self._first is None or self._last is None:
+            return None
+        now = time.monotonic() if now is None else now
+        due = min(self._last + self.delay_s, self._first + self.max_delay_s)
+        return max(0.0, due - now)
+
+
+class AnnotationSession:
+    """One open image's mask. Every finished edit is journalled before this returns, the mask is
+    written by :meth:`save`, and an interrupted earlier session is recovered on open.
+    """
+
+    def __init__(
+        self,
+        store: MaskStore,
+        name: str,
+        shape: tuple[int, int],
+        *,
+        max_history_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
+        self.store = store
+        self.name = name
+        num_classes = len(store.classes)
+        saved = store.read_mask(name)
+        if saved is None:
+            self.document = MaskDocument.blank(shape[0], shape[1], num_classes)
+        else:
+            self.document = MaskDocument(saved.copy(), num_classes)
+        self.history = EditHistory(max_history_bytes)
+        self.journal = StrokeJournal(journal_path(store.root, name), self.document.shape)
+        self.autosave = AutosavePolicy()
+        self.recovered = self._recover()
+
+    @property
+    def mask(self) -> np.ndarray:
+        return self.document.mask
+
+    def _recover(self) -> int:
+        """Replay a journal left by a session that ended without saving; save the result."""
+        if not self.journal.exists():
+            return 0
+        count = self.journal.replay(self.document.mask)
+        if count:
+            log.warning("%s: recovered %d unsaved edit(s) from the journal", self.name, count)
+            self.document.dirty = True
+            self.save()
+        else:
+            self.journal.clear()
+        return count
+
+    def _journal(self, edit: Edit, *, undone: bool = False) -> None:
+        self.journal.append(
+            (part.bbox, part.old if undone else part.new) for part in edit.parts()
+        )
+        self.autosave.note_edit()
+
+    def commit(self, edit: Edit) -> int:
+        """Record an edit that is already in the mask (a finished brush stroke).
+
+        Returns the number of old undo steps dropped to stay within the memory budget.
+        """
+        self.document.touch(edit.bbox)
+        self._journal(edit)
+        return self.history.push(edit)
+
+    def do(self, edit: Edit) -> int:
+        """Apply a tool's edit to the mask and record it as one undo step."""
+        self.document.apply(edit)
+        return self.commit(edit)
+
+    def undo(self) -> Edit | None:
+        edit = self.history.undo()
+        if edit is not None:
+            self.document.revert(edit)
+            self._journal(edit, undone=True)
+        return edit
+
+    def redo(self) -> Edit | None:
+        edit = self.history.redo()
+        if edit is not None:
+            self.document.apply(edit)
+            self._journal(edit)
+        return edit
+
+    def prediction_edit(self) -> Edit | None:
+        """Edit replacing the mask by the newest model prediction (None if there is none)."""
+        path = newest_prediction(self.store.root, self.name)  # type: ignore[arg-type]
+        if path is None:
+            return None
+        pred = read_prediction(path, self.document.shape, self.document.num_classes)
+        return diff_edit(self.document.mask, pred)
+
+    @property
+    def dirty(self) -> bool:
+        return self.document.dirty
+
+    def save(self) -> bool:
+        """Write the mask atomically if it changed, then drop the journal. True if written."""
+        if not self.document.dirty:
+            return False
+        self.store.write_mask(self.name, self.document.mask)
+        # Only after the mask is safely on disk may the journal go.
+        self.journal.clear()
+        self.document.mark_saved()
+        self.autosave.note_saved()
+        return True
+
+    def close(self) -> None:
+        """Save pending changes and release the journal file."""
+        self.save()
+        self.journal.close()

@@ -1,0 +1,109 @@
+"""The bundled demo projects, built from the real images in ``resources/demo/``.
+
+``nuclei`` (segmentation): 60 z-slices of one confocal stack. Adjacent slices are nearly the
+same picture, so a random split would put near-duplicates of training images in the validation
+set and report a flattering score. The demo therefore validates on a contiguous block: the last
+12 slices. ``fashion-tags`` (multilabel): 240 labelled mosaics with a random 20 % split.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from workbench.core.errors import ProjectError, WorkbenchError
+from workbench.core.importers import import_csv, import_masks
+from workbench.core.labels import read_codes
+from workbench.core.manifest import MANIFEST_NAME, SplitRule, Task
+from workbench.core.project import Project
+
+log = logging.getLogger(__name__)
+
+DEMO_ROOT = Path(__file__).resolve().parents[2] / "resources" / "demo"
+NUCLEI_VALID_SLICES = 12
+_SOURCES = {Task.SEGMENTATION: "nuclei", Task.MULTILABEL: "fashion-tags"}
+_COLORS = {"background": (0, 0, 0), "nucleus": (255, 64, 160)}
+
+
+def default_demo_dir(task: Task | str = Task.SEGMENTATION) -> Path:
+    """``<user data dir>/demo-<task>`` (XDG on Linux, the platform's equivalent elsewhere)."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("workbench", appauthor=False)) / f"demo-{Task(task).value}"
+
+
+def source_dir(task: Task | str) -> Path:
+    src = DEMO_ROOT / _SOURCES[Task(task)]
+    if not src.is_dir():
+        raise ProjectError(f"Demo data {src} is missing; reinstall Workbench from a full checkout.")
+    return src
+
+
+def _expected_images(task: Task) -> int:
+    return sum(1 for p in (source_dir(task) / "images").iterdir() if p.suffix == ".png")
+
+
+def _is_valid_demo(dest: Path, task: Task) -> bool:
+    try:
+        with Project.open(dest, readonly=True) as project:
+            return project.task is task and len(project.image_names()) == _expected_images(task)
+    except WorkbenchError as exc:
+        log.warning("existing demo at %s is not usable: %s", dest, exc)
+        return False
+
+
+def _build_nuclei(root: Path) -> None:
+    src = source_dir(Task.SEGMENTATION)
+    classes = read_codes(src / "codes.txt")
+    names = sorted(p.name for p in (src / "images").glob("*.png"))
+    split = SplitRule(kind="list", valid_names=names[-NUCLEI_VALID_SLICES:])
+    colors = [_COLORS.get(c, (255, 200, 0)) for c in classes]
+    with Project.create(root, name="Nuclei (demo)", task=Task.SEGMENTATION, classes=classes,
+                        colors=colors, split=split) as project:
+        report = import_masks(project, src / "images", src / "masks", codes=src / "codes.txt")
+    if report.skipped or report.error:
+        raise ProjectError(f"Demo data in {src} is damaged:\n{report.summary()}")
+
+
+def _build_fashion(root: Path) -> None:
+    src = source_dir(Task.MULTILABEL)
+    with Project.create(root, name="Fashion tags (demo)", task=Task.MULTILABEL, classes=[],
+                        split=SplitRule(kind="random", valid_pct=0.2, seed=42)) as project:
+        report = import_csv(project, src / "images", src / "labels.csv")
+    if report.skipped or report.error:
+        raise ProjectError(f"Demo data in {src} is damaged:\n{report.summary()}")
+
+
+def create_demo(dest_dir: str | os.PathLike[str] | None = None,
+                task: Task | str = Task.SEGMENTATION) -> Path:
+    """Create the demo project at ``dest_dir`` (or reuse a valid one there); return its path.
+
+    The project is built in a temporary sibling folder and renamed into place, so an interrupted
+    build never leaves a half-made demo behind.
+    """
+    task = Task(task)
+    dest = Path(dest_dir).expanduser() if dest_dir is not None else default_demo_dir(task)
+    dest = dest.resolve()
+    if (dest / MANIFEST_NAME).exists():
+        if _is_valid_demo(dest, task):
+            return dest
+        raise ProjectError(
+            f"{dest} already holds a project that is not the {task.value} demo. "
+            "Choose another folder with --dir, or delete it to recreate the demo."
+        )
+    if dest.exists() and any(dest.iterdir()):
+        raise ProjectError(f"{dest} exists and is not empty; choose an empty or new folder.")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        (_build_nuclei if task is Task.SEGMENTATION else _build_fashion)(tmp / "p")
+        if dest.exists():
+            dest.rmdir()
+        os.replace(tmp / "p", dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log.info("created the %s demo project at %s", task.value, dest)
+    return dest
