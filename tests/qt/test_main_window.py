@@ -1,0 +1,179 @@
+"""The main window as a host: docks, wiring between browser and workspace, progress, closing.
+
+Host tests use a small stand-in workspace and trainer that implement the contract's signals
+and methods, so they check the window's own behaviour; test_main_window_app.py builds the real
+window with create_main_window.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal  # noqa: E402
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget  # noqa: E402
+
+from workbench.core.project import Project, Status  # noqa: E402
+from workbench.qt.main_window import MainWindow  # noqa: E402
+
+
+class RecordingWorkspace(QWidget):
+    labelsSaved = Signal(str)
+    statusChanged = Signal(str, str)
+    navigateRequested = Signal(str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.opened: list[str] = []
+        self.flushes = 0
+
+    @property
+    def current_name(self) -> str | None:
+        return self.opened[-1] if self.opened else None
+
+    def open_image(self, name: str) -> None:
+        self.opened.append(name)
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+
+class RecordingTrainer(QWidget):
+    runFinished = Signal(str)
+
+    def __init__(self, training: bool = False) -> None:
+        super().__init__()
+        self.training = training
+        self.stop_calls = 0
+
+    def is_training(self) -> bool:
+        return self.training
+
+    def stop_and_wait(self, timeout_ms: int = 10000) -> bool:
+        self.stop_calls += 1
+        self.training = False
+        return True
+
+
+@pytest.fixture
+def host(qtbot, seg_project, tmp_path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    workspace, trainer = RecordingWorkspace(), RecordingTrainer()
+    window = MainWindow(seg_project, workspace, trainer, settings)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    yield window
+    window._closed = True  # teardown must not prompt
+    window.browser.shutdown()
+
+
+def test_layout_has_named_docks_and_widgets(host):
+    assert host.centralWidget() is host.workspace
+    assert host.findChild(QWidget, "imageList") is host.browser.view
+    assert host.findChild(QWidget, "imageFilter") is host.browser.filter_box
+    assert host.dockWidgetArea(host.images_dock) == Qt.DockWidgetArea.LeftDockWidgetArea
+    assert host.dockWidgetArea(host.training_dock) == Qt.DockWidgetArea.RightDockWidgetArea
+    assert host.training_dock.widget() is host.training_panel
+    menus = [a.text().replace("&", "") for a in host.menuBar().actions()]
+    assert menus == ["File", "Go", "View", "Help"]
+
+
+def test_first_image_opens_and_list_clicks_open_images(qtbot, host, seg_project):
+    names = seg_project.image_names()
+    qtbot.waitUntil(lambda: host.workspace.opened == [names[0]], timeout=3000)
+    view = host.browser.view
+    rect = view.visualRect(host.browser.proxy.index(2, 0))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert host.workspace.opened[-1] == names[2]
+
+
+def test_navigate_requests_move_the_list(qtbot, host, seg_project):
+    names = seg_project.image_names()
+    qtbot.waitUntil(lambda: host.workspace.current_name == names[0], timeout=3000)
+    host.workspace.navigateRequested.emit("next")
+    assert host.browser.current_name() == names[1] and host.workspace.opened[-1] == names[1]
+    host.workspace.navigateRequested.emit("prev")
+    assert host.workspace.opened[-1] == names[0]
+    host.workspace.navigateRequested.emit("next_unlabelled")  # all labelled: stays, says so
+    assert host.workspace.opened[-1] == names[0]
+    assert "Every image is labelled" in host.statusBar().currentMessage()
+
+
+def test_status_changes_update_list_and_progress(qtbot, host, seg_project):
+    names = seg_project.image_names()
+    assert host.progress_label.text().startswith(f"{len(names)} / {len(names)} labelled (100%)")
+    seg_project.set_status(names[3], Status.UNLABELLED)
+    host.workspace.statusChanged.emit(names[3], "unlabelled")
+    assert host.browser.model.status(names[3]) == "unlabelled"
+    assert host.progress_label.text().startswith(f"{len(names) - 1} / {len(names)} labelled")
+    assert host.progress_bar.value() == len(names) - 1
+    seg_project.set_status(names[3], Status.REVIEWED)
+    host.workspace.labelsSaved.emit(names[3])  # the window asks the project for the status
+    assert host.browser.model.status(names[3]) == "reviewed"
+    assert "1 reviewed" in host.progress_label.text()
+
+
+def _answer_message_box(qtbot, button: QMessageBox.StandardButton) -> list[str]:
+    seen: list[str] = []
+
+    def click() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, click)
+            return
+        seen.append(box.objectName())
+        qtbot.mouseClick(box.button(button), Qt.MouseButton.LeftButton)
+
+    QTimer.singleShot(20, click)
+    return seen
+
+
+def test_close_while_training_asks_and_cancel_keeps_window(qtbot, host):
+    host.training_panel.training = True
+    seen = _answer_message_box(qtbot, QMessageBox.StandardButton.Cancel)
+    assert host.close() is False
+    assert seen == ["confirmStopTraining"]
+    assert host.isVisible() and host.training_panel.stop_calls == 0
+    assert host.workspace.flushes == 0
+
+
+def test_close_while_training_yes_stops_then_flushes(qtbot, host):
+    host.training_panel.training = True
+    seen = _answer_message_box(qtbot, QMessageBox.StandardButton.Yes)
+    assert host.close() is True
+    assert seen == ["confirmStopTraining"]
+    assert host.training_panel.stop_calls == 1
+    assert host.workspace.flushes == 1
+
+
+def test_close_when_idle_flushes_saves_layout_and_does_not_ask(qtbot, host):
+    assert host.close() is True
+    assert host.workspace.flushes == 1 and host.training_panel.stop_calls == 0
+    assert host.settings.value("mainWindow/state") is not None
+
+
+def test_owned_project_is_closed_with_the_window(qtbot, seg_project, tmp_path):
+    root = seg_project.root
+    seg_project.close()
+    project = Project.open(root)
+    window = MainWindow(project, RecordingWorkspace(), None, owns_project=True)
+    qtbot.addWidget(window)
+    window.close()
+    again = Project.open(root)  # the lock was released
+    again.close()
+
+
+def test_import_action_reloads_the_list(qtbot, host, seg_project, tmp_path):
+    from PIL import Image
+
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    Image.new("RGB", (48, 48), (10, 200, 30)).save(extra / "zz_new.png")
+    seg_project.add_images([extra / "zz_new.png"])
+    host.reload_images()
+    assert "zz_new.png" in host.browser.model.names()
+    assert host.browser.model.status("zz_new.png") == "unlabelled"
+    assert "12 / 13 labelled" in host.progress_label.text()

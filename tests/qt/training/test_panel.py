@@ -1,0 +1,178 @@
+"""TrainingPanel with the real engine on tiny runs: signal order, plots = recorder, LR finder
+click, stop within one batch, responsiveness, and engine errors shown in the panel."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtWidgets import QLineEdit, QPushButton, QSpinBox
+
+from workbench.core.project import Project, SplitRule, Task
+from workbench.qt.training import TrainingPanel
+from workbench.qt.training import jobs as jobs_module
+from workbench.qt.training.hover import format_value
+from workbench.training.config import TrainConfig
+from workbench.training.errors import NonFiniteLossError
+
+TINY = {"arch": "resnet18", "size": 32, "bs": 8, "lr": 1e-3, "pretrained": None,
+        "device": "cpu"}
+
+
+@pytest.fixture
+def make_panel(qtbot) -> Iterator:
+    panels: list[TrainingPanel] = []
+
+    def make(project: Project, **overrides: object) -> TrainingPanel:
+        panel = TrainingPanel(project, config=TrainConfig(**{**TINY, **overrides}))
+        qtbot.addWidget(panel)
+        panel.resize(1200, 760)
+        panel.stages.set_mode("frozen")  # one stage: the form's epochs at its max LR
+        panels.append(panel)
+        return panel
+
+    yield make
+    for panel in panels:  # never leave a training thread behind a destroyed panel
+        assert panel.stop_and_wait(20000)
+
+
+def expect_on_next_job(qtbot, panel: TrainingPanel, names: list[str], timeout: int = 60000):
+    """A strict-order blocker on the next job's signals, connected before its thread starts."""
+    holder = {}
+
+    def connect(signals: object) -> None:
+        holder["blocker"] = qtbot.waitSignals([getattr(signals, n) for n in names],
+                                              order="strict", timeout=timeout)
+        panel.jobStarted.disconnect(connect)
+
+    panel.jobStarted.connect(connect)
+    return holder
+
+
+def wait_idle(qtbot, panel: TrainingPanel, timeout: int = 60000) -> None:
+    qtbot.waitUntil(lambda: not panel.is_training()
+                    and panel.findChild(QPushButton, "trainStartButton").isEnabled(),
+                    timeout=timeout)
+    qtbot.wait(50)  # let the last queued reports arrive
+
+
+def test_tiny_run_order_plots_and_responsiveness(qtbot, nuclei_project, make_panel):
+    panel = make_panel(nuclei_project, epochs=2, bs=16)
+    panel.findChild(QSpinBox, "epochsSpin").setValue(2)
+    n_train = len(nuclei_project.split()[0])
+    per_epoch = n_train // 16
+    epoch = ["batchEnded"] * per_epoch + ["epochEnded"]
+    names = ["runStarted", "fitStarted", *epoch, *epoch, "fitEnded", "succeeded", "finished"]
+    holder = expect_on_next_job(qtbot, panel, names)
+    ticks: list[float] = []
+    ping = QTimer()
+    ping.setInterval(10)
+    ping.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    ping.start()
+    with qtbot.waitSignal(panel.runFinished, timeout=60000) as finished:
+        qtbot.mouseClick(panel.findChild(QPushButton, "trainStartButton"),
+                         Qt.MouseButton.LeftButton)
+        holder["blocker"].wait()
+    ping.stop()
+    wait_idle(qtbot, panel)
+    learner = panel.engine.learner
+    rec = learner.recorder
+    assert finished.args == [learner.run_id]
+    assert len(rec.losses) == 2 * per_epoch
+    x, lrs = panel.plots.lr_curve.getData()
+    assert list(x) == list(range(1, len(rec.lrs) + 1)) and list(lrs) == rec.lrs
+    assert list(panel.plots.mom_curve.getData()[1]) == rec.moms
+    assert list(panel.plots.raw_loss_curve.getData()[1]) == rec.losses
+    assert list(panel.plots.smooth_loss_curve.getData()[1]) == rec.smooth_losses
+    assert list(panel.plots.valid_loss_curve.getData()[1]) == [e["valid_loss"] for e in rec.epochs]
+    assert panel.table.table_model.rowCount() == 2
+    assert panel.history.run_ids()[0] == learner.run_id
+    assert panel.batch_gallery.tiles and len(panel.pred_gallery.tiles) == 8  # 4 target/pred
+    assert panel.message()[0] == "ok" and panel.progress.format() == "Done"
+    assert not panel.findChild(QPushButton, "trainStopButton").isEnabled()
+    # The GUI thread kept serving its event loop while the model trained.
+    gaps = np.diff(ticks)
+    assert len(ticks) > 20 and float(np.percentile(gaps, 95)) < 0.25
+
+
+def test_lr_finder_click_sets_max_lr(qtbot, seg_project, make_panel):
+    panel = make_panel(seg_project, bs=4)
+    panel.lr_find_iters = 25
+    with qtbot.waitSignal(panel.runner.busyChanged, timeout=5000):
+        qtbot.mouseClick(panel.findChild(QPushButton, "lrFindButton"), Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, panel)
+    finder = panel.lr_finder
+    assert finder.suggestions and "valley" in finder.suggestions, panel.message()
+    plot = panel.findChild(object, "lrFinderPlot")
+    assert panel.tabs.currentWidget() is finder
+    qtbot.waitExposed(panel)
+    view = plot.getPlotItem().vb
+    scene_pos = view.mapViewToScene(QPointF(*finder.suggestion_pos("valley")))
+    qtbot.mouseClick(plot.viewport(), Qt.MouseButton.LeftButton,
+                     pos=plot.mapFromScene(scene_pos))
+    valley = finder.suggestions["valley"]
+    assert panel.form.config.lr == pytest.approx(valley)
+    assert panel.findChild(QLineEdit, "lrEdit").text() == format_value(valley)
+    assert panel.engine.learner is not None and not panel.engine.trained
+
+
+def test_stop_mid_epoch_within_one_batch(qtbot, seg_project, make_panel):
+    panel = make_panel(seg_project, bs=2, epochs=6)
+    at_stop: dict[str, int] = {}
+
+    def stop_on_first_batch(_msg: object) -> None:
+        if not at_stop:
+            at_stop["batches"] = len(panel.engine.learner.recorder.losses)
+            qtbot.mouseClick(panel.findChild(QPushButton, "trainStopButton"),
+                             Qt.MouseButton.LeftButton)
+
+    panel.jobStarted.connect(lambda signals: signals.batchEnded.connect(stop_on_first_batch))
+    fit_ended: list[object] = []
+    panel.jobStarted.connect(lambda signals: signals.fitEnded.connect(fit_ended.append))
+    panel.start_training()
+    wait_idle(qtbot, panel)
+    rec = panel.engine.learner.recorder
+    per_epoch = len(panel.engine.learner.data.train_dl)
+    assert at_stop and len(rec.losses) <= at_stop["batches"] + 1  # at most the batch in flight
+    assert len(rec.losses) < per_epoch * 6 and fit_ended and fit_ended[-1].cancelled
+    assert panel.message()[0] == "warning" and "stopped" in panel.message()[1]
+    assert panel.progress.format() == "Stopped"
+    assert seg_project.db.get_run(panel.engine.learner.run_id)["status"] == "cancelled"
+    assert panel.findChild(QPushButton, "trainStartButton").isEnabled()
+
+
+def test_engine_errors_are_shown_and_panel_stays_usable(qtbot, seg_project, tmp_path,
+                                                        monkeypatch, make_panel):
+    src = tmp_path / "few"
+    src.mkdir()
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(src / "a.png")
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(src / "b.png")
+    project = Project.create(tmp_path / "few-proj", name="few", task=Task.SEGMENTATION,
+                             classes=["background", "x"], split=SplitRule(valid_pct=0.5))
+    project.add_images(sorted(src.iterdir()))
+    project.write_mask("a.png", np.zeros((40, 40), np.uint8))
+    panel = make_panel(project)
+    panel.start_training()
+    wait_idle(qtbot, panel)
+    level, text = panel.message()
+    assert level == "error" and "Not enough labelled images" in text and "Label at least" in text
+    assert panel.progress.format() == "Failed"
+
+    def diverge(learner, stages):
+        raise NonFiniteLossError("The training loss became nan at epoch 1, batch 2.", 0, 1, 1)
+
+    monkeypatch.setattr(jobs_module, "run_stages", diverge)
+    panel2 = make_panel(seg_project, bs=4)
+    panel2.start_training()
+    wait_idle(qtbot, panel2)
+    level, text = panel2.message()
+    assert level == "error" and "loss is no longer a number" in text and "nan" in text
+    project.close()

@@ -1,0 +1,192 @@
+"""The panel's parts on plain data: plots, LR finder plot, epoch table, form, stages, history."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import math
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, Qt
+
+from workbench.qt.training.config_form import ConfigForm, parse_lr
+from workbench.qt.training.devices import DevicePicker, describe
+from workbench.qt.training.epoch_table import EpochRow, EpochTable, format_seconds
+from workbench.qt.training.history import RunHistory, run_row
+from workbench.qt.training.lr_finder_plot import LRFinderPlot
+from workbench.qt.training.plots import LivePlots
+from workbench.qt.training.progress import ProgressTracker
+from workbench.qt.training.stages import StageControls, StageSettings
+from workbench.training.config import TrainConfig
+
+
+def click_view_point(qtbot, plot_widget, x: float, y: float) -> None:
+    """Left-click the pixel where view coordinates (x, y) are drawn."""
+    view = plot_widget.getPlotItem().vb
+    scene_pos = view.mapViewToScene(QPointF(x, y))
+    qtbot.mouseClick(plot_widget.viewport(), Qt.MouseButton.LeftButton,
+                     pos=plot_widget.mapFromScene(scene_pos))
+
+
+def test_live_plots_draw_only_on_refresh_and_match_buffers(qtbot):
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.reset(["dice"])
+    before = plots.redraws
+    for i in range(500):  # a burst of batches costs no redraw until the timer's refresh
+        plots.add_batch(i + 1, 1e-3 * i, 0.9, 1.0 / (i + 1), 0.5)
+    plots.add_epoch(500, 0.4, {"dice": 0.7})
+    assert plots.redraws == before
+    plots.refresh()
+    plots.refresh()  # nothing new: no second redraw
+    assert plots.redraws == before + 1
+    x, y = plots.lr_curve.getData()
+    assert list(x) == plots.buffers.iters and list(y) == plots.buffers.lrs
+    assert list(plots.raw_loss_curve.getData()[1]) == plots.buffers.losses
+    assert list(plots.valid_loss_curve.getData()[0]) == [500.0]
+    assert list(plots.metric_curves["dice"].getData()[1]) == [0.7]
+
+
+def test_live_plots_hover_and_png(qtbot, tmp_path):
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.resize(800, 500)
+    plots.reset([])
+    for i in range(10):
+        plots.add_batch(i + 1, 1e-4 * (i + 1), 0.9, 2.0 - i * 0.1, 1.9)
+    plots.add_epoch(10, 1.5, {})
+    plots.refresh()
+    text = plots._hovers[2].show_at(3.2)  # loss plot, nearest iteration 3
+    assert "iter 3" in text and "loss 1.8" in text and "valid 1.5" not in text
+    assert "valid 1.5" in plots._hovers[2].show_at(10)
+    out = plots.save_png(tmp_path / "plots.png")
+    assert out.stat().st_size > 1000
+
+
+def test_lr_finder_click_curve_and_marker_pick_lr(qtbot):
+    widget = LRFinderPlot()
+    qtbot.addWidget(widget)
+    widget.resize(700, 450)
+    widget.show()
+    qtbot.waitExposed(widget)
+    lrs = list(np.logspace(-6, 0, 60))
+    losses = [1.5 - 0.8 * math.exp(-((math.log10(v) + 3) ** 2)) for v in lrs]
+    widget.set_result(lrs, losses, {"valley": 1e-3, "steep": 1e-4})
+    assert set(widget.suggestion_buttons) == {"valley", "steep"}
+    with qtbot.waitSignal(widget.lrPicked, timeout=2000) as blocker:
+        click_view_point(qtbot, widget.plot, *widget.suggestion_pos("steep"))
+    assert blocker.args == [pytest.approx(1e-4)]
+    target = lrs[45]
+    with qtbot.waitSignal(widget.lrPicked, timeout=2000) as blocker:
+        click_view_point(qtbot, widget.plot, math.log10(target), losses[45])
+    assert blocker.args == [pytest.approx(target)]
+    with qtbot.waitSignal(widget.lrPicked, timeout=2000) as blocker:
+        widget.suggestion_buttons["valley"].click()
+    assert blocker.args == [pytest.approx(1e-3)]
+
+
+def test_epoch_table_model(qtbot, qtmodeltester):
+    table = EpochTable()
+    qtbot.addWidget(table)
+    model = table.table_model
+    model.reset(["dice"])
+    model.append(EpochRow(0, 0.9, 0.8, {"dice": 0.5}, 12.4, "frozen"))
+    model.append(EpochRow(1, 0.7, float("nan"), {"dice": 0.6, "iou": 0.4}, 75, "frozen"))
+    qtmodeltester.check(model)
+    assert model.headers() == ["stage", "epoch", "train_loss", "valid_loss", "dice", "iou", "time"]
+    assert model.index(1, 3).data() == "nan"
+    assert model.index(0, 4).data() == "0.500000"
+    assert model.index(0, 5).data() == ""
+    assert model.index(1, 6).data() == "01:15"
+    assert format_seconds(3725) == "1:02:05"
+
+
+def test_config_form_binds_both_ways(qtbot):
+    form = ConfigForm(TrainConfig(arch="resnet18", epochs=3))
+    qtbot.addWidget(form)
+    form.epochs_spin.setValue(7)
+    form.bs_spin.setValue(16)
+    form.top_down_check.setChecked(True)
+    form.pretrained_check.setChecked(False)
+    qtbot.keyClicks(form.lr_edit, "3e-3")
+    assert (form.config.epochs, form.config.bs, form.config.top_down) == (7, 16, True)
+    assert form.config.pretrained is None and form.config.lr == pytest.approx(3e-3)
+    form.set_lr(0.0123456)
+    assert form.config.lr == 0.0123456 and form.lr_edit.text() == "0.01235"
+    form.lr_edit.clear()
+    assert form.config.lr is None
+    other = TrainConfig(arch="resnet50", size=256, wd=0.1, device="cpu")
+    form.set_config(other)
+    assert form.arch_combo.currentText() == "resnet50" and form.size_spin.value() == 256
+    with pytest.raises(ValueError):
+        parse_lr("-1")
+
+
+def test_device_picker_says_why_no_gpu(qtbot):
+    no_cuda = [{"id": "cpu", "name": "CPU", "cuda_unavailable": "no NVIDIA driver"}]
+    choices, summary = describe(no_cuda)
+    assert [c[0] for c in choices] == ["auto", "cpu"] and "no NVIDIA driver" in summary
+    gpu = [{"id": "cpu", "name": "CPU"},
+           {"id": "cuda:0", "name": "NVIDIA H100", "memory_gb": 79.6}]
+    picker = DevicePicker()
+    qtbot.addWidget(picker)
+    picker.set_devices(gpu, "cuda:0")
+    assert picker.device() == "cuda:0" and "NVIDIA H100 (80 GB)" in picker.summary.text()
+
+
+def test_stage_plans():
+    config = TrainConfig(epochs=3, lr=1e-3, size=128)
+    settings = StageSettings(unfreeze_epochs=2, resize_enabled=True, resize_size=256)
+    plan = settings.plan(config)
+    assert [(s.name, s.frozen, s.size) for s in plan] == [
+        ("frozen", True, None), ("unfrozen", False, None), ("resize", False, 256)]
+    assert plan[1].lrs == pytest.approx((2e-6, 2e-4))
+    settings.mode, settings.lo, settings.hi = "unfrozen", 1e-6, 1e-4
+    assert settings.plan(config)[0].lrs == (1e-6, 1e-4) and settings.continues_model()
+
+
+def test_stage_controls_update_settings(qtbot):
+    controls = StageControls()
+    qtbot.addWidget(controls)
+    controls.set_mode("resize")
+    controls.resize_size.setValue(320)
+    qtbot.keyClicks(controls.hi_edit, "5e-4")
+    assert controls.settings.mode == "resize" and controls.settings.resize_size == 320
+    assert controls.settings.hi == pytest.approx(5e-4)
+    controls.update_summary(TrainConfig(lr=None))
+    assert "320px" in controls.summary.text()
+
+
+def test_run_history_rows_and_load(qtbot):
+    runs = [
+        {"run_id": "r2", "created_at": 1000.0, "finished_at": 1065.0, "status": "finished",
+         "config": {"size": 64, "epochs": 2, "lr": 0.002}, "best_metric": 0.81,
+         "metric_name": "dice_mean", "epochs": 2},
+        {"run_id": "r1", "created_at": 900.0, "status": "running",
+         "config": '{"size": 32, "lrs": [1e-6, 1e-4], "resize": [32, 64]}'},
+    ]
+    assert run_row(runs[0])[3:] == ["64", "2", "2.00e-03", "dice_mean 0.8100", "01:05"]
+    assert run_row(runs[1])[3] == "32→64" and run_row(runs[1])[5] == "1.00e-06…1.00e-04"
+    history = RunHistory()
+    qtbot.addWidget(history)
+    history.set_runs(runs)
+    assert history.run_ids() == ["r2", "r1"]
+    history.select_run("r1")
+    assert not history.load_button.isEnabled()  # a running run has no final model yet
+    history.select_run("r2")
+    with qtbot.waitSignal(history.loadRequested, timeout=1000) as blocker:
+        history.load_button.click()
+    assert blocker.args == ["r2"]
+
+
+def test_progress_eta():
+    now = [0.0]
+    tracker = ProgressTracker(clock=lambda: now[0])
+    tracker.reset(100)
+    assert tracker.eta_seconds() is None
+    now[0] = 10.0
+    tracker.update(25)
+    assert tracker.eta_seconds() == pytest.approx(30.0)

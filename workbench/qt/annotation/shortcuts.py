@@ -1,0 +1,137 @@
+"""Every keyboard shortcut of the annotation workspace, and the help overlay that lists them.
+
+One table drives both the QActions and the help text, so the help can never fall out of date.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent, QMouseEvent
+from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    action: str  # id used by the workspace to connect the action
+    keys: tuple[str, ...]  # QKeySequence strings
+    text: str
+    section: str  # "all", "segmentation" or "multilabel"
+
+
+SHORTCUTS: tuple[Shortcut, ...] = (
+    Shortcut("next", ("PgDown", "D"), "Next image", "all"),
+    Shortcut("prev", ("PgUp", "A"), "Previous image", "all"),
+    Shortcut("next_unlabelled", ("N",), "Next unlabelled image", "all"),
+    Shortcut("reviewed", ("R",), "Mark reviewed (again: back to labelled)", "all"),
+    Shortcut("fit", ("F", "Ctrl+0"), "Fit image to window", "all"),
+    Shortcut("one_to_one", ("Ctrl+1",), "Zoom 1:1 (one image pixel per screen pixel)", "all"),
+    Shortcut("zoom_in", ("+", "="), "Zoom in", "all"),
+    Shortcut("zoom_out", ("-",), "Zoom out", "all"),
+    Shortcut("contrast", ("C",), "Auto contrast for dim images on / off (display only)", "all"),
+    Shortcut("help", ("F1", "?"), "Show / hide this help", "all"),
+    Shortcut("undo", ("Ctrl+Z",), "Undo (one stroke per step)", "segmentation"),
+    Shortcut("redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "Redo", "segmentation"),
+    Shortcut("class", ("1", "2", "…", "9"), "Select class 1–9", "segmentation"),
+    Shortcut("eraser", ("E", "0"), "Eraser (paint 'unlabelled')", "segmentation"),
+    Shortcut("brush", ("B",), "Brush with the last class", "segmentation"),
+    Shortcut("fill", ("G",), "Flood fill the connected region under the cursor", "segmentation"),
+    Shortcut("polygon", ("P",), "Polygon / lasso: click points or drag", "segmentation"),
+    Shortcut("close_polygon", ("Return",), "Close and fill the polygon", "segmentation"),
+    Shortcut("cancel", ("Esc",), "Cancel the polygon / close this help", "all"),
+    Shortcut("smaller", ("[",), "Smaller brush", "segmentation"),
+    Shortcut("bigger", ("]",), "Bigger brush", "segmentation"),
+    Shortcut("toggle_overlay", ("H",), "Hide / show the mask overlay", "segmentation"),
+    Shortcut("only_class", ("O",), "Show only the selected class", "segmentation"),
+    Shortcut("fill_unlabelled", ("U",), "Fill everything unlabelled with the class",
+             "segmentation"),
+    Shortcut("prediction", ("Ctrl+P",), "Start from the model's prediction (one undo step)",
+             "segmentation"),
+    Shortcut("tag", ("1", "…", "9", "then letters"), "Toggle a tag (key shown next to it)",
+             "multilabel"),
+    Shortcut("same_as_previous", ("S",), "Same tags as the previous image", "multilabel"),
+    Shortcut("filter_tags", ("/",), "Filter the tag list", "multilabel"),
+)
+
+MOUSE: tuple[tuple[str, str, str], ...] = (
+    ("Wheel", "Zoom at the cursor", "all"),
+    ("Middle-drag / Space+drag", "Pan", "all"),
+    ("Left-drag", "Paint with the brush / draw a lasso", "segmentation"),
+    ("Right-drag", "Erase with the brush", "segmentation"),
+    ("Double-click", "Close and fill the polygon", "segmentation"),
+)
+
+#: Letters a multilabel tag key must not take.
+RESERVED_LETTERS = "ADNRFSC"
+
+
+def shortcuts_for(task: str) -> list[Shortcut]:
+    return [s for s in SHORTCUTS if s.section in ("all", task)]
+
+
+def help_html(task: str) -> str:
+    """The help overlay's text: every shortcut and mouse gesture for ``task``."""
+    rows = []
+    for s in shortcuts_for(task):
+        keys = " ".join(f"<span class='k'>{escape(k)}</span>" if k != "…" else "…"
+                        for k in s.keys)
+        rows.append(f"<tr><td align='right'>{keys}</td><td>{escape(s.text)}</td></tr>")
+    for gesture, text, section in MOUSE:
+        if section in ("all", task):
+            rows.append(f"<tr><td align='right'><i>{escape(gesture)}</i></td>"
+                        f"<td>{escape(text)}</td></tr>")
+    return (
+        "<style>td{padding:3px 10px;} .k{background:#3b4048;color:#fff;"
+        "font-family:monospace;}</style>"
+        "<h2 style='margin-bottom:8px'>Keyboard and mouse</h2>"
+        f"<table cellspacing='0'>{''.join(rows)}</table>"
+        "<p style='color:#aab'>Every finished stroke is journalled and saved automatically."
+        " Press F1, ? or Esc to close.</p>"
+    )
+
+
+class HelpOverlay(QFrame):
+    """Translucent panel over the workspace listing every shortcut; any key or click closes it."""
+
+    closed = Signal()
+
+    def __init__(self, task: str, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setObjectName("helpOverlay")
+        self.setStyleSheet(
+            "#helpOverlay { background: rgba(20, 22, 26, 225); }"
+            "#helpOverlay QLabel { color: #e8eaed; font-size: 13px; }"
+        )
+        self.label = QLabel(help_html(task))
+        self.label.setTextFormat(Qt.TextFormat.RichText)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        scroll = QScrollArea()
+        scroll.setWidget(self.label)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setStyleSheet("background: transparent;")
+        scroll.viewport().setStyleSheet("background: transparent;")
+        layout = QVBoxLayout(self)
+        layout.addWidget(scroll)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.hide()
+
+    def show_over_parent(self) -> None:
+        self.setGeometry(self.parentWidget().rect())
+        self.raise_()
+        self.show()
+        self.setFocus()
+
+    def text(self) -> str:
+        return self.label.text()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        self.hide()
+        self.closed.emit()
+        event.accept()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        self.hide()
+        self.closed.emit()

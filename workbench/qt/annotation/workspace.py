@@ -1,0 +1,401 @@
+"""AnnotationWorkspace: tool bar + ImageCanvas + side panel, the main window's central widget.
+
+It wires the canvas and panels to the project; painting logic is in
+:class:`SegmentationController`, tag editing is a direct ``project.set_tags`` on every change.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QPointF, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QTextEdit,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench.core.errors import WorkbenchError
+from workbench.core.imageio import load_image
+from workbench.core.project import Project, Status, Task
+from workbench.qt.annotation.seg_controller import SegmentationController
+from workbench.qt.annotation.seg_panel import SegmentationPanel, muted_color
+from workbench.qt.annotation.shortcuts import RESERVED_LETTERS, HelpOverlay, shortcuts_for
+from workbench.qt.annotation.state import Tool, ToolState
+from workbench.qt.annotation.tag_panel import TagPanel, tag_keys
+from workbench.qt.canvas import ImageCanvas
+from workbench.qt.theme import ICON_DIR, current_colors
+from workbench.qt.theme import icon as theme_icon
+
+log = logging.getLogger(__name__)
+SIDE_WIDTH = 260
+
+
+class AnnotationWorkspace(QWidget):
+    """Shows one image at a time and edits its mask (segmentation) or tags (multilabel)."""
+
+    labelsSaved = Signal(str)  # image name whose mask / tags were written
+    statusChanged = Signal(str, str)  # image name, new Status value
+    navigateRequested = Signal(str)  # "next" | "prev" | "next_unlabelled"
+    recoveredEdits = Signal(str, int)  # image name, strokes replayed from the crash journal
+    errorOccurred = Signal(str)  # a message the main window may show
+
+    def __init__(self, project: Project, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("annotationWorkspace")
+        self.project = project
+        self.task = Task(project.task)
+        self._name: str | None = None
+        self._status: str | None = None
+        self._image_shape: tuple[int, int] | None = None
+        self._previous_tags: list[str] | None = None
+        self._canvas = ImageCanvas(self)
+        self._canvas.set_background(QColor(current_colors().canvas))
+        self.state = ToolState(len(project.classes), self)
+        self.actions_by_id: dict[str, QAction] = {}
+        self.controller: SegmentationController | None = None
+        self.seg_panel: SegmentationPanel | None = None
+        self.tag_panel: TagPanel | None = None
+        if self.task == Task.SEGMENTATION:
+            self._build_segmentation()
+        else:
+            self._build_multilabel()
+        self._build_layout()
+        self._build_actions()
+        if self.controller is not None:
+            self._sync_view()
+        self.help_overlay = HelpOverlay(self.task.value, self)
+        self.help_overlay.closed.connect(self._canvas.setFocus)
+        self._canvas.zoomChanged.connect(lambda _s: self._update_info())
+        self._canvas.set_message("Select an image in the list to start labelling.")
+        self._update_info()
+
+    # ---------------------------------------------------------------- construction
+    def _build_segmentation(self) -> None:
+        self.controller = SegmentationController(self.project, self._canvas, self.state, self)
+        self.controller.saved.connect(self._on_saved)
+        self.controller.failed.connect(self.errorOccurred)
+        self.controller.edited.connect(self._update_info)
+        self.seg_panel = SegmentationPanel(self.state, self.project.classes, self.project.colors)
+        self.seg_panel.fillUnlabelledRequested.connect(self.controller.fill_unlabelled)
+        self.seg_panel.predictionRequested.connect(self.start_from_prediction)
+        self.state.changed.connect(self._sync_view)
+        # The main window may set the opacity on the canvas directly: keep the slider in step.
+        self._canvas.opacityChanged.connect(self.state.set_opacity)
+
+    def _build_multilabel(self) -> None:
+        keys = tag_keys(len(self.project.classes), RESERVED_LETTERS)
+        self.tag_keys = keys
+        self.tag_panel = TagPanel(self.project.classes, self.project.colors, keys)
+        self.tag_panel.tagsChanged.connect(self._on_tags_changed)
+        self.tag_panel.sameAsPreviousRequested.connect(self.same_as_previous)
+        self.tag_panel.setEnabled(False)
+
+    def _build_layout(self) -> None:
+        self.toolbar = QToolBar("Annotation")
+        self.toolbar.setObjectName("annotationToolBar")
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.toolbar.setIconSize(QSize(16, 16))
+        side = QFrame()
+        side.setObjectName("annotationSidePanel")
+        side.setFixedWidth(SIDE_WIDTH)
+        side.setFrameShape(QFrame.Shape.NoFrame)
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.addWidget(self.seg_panel or self.tag_panel)
+        self.info = QLabel()
+        self.info.setObjectName("annotationInfo")
+        self.info.setStyleSheet(f"color: {muted_color()}; padding: 3px 10px;")
+        middle = QHBoxLayout()
+        middle.setContentsMargins(0, 0, 0, 0)
+        middle.setSpacing(0)
+        middle.addWidget(self._canvas, 1)
+        middle.addWidget(side)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.toolbar)
+        layout.addLayout(middle, 1)
+        layout.addWidget(self.info)
+
+    def _handlers(self) -> dict[str, Callable[[], object]]:
+        c, s, canvas = self.controller, self.state, self._canvas
+        centre = lambda: QPointF(canvas.width() / 2, canvas.height() / 2)
+        handlers: dict[str, Callable[[], object]] = {
+            "next": lambda: self.navigateRequested.emit("next"),
+            "prev": lambda: self.navigateRequested.emit("prev"),
+            "next_unlabelled": lambda: self.navigateRequested.emit("next_unlabelled"),
+            "reviewed": self.toggle_reviewed,
+            "fit": canvas.fit,
+            "one_to_one": canvas.zoom_1to1,
+            "zoom_in": lambda: canvas.zoom_at(1.25, centre()),
+            "zoom_out": lambda: canvas.zoom_at(0.8, centre()),
+            "help": self.toggle_help,
+            "contrast": lambda: canvas.set_auto_contrast(not canvas.auto_contrast),
+            "cancel": self._cancel,
+        }
+        if c is not None:
+            handlers.update({
+                "undo": c.undo, "redo": c.redo,
+                "eraser": s.select_eraser, "brush": s.select_brush,
+                "fill": lambda: s.set_tool(Tool.FILL),
+                "polygon": lambda: s.set_tool(Tool.POLYGON),
+                "close_polygon": c.close_polygon,
+                "smaller": lambda: s.grow_brush(-1), "bigger": lambda: s.grow_brush(1),
+                "toggle_overlay": lambda: s.set_overlay_visible(not s.overlay_visible),
+                "only_class": lambda: s.set_only_selected(not s.only_selected),
+                "fill_unlabelled": c.fill_unlabelled,
+                "prediction": self.start_from_prediction,
+            })
+        else:
+            handlers.update({
+                "same_as_previous": self.same_as_previous,
+                "filter_tags": lambda: self.tag_panel.filter_edit.setFocus(),
+            })
+        return handlers
+
+    def _add_action(self, ident: str, text: str, keys: list[str], slot: Callable) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(f"action_{ident}")
+        action.setShortcuts([QKeySequence(k) for k in keys])
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        action.triggered.connect(lambda _checked=False: slot())
+        self.addAction(action)
+        self.actions_by_id[ident] = action
+        return action
+
+    def _build_actions(self) -> None:
+        handlers = self._handlers()
+        for sc in shortcuts_for(self.task.value):
+            if sc.action in handlers:
+                self._add_action(sc.action, sc.text, list(sc.keys), handlers[sc.action])
+        if self.controller is not None:
+            for i in range(min(9, len(self.project.classes))):
+                self._add_action(f"class_{i + 1}", f"Class {i + 1}", [str(i + 1)],
+                                 lambda i=i: self.state.set_label(i))
+            self.controller.undo_stack.indexChanged.connect(self._sync_undo_actions)
+        else:
+            for i, key in enumerate(self.tag_keys):
+                if key:
+                    self._add_action(f"tag_{i}", f"Toggle tag {i}", [key],
+                                     lambda i=i: self.tag_panel.toggle(i))
+        icons = {"fit": "zoom-fit", "one_to_one": "zoom-original", "prev": "go-prev",
+                 "next": "go-next", "next_unlabelled": "next-unlabelled"}
+        toolbar_ids = ["undo", "redo", None, "fit", "one_to_one", None, "prev", "next",
+                       "next_unlabelled", None, "reviewed", "help"]
+        labels = {"undo": "Undo", "redo": "Redo", "fit": "Fit", "one_to_one": "1:1",
+                  "prev": "Prev", "next": "Next", "next_unlabelled": "Next unlabelled",
+                  "reviewed": "✓ Reviewed", "help": "Shortcuts"}
+        for ident in toolbar_ids:
+            if ident is None:
+                self.toolbar.addSeparator()
+            elif ident in self.actions_by_id:
+                act = self.actions_by_id[ident]
+                act.setIconText(labels[ident])
+                if ident in icons and (ICON_DIR / f"{icons[ident]}.svg").exists():
+                    act.setIcon(theme_icon(icons[ident]))
+                keys = act.shortcuts()
+                act.setToolTip(f"{act.text()} ({keys[0].toString()})" if keys else act.text())
+                self.toolbar.addAction(act)
+        self._sync_undo_actions()
+
+    # ---------------------------------------------------------------- public API
+    @property
+    def canvas(self) -> ImageCanvas:
+        return self._canvas
+
+    @property
+    def current_name(self) -> str | None:
+        return self._name
+
+    def open_image(self, name: str) -> None:
+        """Show image ``name``; pending edits of the previous image are saved first."""
+        if self.tag_panel is not None and self._name is not None:
+            self._previous_tags = self.tag_panel.checked()
+        self.flush()
+        if self.controller is not None:
+            self.controller.close()
+        self._name, self._image_shape = name, None
+        self._status = self._safe_status(name)
+        try:
+            rgb = load_image(self.project.image_path(name))
+        except WorkbenchError as exc:
+            self._show_problem(str(exc))
+            return
+        self._image_shape = (int(rgb.shape[0]), int(rgb.shape[1]))
+        self._canvas.set_message("")
+        self._canvas.set_image(rgb)
+        if self.controller is not None:
+            self._open_mask(name)
+        else:
+            self._open_tags(name)
+        self._focus_canvas()
+        self._update_info()
+
+    def flush(self) -> None:
+        """Write everything pending now (called on image switch and window close)."""
+        if self.controller is not None:
+            self.controller.finish_stroke()
+            self.controller.save()
+
+    def start_from_prediction(self) -> bool:
+        if self.controller is None:
+            return False
+        found = self.controller.start_from_prediction()
+        if not found and self._name is not None:
+            self.errorOccurred.emit(f"No prediction for {self._name} yet: train a model and "
+                                    "run `workbench predict` first.")
+        return found
+
+    def toggle_reviewed(self) -> None:
+        """Mark the image reviewed; pressing again returns it to labelled (or unlabelled)."""
+        if self._name is None:
+            return
+        self.flush()
+        name = self._name
+        current = self.project.status(name)
+        if current == Status.REVIEWED:
+            labelled = (self.project.mask_path(name).exists() if self.controller is not None
+                        else Path(name).stem in self.project.all_tags()
+                        or name in self.project.all_tags())
+            new = Status.LABELLED if labelled else Status.UNLABELLED
+        else:
+            new = Status.REVIEWED
+        self.project.set_status(name, new)
+        self._emit_status(name)
+
+    def toggle_help(self) -> None:
+        if self.help_overlay.isVisible():
+            self.help_overlay.hide()
+            self._canvas.setFocus()
+        else:
+            self.help_overlay.show_over_parent()
+
+    def same_as_previous(self) -> None:
+        if self.tag_panel is not None and self._previous_tags is not None and self._name:
+            self.tag_panel.set_checked(self._previous_tags, notify=True)
+
+    # ---------------------------------------------------------------- internals
+    def _open_mask(self, name: str) -> None:
+        assert self.controller is not None and self._image_shape is not None
+        try:
+            recovered = self.controller.open(name, self._image_shape)
+        except WorkbenchError as exc:
+            self._show_problem(f"The mask of {name} cannot be edited: {exc}")
+            return
+        if recovered:
+            self.recoveredEdits.emit(name, recovered)
+        self.seg_panel.prediction_button.setEnabled(True)
+
+    def _open_tags(self, name: str) -> None:
+        assert self.tag_panel is not None
+        self.tag_panel.setEnabled(not getattr(self.project, "readonly", False))
+        self.tag_panel.set_checked(self.project.tags(name))
+        self._show_badges()
+
+    def _show_problem(self, message: str) -> None:
+        log.warning("%s", message)
+        self._canvas.set_image(None)
+        self._canvas.set_message(message)
+        if self.tag_panel is not None:
+            self.tag_panel.setEnabled(False)
+        self.errorOccurred.emit(message)
+        self._update_info()
+
+    def _focus_canvas(self) -> None:
+        # Take keyboard focus for the shortcuts, unless the user is typing somewhere.
+        focus = QApplication.focusWidget()
+        if not isinstance(focus, QLineEdit | QTextEdit | QAbstractSpinBox):
+            self._canvas.setFocus()
+
+    def _cancel(self) -> None:
+        if self.help_overlay.isVisible():
+            self.toggle_help()
+        elif self.controller is not None:
+            self.controller.cancel_polygon()
+
+    def _sync_view(self) -> None:
+        s = self.state
+        self._update_info()
+        self._canvas.set_overlay_opacity(s.opacity)
+        self._canvas.set_overlay_visible(s.overlay_visible)
+        self._canvas.set_brush_radius(s.brush_size / 2 if s.tool == Tool.BRUSH else None)
+        if self.controller is not None and self.controller.session is not None:
+            self.controller.apply_colors()
+        if s.tool != Tool.POLYGON and self.controller is not None:
+            self.controller.cancel_polygon()
+
+    def _sync_undo_actions(self, *_args: object) -> None:
+        if self.controller is None:
+            return
+        stack = self.controller.undo_stack
+        self.actions_by_id["undo"].setEnabled(stack.can_really_undo())
+        self.actions_by_id["redo"].setEnabled(stack.canRedo())
+
+    def _safe_status(self, name: str) -> str | None:
+        try:
+            return Status(self.project.status(name)).value
+        except WorkbenchError:
+            return None
+
+    def _emit_status(self, name: str) -> None:
+        status = self._safe_status(name)
+        if status is not None and (name != self._name or status != self._status):
+            if name == self._name:
+                self._status = status
+            self.statusChanged.emit(name, status)
+        self._update_info()
+
+    def _on_saved(self, name: str) -> None:
+        self.labelsSaved.emit(name)
+        self._emit_status(name)
+
+    def _on_tags_changed(self, tags: list[str]) -> None:
+        if self._name is None:
+            return
+        try:
+            self.project.set_tags(self._name, tags)
+        except WorkbenchError as exc:
+            self.errorOccurred.emit(str(exc))
+            return
+        self._show_badges()
+        self._on_saved(self._name)
+
+    def _show_badges(self) -> None:
+        if self.tag_panel is None:
+            return
+        colors = dict(zip(self.project.classes, self.project.colors))
+        self._canvas.set_badges([(t, colors[t]) for t in self.tag_panel.checked()])
+
+    def _update_info(self) -> None:
+        if self._name is None:
+            self.info.setText("No image")
+            return
+        parts = [self._name]
+        if self._image_shape is not None:
+            parts.append(f"{self._image_shape[1]} × {self._image_shape[0]}")
+        parts.append(self._status or "?")
+        parts.append(f"zoom {self._canvas.scale * 100:.0f} %")
+        c = self.controller
+        if c is not None and c.session is not None:
+            s = self.state
+            label = "erase" if s.erasing else self.project.classes[s.label]
+            size = f" {s.brush_size} px" if s.tool == Tool.BRUSH else ""
+            parts.append(f"{s.tool.value}{size} · {label}")
+            parts.append("unsaved changes" if c.session.dirty else "saved")
+        self.info.setText("   ·   ".join(parts))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.help_overlay.isVisible():
+            self.help_overlay.setGeometry(self.rect())

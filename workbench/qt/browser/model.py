@@ -1,0 +1,205 @@
+"""The image list as a Qt item model, plus the status filter.
+
+The model holds only names and statuses, so a 10,000-image project lists instantly; the
+thumbnail of a row is requested the first time a view asks for its decoration, which views do
+only for rows they paint.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+)
+from PySide6.QtGui import QImage, QPixmap
+
+from workbench.qt.browser.thumbnails import ThumbnailLoader
+
+NameRole = Qt.ItemDataRole.UserRole + 1
+StatusRole = Qt.ItemDataRole.UserRole + 2
+ThumbnailStateRole = Qt.ItemDataRole.UserRole + 3  # "ready" | "loading" | "failed"
+
+STATUSES = ("unlabelled", "labelled", "reviewed")
+FILTERS = {  # filter key -> statuses it shows
+    "all": frozenset(STATUSES),
+    "unlabelled": frozenset({"unlabelled"}),
+    "labelled": frozenset({"labelled", "reviewed"}),
+    "reviewed": frozenset({"reviewed"}),
+}
+_MAX_PIXMAPS = 3000  # in-memory thumbnails kept (~110 MB at 96 px worst case); disk has the rest
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+def status_text(status: object) -> str:
+    """A Status enum member or plain string as its value ("labelled")."""
+    return str(getattr(status, "value", status))
+
+
+class ImageListModel(QAbstractListModel):
+    """Rows are image names in project order; roles give status and a lazily made thumbnail."""
+
+    def __init__(self, names: Iterable[str], statuses: Mapping[str, object],
+                 loader: ThumbnailLoader | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._names: list[str] = []
+        self._statuses: list[str] = []
+        self._rows: dict[str, int] = {}
+        self._pixmaps: OrderedDict[str, QPixmap] = OrderedDict()
+        self._failed: dict[str, str] = {}
+        self._loader = loader
+        if loader is not None:
+            loader.thumbnailReady.connect(self._on_thumbnail)
+            loader.thumbnailFailed.connect(self._on_failed)
+        self.reset(names, statuses)
+
+    # -- Qt model API --------------------------------------------------------------------
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else len(self._names)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if not index.isValid() or not 0 <= index.row() < len(self._names):
+            return None
+        name = self._names[index.row()]
+        if role in (Qt.ItemDataRole.DisplayRole, NameRole):
+            return name
+        if role == StatusRole:
+            return self._statuses[index.row()]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            reason = self._failed.get(name)
+            tip = f"{name} — {self._statuses[index.row()]}"
+            return f"{tip}\n{reason}" if reason else tip
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self._thumbnail(name)
+        if role == ThumbnailStateRole:
+            if name in self._pixmaps:
+                return "ready"
+            return "failed" if name in self._failed else "loading"
+        return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+
+    # -- our API ---------------------------------------------------------------------------
+    def reset(self, names: Iterable[str], statuses: Mapping[str, object]) -> None:
+        self.beginResetModel()
+        self._names = list(names)
+        self._rows = {n: i for i, n in enumerate(self._names)}
+        self._statuses = [status_text(statuses.get(n, "unlabelled")) for n in self._names]
+        self._failed.clear()
+        self.endResetModel()
+
+    def names(self) -> list[str]:
+        return list(self._names)
+
+    def row_of(self, name: str) -> int:
+        return self._rows.get(name, -1)
+
+    def name_at(self, row: int) -> str:
+        return self._names[row]
+
+    def status(self, name: str) -> str:
+        return self._statuses[self._rows[name]]
+
+    def status_at(self, row: int) -> str:
+        return self._statuses[row]
+
+    def set_status(self, name: str, status: object) -> None:
+        row = self._rows.get(name)
+        value = status_text(status)
+        if row is None or self._statuses[row] == value:
+            return
+        self._statuses[row] = value
+        index = self.index(row)
+        self.dataChanged.emit(index, index, [StatusRole, Qt.ItemDataRole.ToolTipRole])
+
+    def counts(self) -> dict[str, int]:
+        result = dict.fromkeys(STATUSES, 0)
+        for status in self._statuses:
+            result[status] = result.get(status, 0) + 1
+        return result
+
+    def _thumbnail(self, name: str) -> QPixmap | None:
+        pixmap = self._pixmaps.get(name)
+        if pixmap is not None:
+            self._pixmaps.move_to_end(name)
+            return pixmap
+        if self._loader is not None and name not in self._failed:
+            self._loader.request(name)
+        return None
+
+    def _on_thumbnail(self, name: str, image: QImage) -> None:
+        self._pixmaps[name] = QPixmap.fromImage(image)
+        while len(self._pixmaps) > _MAX_PIXMAPS:
+            self._pixmaps.popitem(last=False)
+        self._emit_decoration(name)
+
+    def _on_failed(self, name: str, reason: str) -> None:
+        self._failed[name] = reason
+        self._emit_decoration(name)
+
+    def _emit_decoration(self, name: str) -> None:
+        row = self._rows.get(name)
+        if row is not None:
+            index = self.index(row)
+            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole,
+                                                 ThumbnailStateRole])
+
+
+class ImageFilterProxy(QSortFilterProxyModel):
+    """Shows the rows whose status matches the filter, and always the pinned (open) image, so
+    labelling the open image under "unlabelled" does not yank it out of the list."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._mode = "all"
+        self._pinned: str | None = None
+
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    def set_mode(self, mode: str) -> None:
+        if mode not in FILTERS:
+            raise ValueError(f"unknown image filter {mode!r}; use one of {sorted(FILTERS)}")
+        if mode != self._mode:
+            self._begin_change()
+            self._mode = mode
+            self._end_change()
+
+    def set_pinned(self, name: str | None) -> None:
+        if name != self._pinned:
+            self._begin_change()
+            self._pinned = name
+            self._end_change()
+
+    # Qt 6.10 replaced invalidateFilter() with begin/endFilterChange(); support both.
+    def _begin_change(self) -> None:
+        if hasattr(self, "endFilterChange"):
+            self.beginFilterChange()
+
+    def _end_change(self) -> None:
+        if hasattr(self, "endFilterChange"):
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            self.invalidateFilter()
+
+    def accepts_status(self, status: str) -> bool:
+        return status in FILTERS[self._mode]
+
+    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
+        if self._mode == "all":
+            return True
+        model = self.sourceModel()
+        assert isinstance(model, ImageListModel)
+        return (model.status_at(source_row) in FILTERS[self._mode]
+                or model.name_at(source_row) == self._pinned)

@@ -1,0 +1,1 @@
+"""Project-level dialogs: welcome / recent projects, new project, open project, import."""

@@ -1,0 +1,314 @@
+"""The main window: a thin host for the image browser, the annotation workspace and the training
+panel. It owns docks, menus, the tool bar and the status bar, and wires the panels' signals;
+everything else is delegated to them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QToolBar,
+    QWidget,
+)
+
+from workbench.core.project import Project
+from workbench.qt.browser import ImageBrowser
+from workbench.qt.dialogs.recent import RecentProjects
+from workbench.qt.theme import icon
+
+log = logging.getLogger(__name__)
+
+
+class Workspace(Protocol):
+    """The part of AnnotationWorkspace the window uses (see contracts: ANNOT)."""
+
+    labelsSaved: Signal
+    statusChanged: Signal
+    navigateRequested: Signal
+
+    def open_image(self, name: str) -> None: ...
+    def flush(self) -> None: ...
+
+
+class Trainer(Protocol):
+    """The part of TrainingPanel the window uses (see contracts: PANEL)."""
+
+    def is_training(self) -> bool: ...
+    def stop_and_wait(self, timeout_ms: int = 10000) -> bool: ...
+
+
+class MainWindow(QMainWindow):
+    """Hosts one open project. Emits requests for project-level actions (new/open) so the app
+    controller decides what happens to this window; importing happens in place."""
+
+    openProjectRequested = Signal(str)  # a project folder, or "" to ask for one
+    newProjectRequested = Signal()
+
+    def __init__(self, project: Project, workspace: QWidget, training_panel: QWidget | None,
+                 settings: QSettings | None = None, *, owns_project: bool = False,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.project = project
+        self.workspace = workspace
+        self.training_panel = training_panel
+        self.settings = settings
+        self.recent = RecentProjects(settings) if settings is not None else None
+        self._owns_project = owns_project
+        self._closed = False
+        self.setObjectName("mainWindow")
+        self.setWindowTitle(f"{project.name} — Workbench")
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks
+                            | QMainWindow.DockOption.AllowTabbedDocks)
+        self.browser = ImageBrowser.for_project(project)
+        self.setCentralWidget(workspace)
+        self.images_dock = self._add_dock("Images", "imagesDock", self.browser,
+                                          Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.training_dock = (self._add_dock("Training", "trainingDock", training_panel,
+                                             Qt.DockWidgetArea.RightDockWidgetArea)
+                              if training_panel is not None else None)
+        self._build_status_bar()
+        self._build_actions()
+        self._wire()
+        self._restore_geometry()
+        self.update_progress()
+        QTimer.singleShot(0, self._open_first_image)
+
+    # -- construction ------------------------------------------------------------------------
+    def _add_dock(self, title: str, name: str, widget: QWidget,
+                  area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.project_label = QLabel(f"{self.project.name} · {self.project.task.value}")
+        self.progress_label = QLabel(objectName="progressLabel")
+        self.progress_bar = QProgressBar(objectName="labelProgress")
+        self.progress_bar.setTextVisible(False)
+        self.progress_bar.setFixedWidth(140)
+        bar.addPermanentWidget(self.project_label)
+        bar.addPermanentWidget(self.progress_label)
+        bar.addPermanentWidget(self.progress_bar)
+
+    def _action(self, text: str, slot: Callable[[], object], icon_name: str | None = None,
+                shortcut: QKeySequence | str | None = None, tip: str | None = None) -> QAction:
+        action = QAction(text, self)
+        if icon_name:
+            action.setIcon(icon(icon_name))
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setStatusTip(tip or text.replace("…", "").replace("&", ""))
+        action.triggered.connect(lambda _checked=False: slot())
+        return action
+
+    def _build_actions(self) -> None:
+        self.new_action = self._action("&New Project…", self.newProjectRequested.emit,
+                                       "project-new", QKeySequence.StandardKey.New)
+        self.open_action = self._action("&Open Project…",
+                                        lambda: self.openProjectRequested.emit(""),
+                                        "folder-open", QKeySequence.StandardKey.Open)
+        self.import_action = self._action("&Import Images…", self.show_import_dialog, "import",
+                                          "Ctrl+I", "Add images (and masks or tags) to this "
+                                          "project")
+        quit_action = self._action("&Quit", self.close, None, QKeySequence.StandardKey.Quit)
+        self.recent_menu = QMenu("Open &Recent", self)
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu = self.menuBar().addMenu("&File")
+        for item in (self.new_action, self.open_action, self.recent_menu, None,
+                     self.import_action, None, quit_action):
+            _add(file_menu, item)
+        # Navigation keys belong to the workspace (PgUp/PgDown, A/D, N); the menu shows them.
+        go_menu = self.menuBar().addMenu("&Go")
+        for text, direction, name in (("Previous Image\tPgUp", "prev", "go-prev"),
+                                      ("Next Image\tPgDown", "next", "go-next"),
+                                      ("Next Unlabelled\tN", "next_unlabelled", "next-unlabelled")):
+            go_menu.addAction(self._action(text, lambda d=direction: self.navigate(d), name))
+        view_menu = self.menuBar().addMenu("&View")
+        view_menu.addAction(self.images_dock.toggleViewAction())
+        if self.training_dock is not None:
+            self.training_dock.toggleViewAction().setIcon(icon("training"))
+            view_menu.addAction(self.training_dock.toggleViewAction())
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(self._action("&About Workbench", self._about))
+        self._build_toolbar()
+
+    def _build_toolbar(self) -> None:
+        toolbar = QToolBar("Project", self)
+        toolbar.setObjectName("mainToolBar")
+        toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for action in (self.new_action, self.open_action, self.import_action):
+            toolbar.addAction(action)
+        if self.training_dock is not None:
+            toolbar.addSeparator()
+            toolbar.addAction(self.training_dock.toggleViewAction())
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
+        self.toolbar = toolbar
+
+    def _wire(self) -> None:
+        self.browser.currentImageChanged.connect(self._on_current_image)
+        self.browser.filterChanged.connect(lambda _mode: self.update_progress())
+        ws = self.workspace
+        ws.navigateRequested.connect(self.navigate)
+        ws.statusChanged.connect(self._on_status_changed)
+        ws.labelsSaved.connect(self._on_labels_saved)
+        if (error := getattr(ws, "errorOccurred", None)) is not None:
+            error.connect(lambda msg: self.statusBar().showMessage(msg, 10000))
+        if (recovered := getattr(ws, "recoveredEdits", None)) is not None:
+            recovered.connect(lambda name, n: self.statusBar().showMessage(
+                f"Recovered {n} unsaved stroke(s) on {name} from the last session.", 10000))
+        if self.training_panel is not None and hasattr(self.training_panel, "runFinished"):
+            self.training_panel.runFinished.connect(
+                lambda run_id: self.statusBar().showMessage(f"Training run {run_id} ended.", 8000))
+
+    def _restore_geometry(self) -> None:
+        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        width = min(1600, int(screen.width() * 0.92)) if screen is not None else 1440
+        height = min(1000, int(screen.height() * 0.92)) if screen is not None else 900
+        self.resize(max(width, 1024), max(height, 680))
+        self._default_docks = True
+        if self.settings is not None:
+            geometry = self.settings.value("mainWindow/geometry")
+            state = self.settings.value("mainWindow/state")
+            if isinstance(geometry, QByteArray):
+                self.restoreGeometry(geometry)
+            if isinstance(state, QByteArray):
+                self._default_docks = not self.restoreState(state)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self._default_docks:  # dock sizes only stick once the window has its real size
+            self._default_docks = False
+            docks, widths = [self.images_dock], [260]
+            if self.training_dock is not None:
+                docks.append(self.training_dock)
+                widths.append(min(480, max(420, int(self.width() * 0.3))))
+            self.resizeDocks(docks, widths, Qt.Orientation.Horizontal)
+
+    # -- behaviour ---------------------------------------------------------------------------
+    def navigate(self, direction: str) -> bool:
+        moved = self.browser.navigate(direction)
+        if not moved:
+            message = ("Every image is labelled." if direction == "next_unlabelled"
+                       else f"No {'next' if direction == 'next' else 'previous'} image here.")
+            self.statusBar().showMessage(message, 4000)
+        return moved
+
+    def update_progress(self) -> None:
+        counts = self.browser.model.counts()
+        total = sum(counts.values())
+        done = counts.get("labelled", 0) + counts.get("reviewed", 0)
+        pct = round(100 * done / total) if total else 0
+        self.progress_label.setText(f"{done} / {total} labelled ({pct}%) · "
+                                    f"{counts.get('reviewed', 0)} reviewed")
+        self.progress_bar.setRange(0, max(total, 1))
+        self.progress_bar.setValue(done)
+
+    def _open_first_image(self) -> None:
+        if self.browser.current_name() is None:
+            self.browser.select_first()
+
+    def _on_current_image(self, name: str) -> None:
+        if getattr(self.workspace, "current_name", None) != name:
+            self.workspace.open_image(name)
+
+    def _on_status_changed(self, name: str, status: str) -> None:
+        self.browser.set_status(name, status)
+        self.update_progress()
+
+    def _on_labels_saved(self, name: str) -> None:
+        # The workspace reports the new status separately; saving may still change it (e.g. the
+        # first mask of an image), so ask the project, which is the source of truth.
+        self.browser.set_status(name, self.project.status(name))
+        self.update_progress()
+
+    def show_import_dialog(self) -> None:
+        from workbench.qt.dialogs.import_dialog import ImportDialog  # loaded when first used
+
+        dialog = ImportDialog(self.project, self)
+        dialog.imported.connect(self.reload_images)
+        dialog.exec()
+
+    def reload_images(self) -> None:
+        self.project.refresh()
+        self.browser.reload(self.project.image_names(), self.project.statuses())
+        self.update_progress()
+        if self.browser.current_name() is None:
+            self.browser.select_first()
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        paths = self.recent.paths() if self.recent is not None else []
+        for path in paths:
+            action = self.recent_menu.addAction(str(path))
+            action.triggered.connect(lambda _c=False, p=path: self.openProjectRequested.emit(str(p)))
+        if not paths:
+            self.recent_menu.addAction("No recent projects").setEnabled(False)
+
+    def _about(self) -> None:
+        QMessageBox.about(self, "About Workbench",
+                          "<b>Workbench</b><br>Label images and train segmentation / multi-label "
+                          "models on them in one window.")
+
+    # -- closing -----------------------------------------------------------------------------
+    def confirm_stop_training(self) -> bool:
+        """Ask whether to stop the running training; a QMessageBox tests can answer."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Training is running",
+                          "A training run is in progress. Stop it and close the project?\n"
+                          "The last good checkpoint is kept.",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                          self)
+        box.setObjectName("confirmStopTraining")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        return box.exec() == QMessageBox.StandardButton.Yes
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        if self._closed:
+            event.accept()
+            return
+        panel = self.training_panel
+        if panel is not None and panel.is_training():
+            if not self.confirm_stop_training():
+                event.ignore()
+                return
+            if not panel.stop_and_wait(15000):
+                log.warning("training did not stop within 15 s; closing anyway")
+        self.workspace.flush()
+        self.browser.shutdown()
+        if self.settings is not None:
+            self.settings.setValue("mainWindow/geometry", self.saveGeometry())
+            self.settings.setValue("mainWindow/state", self.saveState())
+        if self._owns_project:
+            self.project.close()
+        self._closed = True
+        event.accept()
+
+    @property
+    def project_root(self) -> Path:
+        return Path(self.project.root)
+
+
+def _add(menu: QMenu, item: QAction | QMenu | None) -> None:
+    if item is None:
+        menu.addSeparator()
+    elif isinstance(item, QMenu):
+        menu.addMenu(item)
+    else:
+        menu.addAction(item)

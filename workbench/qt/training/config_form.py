@@ -1,0 +1,171 @@
+"""Settings form bound both ways to a :class:`TrainConfig`.
+
+Every widget change writes the config object at once; ``set_config`` pushes a config into the
+widgets. Business logic reads ``form.config``, never widget text.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QValidator
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLineEdit,
+    QSpinBox,
+    QWidget,
+)
+
+from workbench.qt.training.devices import DevicePicker
+from workbench.qt.training.hover import format_value
+from workbench.training.config import ARCHS, TrainConfig
+
+
+def parse_lr(text: str) -> float | None:
+    """'' -> None (use the LR finder's suggestion); '3e-3' -> 0.003. Raises ValueError."""
+    text = text.strip()
+    if not text:
+        return None
+    value = float(text)
+    if not math.isfinite(value) or value <= 0 or value >= 10:
+        raise ValueError(f"learning rate must be between 0 and 10, got {text}")
+    return value
+
+
+class LRValidator(QValidator):
+    """Accepts a positive float below 10, or empty (= auto)."""
+
+    def validate(self, text: str, pos: int) -> object:
+        try:
+            parse_lr(text)
+        except ValueError:
+            partial = text.strip().lower().rstrip("e-+.")
+            ok = partial == "" or all(c in "0123456789.e-+" for c in text.strip().lower())
+            state = QValidator.State.Intermediate if ok else QValidator.State.Invalid
+            return state, text, pos
+        return QValidator.State.Acceptable, text, pos
+
+
+class ConfigForm(QWidget):
+    """Architecture, size, batch size, epochs, max LR, wd, pct_start, top-down, device."""
+
+    configChanged = Signal()
+
+    def __init__(self, config: TrainConfig | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.config = copy.deepcopy(config) if config is not None else TrainConfig()
+        self._build()
+        self.set_config(self.config)
+        self._connect()
+
+    def _build(self) -> None:
+        self.arch_combo = QComboBox()
+        self.arch_combo.setObjectName("archCombo")
+        self.arch_combo.addItems(list(ARCHS))
+        self.size_spin = _spin("sizeSpin", 16, 2048, 16, " px")
+        self.bs_spin = _spin("bsSpin", 1, 512, 1)
+        self.epochs_spin = _spin("epochsSpin", 1, 1000, 1)
+        self.lr_edit = QLineEdit()
+        self.lr_edit.setObjectName("lrEdit")
+        self.lr_edit.setPlaceholderText("auto (LR finder valley)")
+        self.lr_edit.setValidator(LRValidator(self.lr_edit))
+        self.lr_edit.setToolTip("Max learning rate of the one-cycle schedule, e.g. 1e-3. "
+                                "Empty: run the LR finder first and use its valley.")
+        self.wd_spin = QDoubleSpinBox()
+        self.wd_spin.setObjectName("wdSpin")
+        self.wd_spin.setDecimals(4)
+        self.wd_spin.setRange(0.0, 1.0)
+        self.wd_spin.setSingleStep(0.01)
+        self.pct_spin = QDoubleSpinBox()
+        self.pct_spin.setObjectName("pctStartSpin")
+        self.pct_spin.setRange(0.05, 0.95)
+        self.pct_spin.setSingleStep(0.05)
+        self.top_down_check = QCheckBox("top-down imagery (flip vertically, rotate 90°)")
+        self.top_down_check.setObjectName("topDownCheck")
+        self.pretrained_check = QCheckBox("start from ImageNet weights (if cached locally)")
+        self.pretrained_check.setObjectName("pretrainedCheck")
+        self.device_picker = DevicePicker()
+        form = QFormLayout(self)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.addRow("Architecture", self.arch_combo)
+        form.addRow("Image size", self.size_spin)
+        form.addRow("Batch size", self.bs_spin)
+        form.addRow("Epochs", self.epochs_spin)
+        form.addRow("Max LR", self.lr_edit)
+        form.addRow("Weight decay", self.wd_spin)
+        form.addRow("pct_start", self.pct_spin)
+        form.addRow("", self.top_down_check)
+        form.addRow("", self.pretrained_check)
+        form.addRow("Device", self.device_picker)
+
+    def _connect(self) -> None:
+        self.arch_combo.currentTextChanged.connect(lambda v: self._set("arch", v))
+        self.size_spin.valueChanged.connect(lambda v: self._set("size", int(v)))
+        self.bs_spin.valueChanged.connect(lambda v: self._set("bs", int(v)))
+        self.epochs_spin.valueChanged.connect(lambda v: self._set("epochs", int(v)))
+        self.lr_edit.textChanged.connect(self._lr_text_changed)
+        self.wd_spin.valueChanged.connect(lambda v: self._set("wd", float(v)))
+        self.pct_spin.valueChanged.connect(lambda v: self._set("pct_start", float(v)))
+        self.top_down_check.toggled.connect(lambda v: self._set("top_down", bool(v)))
+        self.pretrained_check.toggled.connect(
+            lambda v: self._set("pretrained", "auto" if v else None))
+        self.device_picker.deviceChanged.connect(lambda v: self._set("device", v))
+
+    def _set(self, name: str, value: object) -> None:
+        setattr(self.config, name, value)
+        self.configChanged.emit()
+
+    def _lr_text_changed(self, text: str) -> None:
+        try:
+            lr = parse_lr(text)
+        except ValueError:
+            self.lr_edit.setStyleSheet("QLineEdit { color: #b00020; }")
+            return  # keep the last valid value in the config while the user is typing
+        self.lr_edit.setStyleSheet("")
+        self._set("lr", lr)
+
+    def set_lr(self, lr: float | None) -> None:
+        """Write a learning rate (e.g. picked on the LR finder plot) into config and field."""
+        self.lr_edit.setText("" if lr is None else format_value(lr))
+        self.config.lr = lr  # exact value, not the rounded text
+        self.configChanged.emit()
+
+    def set_config(self, config: TrainConfig) -> None:
+        """Show ``config`` in the widgets; the form then edits this object."""
+        self.config = config
+        widgets = (self.arch_combo, self.size_spin, self.bs_spin, self.epochs_spin, self.lr_edit,
+                   self.wd_spin, self.pct_spin, self.top_down_check, self.pretrained_check,
+                   self.device_picker)
+        for widget in widgets:
+            widget.blockSignals(True)
+        try:
+            if self.arch_combo.findText(config.arch) < 0:
+                self.arch_combo.addItem(config.arch)
+            self.arch_combo.setCurrentText(config.arch)
+            self.size_spin.setValue(config.size)
+            self.bs_spin.setValue(config.bs)
+            self.epochs_spin.setValue(config.epochs)
+            self.lr_edit.setText("" if config.lr is None else format_value(config.lr))
+            self.wd_spin.setValue(config.wd)
+            self.pct_spin.setValue(config.pct_start)
+            self.top_down_check.setChecked(config.top_down)
+            self.pretrained_check.setChecked(config.pretrained is not None)
+            self.device_picker.set_device(config.device)
+        finally:
+            for widget in widgets:
+                widget.blockSignals(False)
+        self.configChanged.emit()
+
+
+def _spin(name: str, low: int, high: int, step: int, suffix: str = "") -> QSpinBox:
+    spin = QSpinBox()
+    spin.setObjectName(name)
+    spin.setRange(low, high)
+    spin.setSingleStep(step)
+    spin.setSuffix(suffix)
+    return spin

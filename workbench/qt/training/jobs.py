@@ -1,0 +1,169 @@
+"""The jobs the panel runs on its training thread: train stages, LR finder, show batch, predict.
+
+Each factory returns a callable taking a :class:`JobContext`; it reports through the engine's
+``ReportCallback`` (and :class:`PreviewReady` for image tiles) and registers ``learner.cancel``
+so Stop ends the work within one batch. No Qt in here.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from workbench.core.imageio import load_image
+from workbench.qt.training.render import Tile, batch_tiles, prediction_tiles
+from workbench.qt.training.stages import StageSpec
+from workbench.qt.training.worker import Job, JobContext
+from workbench.training.config import TrainConfig
+from workbench.training.data import data_spec, task_name
+from workbench.training.learner import Learner
+from workbench.training.predict import predict_project
+from workbench.training.reports import ReportCallback
+from workbench.training.session import Stage, build_learner, run_stages
+
+if TYPE_CHECKING:
+    from workbench.core.project import Project
+
+log = logging.getLogger(__name__)
+PREVIEW_IMAGES = 4
+
+
+@dataclass(frozen=True)
+class PreviewReady:
+    """Image tiles for the preview tab: kind is "batch" or "predictions"."""
+
+    kind: str
+    tiles: list[Tile]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_id: str
+    cancelled: bool
+    best_metric: float | None
+    stages: list[str] = field(default_factory=list)
+
+
+@dataclass
+class EngineState:
+    """The model the next stage continues. Only the job that currently runs touches it."""
+
+    learner: Learner | None = None
+    trained: bool = False  # False: built (e.g. for the LR finder) but not fitted yet
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+def _attach(project: Project, config: TrainConfig, state: EngineState, ctx: JobContext,
+            reuse: bool) -> tuple[Learner, ReportCallback]:
+    """The learner to work on, with a ReportCallback to ``ctx.report`` attached."""
+    report = ReportCallback(ctx.report)
+    fresh_ok = not state.trained and state.config == config.to_dict()
+    if state.learner is not None and (reuse or fresh_ok):
+        learner = state.learner
+        learner.clear_cancel()
+        if reuse:
+            # Labels saved since the last stage are used by this one: re-read the project.
+            learner.spec = data_spec(project, top_down=config.top_down,
+                                     num_workers=config.num_workers, seed=config.seed)
+            learner.set_size(learner.data.size)
+        # wd and pct_start are read from learner.config by run_stages: follow the form.
+        learner.config.wd, learner.config.pct_start = config.wd, config.pct_start
+    else:
+        state.learner = None
+        learner = build_learner(project, copy.deepcopy(config))
+        state.learner, state.trained, state.config = learner, False, config.to_dict()
+    learner.add_callback(report)
+    ctx.on_cancel(learner.cancel)
+    return learner, report
+
+
+def training_job(project: Project, config: TrainConfig, specs: Sequence[StageSpec],
+                 state: EngineState, continue_model: bool) -> Job:
+    """Run ``specs`` in order on a new model (or the previous one for ``continue_model``)."""
+    config = copy.deepcopy(config)
+    stages = [Stage(**asdict(s)) for s in specs]
+
+    def job(ctx: JobContext) -> TrainResult:
+        learner, report = _attach(project, config, state, ctx, reuse=continue_model)
+        try:
+            ctx.report(PreviewReady("batch", _batch_tiles(learner), "Augmented training batch"))
+            state.trained = True
+            run_stages(learner, stages)
+            cancelled = learner.cancel_requested or learner.state.cancelled
+            if not cancelled:
+                tiles = _validation_tiles(project, learner)
+                ctx.report(PreviewReady("predictions", tiles,
+                                        "Validation images: target next to prediction"))
+            return TrainResult(learner.run_id, cancelled, learner.recorder.best_metric,
+                               [s.name for s in stages])
+        finally:
+            learner.remove_callback(report)
+
+    return job
+
+
+def lr_find_job(project: Project, config: TrainConfig, state: EngineState, frozen: bool,
+                continue_model: bool, num_it: int = 100) -> Job:
+    """LR sweep on the model the next Start would train (its result arrives as LRFindDone)."""
+    config = copy.deepcopy(config)
+
+    def job(ctx: JobContext) -> object:
+        learner, report = _attach(project, config, state, ctx, reuse=continue_model)
+        try:
+            learner.freeze() if frozen else learner.unfreeze()
+            return learner.lr_find(num_it=num_it)
+        finally:
+            learner.remove_callback(report)
+
+    return job
+
+
+def show_batch_job(project: Project, config: TrainConfig) -> Job:
+    """Build the training loader only (no model) and report one augmented batch."""
+    config = copy.deepcopy(config)
+
+    def job(ctx: JobContext) -> None:
+        spec = data_spec(project, top_down=config.top_down, seed=config.seed)
+        data = spec.build(config.size, config.bs, torch.device("cpu"))
+        xb, yb = data.one_batch()
+        tiles = batch_tiles(xb, yb, data.task, data.classes, data.colors)
+        ctx.report(PreviewReady("batch", tiles, f"Augmented training batch at {data.size}px"))
+
+    return job
+
+
+def predict_run_job(project: Project, run_id: str, device: str) -> Job:
+    """Write predictions of run ``run_id`` for every image (where the annotator picks them up)."""
+
+    def job(ctx: JobContext) -> Path:
+        return predict_project(project, run_id, images="all", device=device)
+
+    return job
+
+
+def _batch_tiles(learner: Learner) -> list[Tile]:
+    data = learner.data
+    xb, yb = data.one_batch()
+    return batch_tiles(xb, yb, data.task, data.classes, data.colors)
+
+
+def _validation_tiles(project: Project, learner: Learner) -> list[Tile]:
+    names = list(learner.data.valid_names[:PREVIEW_IMAGES])
+    if not names:
+        return []
+    task = task_name(project.task)
+    preds = learner.predict(names)
+    images = [load_image(project.image_path(n)) for n in names]
+    if task == "segmentation":
+        targets = [project.read_mask(n) for n in names]
+    else:
+        targets = [project.tags(n) for n in names]
+    return prediction_tiles(images, targets, preds, names, task, learner.data.classes,
+                            learner.data.colors)

@@ -1,0 +1,148 @@
+"""LR finder plot: loss vs learning rate on a log axis, suggestions marked and clickable.
+
+Clicking the curve picks the learning rate of the nearest recorded point; clicking a suggestion
+marker (or its button) picks that suggestion. Either way ``lrPicked(float)`` is emitted and the
+panel writes it into the max-LR field.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from workbench.qt.training.hover import HoverReadout, format_value
+
+SUGGESTION_COLORS = ("#d62728", "#2ca02c", "#9467bd", "#ff7f0e")
+
+
+class LRFinderPlot(QWidget):
+    """Plot widget (object name ``lrFinderPlot``) plus one button per suggestion."""
+
+    lrPicked = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.lrs: list[float] = []
+        self.losses: list[float] = []
+        self.suggestions: dict[str, float] = {}
+        self.plot = pg.PlotWidget(title="LR finder")
+        self.plot.setObjectName("lrFinderPlot")
+        self.plot.setBackground("w")
+        item = self.plot.getPlotItem()
+        item.setLogMode(x=True, y=False)
+        item.setLabel("left", "loss")
+        item.setLabel("bottom", "learning rate (log scale)")
+        item.showGrid(x=True, y=True, alpha=0.25)
+        item.getAxis("left").enableAutoSIPrefix(False)
+        self.plot.setMinimumHeight(180)
+        self.curve = self.plot.plot(pen=pg.mkPen("#1f77b4", width=2), name="loss",
+                                    connect="finite")
+        self.curve.setCurveClickable(True, width=12)
+        self.curve.sigClicked.connect(self._curve_clicked)
+        # Markers are plotted in view coordinates (log10 lr) because ScatterPlotItem added
+        # directly does not follow the PlotItem's log mode.
+        self.markers = pg.ScatterPlotItem(size=13, pen=pg.mkPen("k"), hoverable=True,
+                                          tip=self._marker_tip)
+        self.markers.setZValue(50)
+        self.markers.sigClicked.connect(self._marker_clicked)
+        self.plot.addItem(self.markers)
+        self._hover = HoverReadout(self.plot, self._series, x_name="lr", log_x=True)
+        self.hint = QLabel("Run the LR finder, then click the curve or a suggestion to use it.")
+        self.hint.setWordWrap(True)
+        self._buttons_row = QHBoxLayout()
+        self._buttons_row.setContentsMargins(0, 0, 0, 0)
+        self.suggestion_buttons: dict[str, QPushButton] = {}
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot, 1)
+        layout.addLayout(self._buttons_row)
+        layout.addWidget(self.hint)
+
+    def set_result(self, lrs: Sequence[float], losses: Sequence[float],
+                   suggestions: Mapping[str, float]) -> None:
+        """Show one LR finder run (replaces the previous one)."""
+        self.lrs = [float(v) for v in lrs]
+        self.losses = [float(v) for v in losses]
+        self.suggestions = {k: float(v) for k, v in suggestions.items() if v and v > 0}
+        loss_arr = np.asarray(self.losses, dtype=float)
+        self.curve.setData(np.asarray(self.lrs, dtype=float),
+                           np.where(np.isfinite(loss_arr), loss_arr, np.nan))
+        spots = []
+        for i, (name, lr) in enumerate(self.suggestions.items()):
+            color = SUGGESTION_COLORS[i % len(SUGGESTION_COLORS)]
+            spots.append({"pos": (math.log10(lr), self.loss_at(lr)), "data": (name, lr),
+                          "brush": pg.mkBrush(color), "symbol": "o"})
+        self.markers.setData(spots)
+        self._rebuild_buttons()
+        self.plot.getPlotItem().enableAutoRange()
+        self._clip_y_range()
+        if self.suggestions:
+            listed = ", ".join(f"{k} {format_value(v)}" for k, v in self.suggestions.items())
+            self.hint.setText(f"Suggestions: {listed}. Click one, or a point on the curve.")
+
+    def clear(self) -> None:
+        self.set_result([], [], {})
+        self.hint.setText("Run the LR finder, then click the curve or a suggestion to use it.")
+
+    def loss_at(self, lr: float) -> float:
+        """Loss of the recorded point nearest to ``lr`` (in log space)."""
+        if not self.lrs:
+            return float("nan")
+        idx = self.nearest_index(math.log10(lr))
+        return self.losses[idx]
+
+    def nearest_index(self, log_lr: float) -> int:
+        logs = np.log10(np.asarray(self.lrs, dtype=float))
+        return int(np.argmin(np.abs(logs - log_lr)))
+
+    def suggestion_pos(self, name: str) -> tuple[float, float]:
+        """Marker position in view coordinates (log10 lr, loss); for tests and tooling."""
+        lr = self.suggestions[name]
+        return math.log10(lr), self.loss_at(lr)
+
+    def _clip_y_range(self) -> None:
+        # The loss explodes at the end of the sweep; scale y to the useful part of the curve.
+        finite = [v for v in self.losses if math.isfinite(v)]
+        if len(finite) < 3:
+            return
+        low = min(finite)
+        high = min(max(finite), finite[0] * 1.5 if finite[0] > low else max(finite))
+        if high > low:
+            pad = 0.05 * (high - low)
+            self.plot.getPlotItem().setYRange(low - pad, high + pad, padding=0)
+
+    def _rebuild_buttons(self) -> None:
+        for button in self.suggestion_buttons.values():
+            self._buttons_row.removeWidget(button)
+            button.deleteLater()
+        self.suggestion_buttons = {}
+        for name, lr in self.suggestions.items():
+            button = QPushButton(f"Use {name}: {format_value(lr)}")
+            button.setToolTip(f"Set the max learning rate to the '{name}' suggestion")
+            button.clicked.connect(lambda _=False, v=lr: self.lrPicked.emit(v))
+            self._buttons_row.addWidget(button)
+            self.suggestion_buttons[name] = button
+
+    def _curve_clicked(self, _item: object, event: object) -> None:
+        if not self.lrs:
+            return
+        # The curve's local x coordinate is log10(lr) because the plot is in log mode.
+        idx = self.nearest_index(event.pos().x())
+        self.lrPicked.emit(self.lrs[idx])
+
+    def _marker_clicked(self, _item: object, points: Sequence[object], *_rest: object) -> None:
+        if len(points):
+            _name, lr = points[0].data()
+            self.lrPicked.emit(float(lr))
+
+    def _marker_tip(self, x: float, y: float, data: object) -> str:
+        name, lr = data
+        return f"{name}: lr {format_value(lr)}, loss {format_value(y)} (click to use)"
+
+    def _series(self) -> tuple[list[float], list[tuple[str, list[float]]]]:
+        return self.lrs, [("loss", self.losses)]

@@ -1,0 +1,188 @@
+"""Live training plots: LR, momentum, loss and metrics, redrawn on a timer.
+
+Batches can arrive hundreds of times a second on a fast GPU; redrawing on each would starve the
+event loop. So the data go into plain Python lists, and the run monitor's QTimer calls
+``refresh`` at ~15 Hz, which pushes them into curves created once with ``setData`` only when
+something changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QGridLayout, QWidget
+
+from workbench.qt.training.hover import HoverReadout
+
+REFRESH_HZ = 15
+LEGEND_BRUSH = (255, 255, 255, 210)
+METRIC_COLORS = ("#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
+
+
+class CurveBuffers:
+    """Everything the plots show, as plain lists (the plots' single source of data)."""
+
+    def __init__(self) -> None:
+        self.iters: list[float] = []
+        self.lrs: list[float] = []
+        self.moms: list[float] = []
+        self.losses: list[float] = []
+        self.smooth_losses: list[float] = []
+        self.epoch_iters: list[float] = []
+        self.valid_losses: list[float] = []
+        self.metrics: dict[str, list[float]] = {}
+
+    def add_batch(self, iteration: float, lr: float, mom: float, loss: float,
+                  smooth_loss: float) -> None:
+        self.iters.append(iteration)
+        self.lrs.append(lr)
+        self.moms.append(mom)
+        self.losses.append(loss)
+        self.smooth_losses.append(smooth_loss)
+
+    def add_epoch(self, iteration: float, valid_loss: float, metrics: dict[str, float]) -> None:
+        self.epoch_iters.append(iteration)
+        self.valid_losses.append(valid_loss)
+        for name, value in metrics.items():
+            self.metrics.setdefault(name, []).append(value)
+
+
+def _make_plot(name: str, title: str, left: str, bottom: str) -> pg.PlotWidget:
+    plot = pg.PlotWidget(title=title)
+    plot.setObjectName(name)
+    plot.setBackground("w")
+    item = plot.getPlotItem()
+    item.setLabel("left", left)
+    item.setLabel("bottom", bottom)
+    item.showGrid(x=True, y=True, alpha=0.25)
+    item.setMenuEnabled(True)  # keeps pyqtgraph's own "Export..." entry on right click
+    for side in ("left", "bottom"):
+        # "lr (x0.001)" with ticks 0..1 is harder to read than plain 0.001 ticks.
+        item.getAxis(side).enableAutoSIPrefix(False)
+    plot.setMinimumHeight(150)
+    return plot
+
+
+def _finite(values: Sequence[float]) -> np.ndarray:
+    """As float array with non-finite values masked to NaN (pyqtgraph skips them with connect)."""
+    arr = np.asarray(values, dtype=float)
+    return np.where(np.isfinite(arr), arr, np.nan)
+
+
+class LivePlots(QWidget):
+    """Four plots: LR and momentum vs iteration, loss (train raw/smoothed, valid), metrics."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.buffers = CurveBuffers()
+        self._dirty = False
+        self.redraws = 0  # counted so tests and the benchmark can check the throttle
+        self.lr_plot = _make_plot("lrPlot", "Learning rate", "lr", "iteration")
+        self.mom_plot = _make_plot("momPlot", "Momentum", "momentum", "iteration")
+        self.loss_plot = _make_plot("lossPlot", "Loss", "loss", "iteration")
+        self.metric_plot = _make_plot("metricPlot", "Metrics (per epoch)", "value", "epoch")
+        self._build_curves()
+        layout = QGridLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addWidget(self.lr_plot, 0, 0)
+        layout.addWidget(self.mom_plot, 0, 1)
+        layout.addWidget(self.loss_plot, 1, 0)
+        layout.addWidget(self.metric_plot, 1, 1)
+        self._hovers = [
+            HoverReadout(self.lr_plot, self._lr_series, x_name="iter"),
+            HoverReadout(self.mom_plot, self._mom_series, x_name="iter"),
+            HoverReadout(self.loss_plot, self._loss_series, x_name="iter"),
+            HoverReadout(self.metric_plot, self._metric_series, x_name="epoch"),
+        ]
+
+    def _build_curves(self) -> None:
+        self.lr_curve = self.lr_plot.plot(pen=pg.mkPen("#1f77b4", width=2), name="lr")
+        self.mom_curve = self.mom_plot.plot(pen=pg.mkPen("#ff7f0e", width=2), name="momentum")
+        self.loss_plot.addLegend(offset=(-10, 10), brush=LEGEND_BRUSH)
+        self.raw_loss_curve = self.loss_plot.plot(
+            pen=pg.mkPen(31, 119, 180, 70), name="train (raw)", connect="finite")
+        self.smooth_loss_curve = self.loss_plot.plot(
+            pen=pg.mkPen("#1f77b4", width=2), name="train (smoothed)", connect="finite")
+        self.valid_loss_curve = self.loss_plot.plot(
+            pen=pg.mkPen("#d62728", width=2), symbol="o", symbolSize=7,
+            symbolBrush="#d62728", name="valid", connect="finite")
+        self.metric_plot.addLegend(offset=(-10, -10), brush=LEGEND_BRUSH)
+        self.metric_curves: dict[str, pg.PlotDataItem] = {}
+
+    def reset(self, metric_names: Sequence[str] = ()) -> None:
+        """Forget the previous run's data; create metric curves for this run's metrics."""
+        self.buffers = CurveBuffers()
+        if list(self.metric_curves) != list(metric_names):
+            for curve in self.metric_curves.values():
+                self.metric_plot.removeItem(curve)
+            self.metric_curves = {}
+            for i, name in enumerate(metric_names):
+                color = METRIC_COLORS[i % len(METRIC_COLORS)]
+                self.metric_curves[name] = self.metric_plot.plot(
+                    pen=pg.mkPen(color, width=2), symbol="o", symbolSize=7, symbolBrush=color,
+                    name=name, connect="finite")
+        for name in metric_names:
+            self.buffers.metrics[name] = []
+        self._dirty = True
+        self.refresh()
+
+    def add_batch(self, iteration: float, lr: float, mom: float, loss: float,
+                  smooth_loss: float) -> None:
+        """Buffer one batch; cheap, drawn at the next timer tick."""
+        self.buffers.add_batch(iteration, lr, mom, loss, smooth_loss)
+        self._dirty = True
+
+    def add_epoch(self, iteration: float, valid_loss: float, metrics: dict[str, float]) -> None:
+        self.buffers.add_epoch(iteration, valid_loss, metrics)
+        self._dirty = True
+
+    def refresh(self) -> None:
+        """Push the buffers into the curves if anything changed since the last redraw."""
+        if not self._dirty:
+            return
+        self._dirty = False
+        self.redraws += 1
+        b = self.buffers
+        x = np.asarray(b.iters, dtype=float)
+        self.lr_curve.setData(x, _finite(b.lrs))
+        self.mom_curve.setData(x, _finite(b.moms))
+        self.raw_loss_curve.setData(x, _finite(b.losses))
+        self.smooth_loss_curve.setData(x, _finite(b.smooth_losses))
+        self.valid_loss_curve.setData(np.asarray(b.epoch_iters, float), _finite(b.valid_losses))
+        for name, curve in self.metric_curves.items():
+            values = b.metrics.get(name, [])
+            curve.setData(np.arange(1, len(values) + 1, dtype=float), _finite(values))
+
+    def save_png(self, path: str | Path) -> Path:
+        """Save all four plots as one PNG (what the user sees, at screen resolution)."""
+        self.refresh()
+        path = Path(path)
+        if not self.grab().save(str(path), "PNG"):
+            raise OSError(f"could not write {path}; choose a writable folder")
+        return path
+
+    # Hover read-outs: each returns (x values, [(label, y values)]) for the plot under the mouse.
+    def _lr_series(self) -> tuple[list[float], list[tuple[str, list[float]]]]:
+        return self.buffers.iters, [("lr", self.buffers.lrs)]
+
+    def _mom_series(self) -> tuple[list[float], list[tuple[str, list[float]]]]:
+        return self.buffers.iters, [("mom", self.buffers.moms)]
+
+    def _loss_series(self) -> tuple[list[float], list[tuple[str, list[float]]]]:
+        b = self.buffers
+        series = [("loss", b.losses), ("smooth", b.smooth_losses)]
+        if b.epoch_iters and b.iters:
+            # Valid loss is per epoch: show the latest epoch at or before the hovered iteration.
+            last = np.searchsorted(b.epoch_iters, b.iters, side="right") - 1
+            valid = [b.valid_losses[i] if i >= 0 else float("nan") for i in last]
+            series.append(("valid", valid))
+        return b.iters, series
+
+    def _metric_series(self) -> tuple[list[float], list[tuple[str, list[float]]]]:
+        metrics = self.buffers.metrics
+        n = max((len(v) for v in metrics.values()), default=0)
+        return list(range(1, n + 1)), [(k, v) for k, v in metrics.items()]

@@ -1,0 +1,57 @@
+"""Training settings shared by the CLI, the GUI and checkpoints."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+ARCHS = ("resnet18", "resnet34", "resnet50")
+
+
+@dataclass
+class TrainConfig:
+    """Everything needed to rebuild a run: stored in every checkpoint and in the run history.
+
+    ``pretrained``: "auto" uses ImageNet weights from the local torch hub cache when present,
+    None trains from random init, any other string is a path to a torchvision state dict.
+    """
+
+    arch: str = "resnet34"
+    size: int = 128
+    bs: int = 8
+    epochs: int = 4
+    lr: float | None = None
+    wd: float = 0.01
+    pct_start: float = 0.25
+    top_down: bool = False
+    device: str = "auto"
+    freeze_epochs: int = 0
+    unfreeze: bool = False
+    lrs: tuple[float, float] | None = None
+    resize: list[int] | None = None
+    seed: int = 0
+    num_workers: int = 0
+    pretrained: str | None = "auto"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON/`weights_only`-safe dict (tuples become lists)."""
+        out = asdict(self)
+        if out["lrs"] is not None:
+            out["lrs"] = [float(v) for v in out["lrs"]]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; unknown keys (from newer versions) are ignored."""
+        known = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        if kwargs.get("lrs") is not None:
+            kwargs["lrs"] = tuple(float(v) for v in kwargs["lrs"])
+        if kwargs.get("resize") is not None:
+            kwargs["resize"] = [int(v) for v in kwargs["resize"]]
+        return cls(**kwargs)
+
+    def sizes(self) -> list[int]:
+        """Training sizes in order: the progressive-resizing list, else just ``size``."""
+        return list(self.resize) if self.resize else [self.size]

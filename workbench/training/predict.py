@@ -1,0 +1,131 @@
+"""Inference for any project images: index masks at the original size, or tag probabilities.
+
+Images are resized to the training size for the network (the model saw that scale), and
+segmentation logits are resized back to each image's own size before the argmax, so a mask
+always matches its image pixel for pixel.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from workbench.core.atomic import atomic_write_text
+from workbench.core.imageio import load_image, write_mask
+from workbench.training import checkpoints
+from workbench.training.data import task_name
+from workbench.training.device import resolve_device
+from workbench.training.errors import TrainingError
+from workbench.training.models import build_model
+from workbench.training.transforms import normalize_batch
+
+if TYPE_CHECKING:
+    from workbench.core.project import Project
+
+log = logging.getLogger(__name__)
+IMAGE_SETS = ("all", "unlabelled", "valid")
+
+
+def _prepare(img: np.ndarray, size: int) -> torch.Tensor:
+    x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float()
+    x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return x.round().clamp(0, 255)
+
+
+@torch.no_grad()
+def predict_paths(model: nn.Module, paths: Sequence[Path], task: str, size: int,
+                  device: torch.device, bs: int = 8,
+                  progress: Callable[[int, int], None] | None = None) -> list[np.ndarray]:
+    """Per image: uint8 HxW index mask (segmentation) or float32 tag probabilities."""
+    model.eval().to(device)
+    task = task_name(task)
+    out: list[np.ndarray] = []
+    for start in range(0, len(paths), bs):
+        imgs = [load_image(p) for p in paths[start:start + bs]]
+        x = normalize_batch(torch.cat([_prepare(i, size) for i in imgs]).to(device) / 1.0)
+        logits = model(x).float()
+        if task == "multilabel":
+            out.extend(torch.sigmoid(logits).cpu().numpy())
+        else:
+            for img, lg in zip(imgs, logits, strict=True):
+                full = F.interpolate(lg[None], size=img.shape[:2], mode="bilinear",
+                                     align_corners=False)
+                out.append(full[0].argmax(0).to(torch.uint8).cpu().numpy())
+        if progress is not None:
+            progress(min(start + bs, len(paths)), len(paths))
+    return out
+
+
+def run_dir(project: Project, run_id: str) -> Path:
+    return Path(project.root) / "models" / run_id
+
+
+def latest_run(project: Project) -> str:
+    """Newest run that has a checkpoint (by the run history, else by file time)."""
+    for run in project.db.list_runs():
+        if (run_dir(project, run["run_id"]) / checkpoints.LAST).is_file():
+            return str(run["run_id"])
+    found = sorted((Path(project.root) / "models").glob(f"*/{checkpoints.LAST}"),
+                   key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise TrainingError(f"{project.root} has no trained model yet; run `workbench train` first")
+    return found[-1].parent.name
+
+
+def load_model(ckpt: dict[str, Any]) -> nn.Module:
+    model, _ = build_model(ckpt["task"], ckpt["arch"], len(ckpt["classes"]), pretrained=None)
+    model.load_state_dict(ckpt["model"])
+    return model.eval()
+
+
+def select_images(project: Project, images: str | Sequence[str]) -> list[str]:
+    if not isinstance(images, str):
+        return list(images)
+    if images == "all":
+        return project.image_names()
+    if images == "unlabelled":
+        labelled = set(project.labelled_names())
+        return [n for n in project.image_names() if n not in labelled]
+    if images == "valid":
+        return project.split()[1]
+    raise TrainingError(f"unknown image set {images!r}; use one of {', '.join(IMAGE_SETS)}")
+
+
+def predict_project(project: Project, run_id: str | None = None,
+                    images: str | Sequence[str] = "all", out_dir: Path | None = None,
+                    device: str = "auto", bs: int = 8,
+                    progress: Callable[[int, int], None] | None = None) -> Path:
+    """Predict ``images`` with a run's last checkpoint; write ``<stem>.png`` masks or
+    ``predictions.csv`` into ``out_dir`` (default ``<project>/predictions/<run_id>/``)."""
+    run_id = run_id or latest_run(project)
+    ckpt = checkpoints.load(run_dir(project, run_id) / checkpoints.LAST)
+    if list(ckpt["classes"]) != list(project.classes):
+        raise TrainingError(f"run {run_id} was trained on classes {ckpt['classes']} but the "
+                            f"project now has {project.classes}; train a new model")
+    names = select_images(project, images)
+    out = Path(out_dir) if out_dir else Path(project.root) / "predictions" / run_id
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [Path(project.image_path(n)) for n in names]
+    results = predict_paths(load_model(ckpt), paths, ckpt["task"], int(ckpt["size"]),
+                            resolve_device(device), bs, progress)
+    if task_name(ckpt["task"]) == "segmentation":
+        for name, mask in zip(names, results, strict=True):
+            write_mask(out / f"{Path(name).stem}.png", mask)
+    else:
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["image_name", *ckpt["classes"]])
+        for name, probs in zip(names, results, strict=True):
+            writer.writerow([Path(name).stem, *(f"{p:.6f}" for p in probs)])
+        atomic_write_text(out / "predictions.csv", buf.getvalue())
+    log.info("Wrote predictions for %d image(s) to %s", len(names), out)
+    return out

@@ -1,0 +1,115 @@
+"""Plain, immutable progress messages for the GUI and CLI, and the callback that sends them.
+
+The sink is called on the training thread; it must be cheap (the GUI's sink emits a queued Qt
+signal, the CLI's updates a progress bar). Messages hold only numbers and strings.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from workbench.training.events import Callback
+
+if TYPE_CHECKING:
+    from workbench.training.learner import Learner
+
+
+@dataclass(frozen=True)
+class FitStarted:
+    stage: str
+    epochs: int
+    batches_per_epoch: int
+    total_iters: int
+    metric_names: list[str]
+    run_id: str
+
+
+@dataclass(frozen=True)
+class BatchEnd:
+    epoch: int
+    batch: int
+    iteration: int
+    total_iters: int
+    lr: float
+    mom: float
+    loss: float
+    smooth_loss: float
+
+
+@dataclass(frozen=True)
+class EpochEnd:
+    epoch: int
+    train_loss: float
+    valid_loss: float
+    metrics: dict[str, float]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class FitEnded:
+    cancelled: bool
+    error: str | None
+    run_id: str
+    best_metric: float | None
+
+
+@dataclass(frozen=True)
+class LRFindDone:
+    lrs: list[float]
+    losses: list[float]
+    suggestions: dict[str, float] = field(default_factory=dict)
+
+
+Message = FitStarted | BatchEnd | EpochEnd | FitEnded | LRFindDone
+
+
+class ReportCallback(Callback):
+    """Turns loop events into the messages above and hands each to ``sink``.
+
+    Batches of an LR sweep are not reported as training batches (they would corrupt the loss
+    and LR plots); the sweep's result arrives as one :class:`LRFindDone`.
+    """
+
+    order = 50
+
+    def __init__(self, sink: Callable[[object], None]) -> None:
+        self.sink = sink
+
+    def before_fit(self, learn: Learner) -> None:
+        st = learn.state
+        if st.lr_find:
+            return
+        self.sink(FitStarted(st.stage, st.n_epoch, st.n_iter, st.total_iters,
+                             list(learn.recorder.metric_names), learn.run_id))
+
+    def after_batch(self, learn: Learner) -> None:
+        st, rec = learn.state, learn.recorder
+        if not st.training or st.lr_find or not rec.losses:
+            return
+        self.sink(BatchEnd(st.epoch, st.iter, st.train_iter, st.total_iters, rec.lrs[-1],
+                           rec.moms[-1], rec.losses[-1], rec.smooth_losses[-1]))
+
+    def after_epoch(self, learn: Learner) -> None:
+        if learn.state.lr_find or not learn.recorder.epochs:
+            return
+        row = learn.recorder.epochs[-1]
+        metrics = {k: v for k, v in row.items()
+                   if k not in ("epoch", "train_loss", "valid_loss", "time")}
+        self.sink(EpochEnd(int(row["epoch"]), row["train_loss"], row["valid_loss"], metrics,
+                           row["time"]))
+
+    def after_fit(self, learn: Learner) -> None:
+        st = learn.state
+        if st.lr_find:
+            return
+        best = learn.recorder.best_metric
+        self.sink(FitEnded(st.cancelled, None if st.error is None else str(st.error),
+                           learn.run_id, None if best is None or math.isnan(best) else best))
+
+    def after_lr_find(self, learn: Learner) -> None:
+        res = learn.state.lr_find_result
+        if res is not None:
+            self.sink(LRFindDone(list(res.lrs), list(res.losses), dict(res.suggestions)))

@@ -1,0 +1,219 @@
+"""Building a Learner for a Project, the multi-stage recipe, run history and resuming.
+
+This is the façade the CLI and the GUI use: ``build_learner(project, config)`` then
+``run_stages(learner, stages_from_config(config, ...))`` (or the convenience ``train``).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from workbench.training import checkpoints
+from workbench.training.callbacks import CheckpointCallback
+from workbench.training.config import TrainConfig
+from workbench.training.data import data_spec, task_name
+from workbench.training.device import configure_backend, describe_devices, resolve_device
+from workbench.training.events import Callback
+from workbench.training.learner import Learner
+from workbench.training.losses import loss_for_task
+from workbench.training.metrics import Metric, MultilabelMetrics, SegmentationMetrics
+from workbench.training.models import build_model
+from workbench.training.predict import run_dir
+
+if TYPE_CHECKING:
+    from workbench.core.project import Project
+
+__all__ = ["Stage", "build_learner", "describe_devices", "resume_run", "run_stages",
+           "stages_from_config", "train"]
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Stage:
+    """One one-cycle fit of the recipe. ``lr`` None: use the LR finder's valley suggestion.
+    ``lrs`` (lo, hi): discriminative rates over the parameter groups."""
+
+    name: str
+    epochs: int
+    lr: float | None = None
+    lrs: tuple[float, float] | None = None
+    frozen: bool = False
+    size: int | None = None
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def new_run_id(project: Project) -> str:
+    """Sortable timestamp id, unique within the project."""
+    base = datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_id, n = base, 1
+    while run_dir(project, run_id).exists() or project.db.get_run(run_id) is not None:
+        n += 1
+        run_id = f"{base}-{n}"
+    return run_id
+
+
+class RunHistoryCallback(Callback):
+    """Mirrors the run into the project database: config at the start, history per epoch,
+    final status. A database hiccup is logged, never allowed to kill a training run."""
+
+    order = 20
+
+    def __init__(self, project: Project, run_id: str, config: TrainConfig) -> None:
+        self.project, self.run_id, self.config = project, run_id, config
+        self._added = False
+
+    def _update(self, **fields: Any) -> None:
+        try:
+            if not self._added:
+                if self.project.db.get_run(self.run_id) is None:
+                    self.project.db.add_run(self.run_id, self.config.to_dict())
+                self._added = True
+            self.project.db.update_run(self.run_id, **fields)
+        except Exception:  # sqlite busy/locked, disk full: training matters more
+            log.warning("Could not record run %s in the project database", self.run_id,
+                        exc_info=True)
+
+    def before_fit(self, learn: Learner) -> None:
+        if not learn.state.lr_find:
+            self._update(status="running")
+
+    def after_epoch(self, learn: Learner) -> None:
+        if learn.state.lr_find:
+            return
+        rec = learn.recorder
+        fields: dict[str, Any] = {"epochs": len(rec.epochs), "history": {"epochs": rec.epochs}}
+        if rec.best_metric is not None:
+            fields.update(best_metric=rec.best_metric, metric_name=rec.main_metric)
+        self._update(**fields)
+
+    def after_fit(self, learn: Learner) -> None:
+        st = learn.state
+        if st.lr_find:
+            return
+        status = "cancelled" if st.cancelled else "failed" if st.error else "finished"
+        fields: dict[str, Any] = {"status": status,
+                                  "finished_at": time.time()}
+        if st.error is not None:
+            fields["error"] = str(st.error)
+        self._update(**fields)
+
+
+def metrics_for_task(task: str, classes: Sequence[str]) -> list[Metric]:
+    if task == "segmentation":
+        return [SegmentationMetrics(classes)]
+    return [MultilabelMetrics(classes)]
+
+
+def build_learner(project: Project, config: TrainConfig, callbacks: Iterable[Callback] = (),
+                  *, run_id: str | None = None) -> Learner:
+    """Loaders from the project's labelled images and split, the model for its task (with
+    pretrained weights when found), metrics, checkpointing into ``models/<run_id>/`` and the
+    run history. Raises NotEnoughLabelsError when a split would be empty."""
+    seed_everything(config.seed)
+    device = resolve_device(config.device)
+    configure_backend(device)
+    spec = data_spec(project, top_down=config.top_down, num_workers=config.num_workers,
+                     seed=config.seed)
+    data = spec.build(config.sizes()[0], config.bs, device)
+    task = task_name(project.task)
+    model, weights = build_model(task, config.arch, len(spec.classes), config.pretrained)
+    config.extra["pretrained_file"] = str(weights) if weights else None
+    run_id = run_id or new_run_id(project)
+    cbs: list[Callback] = [CheckpointCallback(), RunHistoryCallback(project, run_id, config)]
+    learner = Learner(
+        model, data, loss_for_task(task), metrics_for_task(task, spec.classes), wd=config.wd,
+        callbacks=[*cbs, *callbacks], run_id=run_id, checkpoint_dir=run_dir(project, run_id),
+        config=config, spec=spec,
+    )
+    learner.project = project
+    log.info("Run %s: %s %s on %s, %d train / %d valid images at %dpx, batch %d", run_id,
+             task, config.arch, device, len(spec.train_names), len(spec.valid_names),
+             data.size, data.bs)
+    return learner
+
+
+def stages_from_config(config: TrainConfig, pretrained_loaded: bool = False) -> list[Stage]:
+    """The fast.ai recipe, repeated at each size of ``config.resize`` (progressive resizing):
+    ``freeze_epochs`` > 0 -> that many frozen epochs, then ``epochs`` unfrozen; otherwise
+    ``epochs`` in one stage, frozen only for pretrained weights without ``unfreeze``."""
+    stages: list[Stage] = []
+    for size in config.sizes():
+        if config.freeze_epochs > 0:
+            stages.append(Stage(f"frozen {size}px", config.freeze_epochs, lr=config.lr,
+                                frozen=True, size=size))
+            main_frozen = False
+        else:
+            main_frozen = pretrained_loaded and not config.unfreeze
+        if config.epochs > 0:
+            kind = "frozen" if main_frozen else "unfrozen"
+            stages.append(Stage(f"{kind} {size}px", config.epochs, lr=config.lr, lrs=config.lrs,
+                                frozen=main_frozen, size=size))
+    return stages
+
+
+def run_stages(learner: Learner, stages: Sequence[Stage], *, first_index: int = 0) -> None:
+    """Run each stage: resize if asked, (un)freeze, pick the lr (LR finder valley when none
+    is given), fit one cycle. Stops after a cancelled stage."""
+    for offset, stage in enumerate(stages):
+        if learner.cancel_requested:
+            break
+        learner.stage_index = first_index + offset
+        if stage.size and stage.size != learner.data.size:
+            log.info("Resizing to %dpx", stage.size)
+            learner.set_size(stage.size)
+        learner.freeze() if stage.frozen else learner.unfreeze()
+        lr: float | tuple[float, float] | None = stage.lrs or stage.lr
+        if lr is None:
+            lr = learner.lr_find().valley
+            log.info("Stage %s: LR finder suggests %.2e (valley)", stage.name, lr)
+        learner.fit_one_cycle(stage.epochs, lr, pct_start=learner.config.pct_start,
+                              wd=learner.config.wd, stage=stage.name)
+        if learner.state.cancelled:
+            break
+
+
+def train(project: Project, config: TrainConfig, callbacks: Iterable[Callback] = ()) -> Learner:
+    """Build a learner and run the whole recipe for ``config``."""
+    learner = build_learner(project, config, callbacks)
+    loaded = bool(config.extra.get("pretrained_file"))
+    run_stages(learner, stages_from_config(config, loaded))
+    return learner
+
+
+def resume_run(project: Project, run_id: str, callbacks: Iterable[Callback] = ()) -> Learner:
+    """Continue run ``run_id`` from its last checkpoint: finish the interrupted stage on the
+    same schedule, then the stages that were still to come."""
+    path = run_dir(project, run_id) / checkpoints.LAST
+    ckpt = checkpoints.load(path)
+    config = TrainConfig.from_dict(ckpt["config"])
+    loaded = bool(config.extra.get("pretrained_file"))
+    config.pretrained = None  # the checkpoint has the weights
+    learner = build_learner(project, config, callbacks, run_id=run_id)
+    if int(ckpt["size"]) != learner.data.size:
+        learner.set_size(int(ckpt["size"]))
+    index = int((ckpt.get("schedule") or {}).get("stage_index", 0))
+    learner.stage_index = index
+    checkpoints.resume_fit(learner, path)
+    if not learner.cancel_requested:
+        rest = stages_from_config(config, loaded)[index + 1:]
+        run_stages(learner, rest, first_index=index + 1)
+    return learner
+
+
+def checkpoint_path(project: Project, run_id: str) -> Path:
+    return run_dir(project, run_id) / checkpoints.LAST
