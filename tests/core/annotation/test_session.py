@@ -131,3 +131,14 @@ def test_prediction_edit_uses_newest_run(seg_project) -> None:
     Image.fromarray(np.full((10, 10), 1, np.uint8)).save(bad)
     with pytest.raises(MaskError, match="workbench predict"):
         s.prediction_edit()
+
+
+def test_journal_for_another_image_size_is_moved_aside(seg_project) -> None:
+    name = seg_project.image_names()[3]
+    path = journal_path(seg_project.root, name)
+    j = StrokeJournal(path, (10, 10))
+    j.append([((0, 0, 1, 1), np.zeros((1, 1), np.uint8))])
+    j.close()
+    s = AnnotationSession(seg_project, name, (48, 48))
+    assert s.recovered == 0 and not path.exists()
+    assert path.with_suffix(".unreadable").exists()

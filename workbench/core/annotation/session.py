@@ -17,6 +17,7 @@ from workbench.core.annotation.edit import Edit, diff_edit
 from workbench.core.annotation.history import DEFAULT_MAX_BYTES, EditHistory
 from workbench.core.annotation.journal import StrokeJournal, journal_path
 from workbench.core.annotation.predictions import newest_prediction, read_prediction
+from workbench.core.errors import MaskError
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,14 @@ class AnnotationSession:
         """Replay a journal left by a session that ended without saving; save the result."""
         if not self.journal.exists():
             return 0
-        count = self.journal.replay(self.document.mask)
+        try:
+            count = self.journal.replay(self.document.mask)
+        except MaskError as exc:
+            # Keep the unreadable journal for inspection instead of blocking the image.
+            aside = self.journal.path.with_suffix(".unreadable")
+            self.journal.path.replace(aside)
+            log.error("%s; moved it to %s", exc, aside)
+            return 0
         if count:
             log.warning("%s: recovered %d unsaved edit(s) from the journal", self.name, count)
             self.document.dirty = True
