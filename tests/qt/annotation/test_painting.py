@@ -172,3 +172,16 @@ def test_start_from_prediction_is_one_undo_step(seg_ws) -> None:
     assert (mask == 1).all()
     key(seg_ws, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert np.array_equal(mask, before)
+
+
+def test_palette_click_selects_class_and_eraser(qtbot, seg_ws) -> None:
+    palette = seg_ws.seg_panel.palette_list
+    last = palette.item(palette.count() - 1)  # "Unlabelled (erase)"
+    qtbot.mouseClick(palette.viewport(), Qt.MouseButton.LeftButton,
+                     pos=palette.visualItemRect(last).center())
+    assert seg_ws.state.erasing
+    qtbot.mouseClick(palette.viewport(), Qt.MouseButton.LeftButton,
+                     pos=palette.visualItemRect(palette.item(1)).center())
+    assert seg_ws.state.label == 1 and not seg_ws.state.erasing
+    key(seg_ws, Qt.Key.Key_1)
+    assert palette.currentRow() == 0  # the key updates the palette too

@@ -6,6 +6,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import numpy as np
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 
@@ -155,3 +156,15 @@ def test_opacity_slider_and_canvas_stay_in_step(seg_ws) -> None:
     assert seg_ws.canvas.overlay_opacity == 0.8
     seg_ws.canvas.set_overlay_opacity(0.25)  # as the main window may do
     assert slider.value() == 25 and seg_ws.state.opacity == 0.25
+
+
+def test_auto_contrast_key_stretches_dim_images_for_display(qtbot, tag_ws) -> None:
+    canvas = tag_ws.canvas
+    dim = np.zeros((20, 20, 3), np.uint8)
+    dim[:, 10:] = 60
+    canvas.set_image(dim)
+    assert canvas.auto_contrast
+    assert canvas._image.pixelColor(15, 5).red() == 255  # stretched
+    key(tag_ws, Qt.Key.Key_C)
+    assert not canvas.auto_contrast
+    assert canvas._image.pixelColor(15, 5).red() == 60  # the real values

@@ -132,7 +132,7 @@ def test_region_update_recolours_and_repaints_only_the_box(canvas, qtbot) -> Non
         assert expected.contains(r)
         assert r.width() * r.height() < 0.05 * canvas.width() * canvas.height()
     canvas.refresh_mask()
-    assert img.pixel(0, 0) == 0xFF0000FF
+    assert canvas.overlay.image.pixel(0, 0) == 0xFF0000FF
 
 
 def test_opacity_and_visibility_do_not_touch_pixels(canvas) -> None:

@@ -79,6 +79,19 @@ class SegmentationPanel(QWidget):
         layout.setContentsMargins(10, 6, 10, 10)
         layout.setSpacing(6)
 
+        self._build_palette(layout, classes, colors)
+        self._build_tools(layout)
+        self._build_overlay(layout)
+        self._build_actions(layout)
+        layout.addStretch(1)
+        for w in self.findChildren(QWidget):
+            if w is not self.palette_list:
+                w.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys belong to the canvas
+        state.changed.connect(self.sync)
+        self.sync()
+
+    def _build_palette(self, layout: QVBoxLayout, classes: Sequence[str],
+                       colors: Sequence[tuple[int, int, int]]) -> None:
         layout.addWidget(section("Classes"))
         self.palette_list = QListWidget()
         self.palette_list.setObjectName("classPalette")
@@ -99,6 +112,9 @@ class SegmentationPanel(QWidget):
         self.palette_list.currentItemChanged.connect(self._on_palette)
         layout.addWidget(self.palette_list)
 
+
+    def _build_tools(self, layout: QVBoxLayout) -> None:
+        state = self.state
         layout.addWidget(section("Tool"))
         tools = QGridLayout()
         self.tool_group = QButtonGroup(self)
@@ -122,6 +138,9 @@ class SegmentationPanel(QWidget):
         self.size_slider.valueChanged.connect(state.set_brush_size)
         layout.addWidget(self.size_slider)
 
+
+    def _build_overlay(self, layout: QVBoxLayout) -> None:
+        state = self.state
         layout.addWidget(section("Overlay"))
         self.opacity_label = QLabel()
         layout.addWidget(self.opacity_label)
@@ -138,6 +157,8 @@ class SegmentationPanel(QWidget):
         self.only_box.toggled.connect(state.set_only_selected)
         layout.addWidget(self.only_box)
 
+
+    def _build_actions(self, layout: QVBoxLayout) -> None:
         layout.addWidget(section("Actions"))
         fill = QPushButton("Fill unlabelled with class  (U)")
         fill.setObjectName("fillUnlabelledButton")
@@ -147,12 +168,6 @@ class SegmentationPanel(QWidget):
         self.prediction_button.setObjectName("startFromPredictionButton")
         self.prediction_button.clicked.connect(self.predictionRequested)
         layout.addWidget(self.prediction_button)
-        layout.addStretch(1)
-        for w in (fill, self.prediction_button, self.visible_box, self.only_box,
-                  self.size_slider, self.opacity_slider, *self.tool_group.buttons()):
-            w.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys belong to the canvas
-        state.changed.connect(self.sync)
-        self.sync()
 
     def _on_palette(self, item: QListWidgetItem | None) -> None:
         if item is None:

@@ -63,6 +63,15 @@ MOUSE: tuple[tuple[str, str, str], ...] = (
     ("Double-click", "Close and fill the polygon", "segmentation"),
 )
 
+#: Tool bar entries (action id, button text, icon name in resources/icons); None = separator.
+TOOLBAR: tuple[tuple[str, str, str | None] | None, ...] = (
+    ("undo", "Undo", None), ("redo", "Redo", None), None,
+    ("fit", "Fit", "zoom-fit"), ("one_to_one", "1:1", "zoom-original"), None,
+    ("prev", "Prev", "go-prev"), ("next", "Next", "go-next"),
+    ("next_unlabelled", "Next unlabelled", "next-unlabelled"), None,
+    ("reviewed", "✓ Reviewed", None), ("help", "Shortcuts", None),
+)
+
 #: Letters a multilabel tag key must not take.
 RESERVED_LETTERS = "ADNRFSC"
 

@@ -30,7 +30,12 @@ from workbench.core.imageio import load_image
 from workbench.core.project import Project, Status, Task
 from workbench.qt.annotation.seg_controller import SegmentationController
 from workbench.qt.annotation.seg_panel import SegmentationPanel, muted_color
-from workbench.qt.annotation.shortcuts import RESERVED_LETTERS, HelpOverlay, shortcuts_for
+from workbench.qt.annotation.shortcuts import (
+    RESERVED_LETTERS,
+    TOOLBAR,
+    HelpOverlay,
+    shortcuts_for,
+)
 from workbench.qt.annotation.state import Tool, ToolState
 from workbench.qt.annotation.tag_panel import TagPanel, tag_keys
 from workbench.qt.canvas import ImageCanvas
@@ -38,7 +43,7 @@ from workbench.qt.theme import ICON_DIR, current_colors
 from workbench.qt.theme import icon as theme_icon
 
 log = logging.getLogger(__name__)
-SIDE_WIDTH = 260
+SIDE_WIDTH = 236
 
 
 class AnnotationWorkspace(QWidget):
@@ -189,21 +194,15 @@ class AnnotationWorkspace(QWidget):
                 if key:
                     self._add_action(f"tag_{i}", f"Toggle tag {i}", [key],
                                      lambda i=i: self.tag_panel.toggle(i))
-        icons = {"fit": "zoom-fit", "one_to_one": "zoom-original", "prev": "go-prev",
-                 "next": "go-next", "next_unlabelled": "next-unlabelled"}
-        toolbar_ids = ["undo", "redo", None, "fit", "one_to_one", None, "prev", "next",
-                       "next_unlabelled", None, "reviewed", "help"]
-        labels = {"undo": "Undo", "redo": "Redo", "fit": "Fit", "one_to_one": "1:1",
-                  "prev": "Prev", "next": "Next", "next_unlabelled": "Next unlabelled",
-                  "reviewed": "✓ Reviewed", "help": "Shortcuts"}
-        for ident in toolbar_ids:
-            if ident is None:
+        for entry in TOOLBAR:
+            if entry is None:
                 self.toolbar.addSeparator()
-            elif ident in self.actions_by_id:
+            elif entry[0] in self.actions_by_id:
+                ident, label, icon_name = entry
                 act = self.actions_by_id[ident]
-                act.setIconText(labels[ident])
-                if ident in icons and (ICON_DIR / f"{icons[ident]}.svg").exists():
-                    act.setIcon(theme_icon(icons[ident]))
+                act.setIconText(label)
+                if icon_name and (ICON_DIR / f"{icon_name}.svg").exists():
+                    act.setIcon(theme_icon(icon_name))
                 keys = act.shortcuts()
                 act.setToolTip(f"{act.text()} ({keys[0].toString()})" if keys else act.text())
                 self.toolbar.addAction(act)
@@ -220,6 +219,8 @@ class AnnotationWorkspace(QWidget):
 
     def open_image(self, name: str) -> None:
         """Show image ``name``; pending edits of the previous image are saved first."""
+        if name == self._name and self._image_shape is not None:
+            return  # already shown: keep its undo history
         if self.tag_panel is not None and self._name is not None:
             self._previous_tags = self.tag_panel.checked()
         self.flush()

@@ -16,20 +16,23 @@ import numpy as np
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
-    QFont,
     QImage,
     QKeyEvent,
     QMouseEvent,
     QPainter,
     QPaintEvent,
-    QPen,
-    QPolygonF,
     QResizeEvent,
     QWheelEvent,
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from workbench.core.annotation import BBox
+from workbench.qt.canvas.decorations import (
+    draw_badges,
+    draw_brush_cursor,
+    draw_message,
+    draw_polygon,
+)
 from workbench.qt.canvas.overlay import MaskOverlay, image_from_rgb, stretch_contrast
 
 MIN_SCALE, MAX_SCALE = 0.02, 64.0
@@ -268,46 +271,17 @@ class ImageCanvas(QWidget):
         painter.setClipping(False)
 
     def _paint_polygon(self, painter: QPainter) -> None:
-        if not self._polygon:
-            return
-        pts = [self.to_widget(p) for p in self._polygon]
-        if self._mouse is not None:
-            pts.append(self._mouse)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(QPen(QColor(255, 255, 255, 230), 1.5, Qt.PenStyle.DashLine))
-        painter.setBrush(QColor(255, 255, 255, 40))
-        painter.drawPolygon(QPolygonF(pts))
-        painter.setBrush(QColor(255, 255, 255))
-        for p in pts[:-1] if self._mouse is not None else pts:
-            painter.drawEllipse(p, 2.5, 2.5)
+        if self._polygon:
+            pts = [self.to_widget(p) for p in self._polygon]
+            draw_polygon(painter, pts, self._mouse)
 
     def _paint_badges(self, painter: QPainter) -> None:
-        if not self._badges:
-            return
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        font = QFont(self.font())
-        font.setPointSizeF(max(8.0, font.pointSizeF()))
-        painter.setFont(font)
-        fm = painter.fontMetrics()
-        x, y = 10, 10
-        for text, color in self._badges:
-            w = fm.horizontalAdvance(text) + 16
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QColor(color.red(), color.green(), color.blue(), 220))
-            painter.drawRoundedRect(QRectF(x, y, w, fm.height() + 8), 9, 9)
-            light = color.lightness() > 150
-            painter.setPen(QColor(20, 20, 20) if light else QColor(255, 255, 255))
-            painter.drawText(QRectF(x, y, w, fm.height() + 8), Qt.AlignmentFlag.AlignCenter, text)
-            x += w + 6
-            if x > self.width() - 120:
-                x, y = 10, y + fm.height() + 14
+        if self._badges:
+            draw_badges(painter, self._badges, self.width(), self.font())
 
     def _paint_message(self, painter: QPainter) -> None:
-        if not self._message:
-            return
-        painter.setPen(QColor(200, 204, 210))
-        painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                         self._message)
+        if self._message:
+            draw_message(painter, self.rect(), self._message)
 
     def _cursor_centre(self) -> QPointF | None:
         if self._mouse is None:
@@ -327,15 +301,7 @@ class ImageCanvas(QWidget):
         centre = self._cursor_centre()
         if centre is None or not self._brush_radius or self._pan_from is not None:
             return
-        r = max(self._brush_radius, 0.5) * self._scale
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        # Dark outer and light inner ring: visible on any image.
-        painter.setPen(QPen(QColor(0, 0, 0, 200), 3))
-        painter.drawEllipse(centre, r, r)
-        painter.setPen(QPen(QColor(255, 255, 255, 240), 1.2))
-        painter.drawEllipse(centre, r, r)
-        painter.drawPoint(centre)
+        draw_brush_cursor(painter, centre, max(self._brush_radius, 0.5) * self._scale)
 
     # ---------------------------------------------------------------- input
     def _move_cursor(self, pos: QPointF | None) -> None:
