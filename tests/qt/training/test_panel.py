@@ -101,6 +101,13 @@ def test_tiny_run_order_plots_and_responsiveness(qtbot, nuclei_project, make_pan
     # The GUI thread kept serving its event loop while the model trained.
     gaps = np.diff(ticks)
     assert len(ticks) > 20 and float(np.percentile(gaps, 95)) < 0.25
+    # "Load for prediction" on the history row writes masks the annotator can start from.
+    panel.history.select_run(learner.run_id)
+    panel.history.load_button.click()
+    wait_idle(qtbot, panel)
+    written = nuclei_project.root / "predictions" / learner.run_id
+    assert len(list(written.glob("*.png"))) == len(nuclei_project.image_names())
+    assert panel.message()[0] == "ok" and str(written) in panel.message()[1]
 
 
 def test_lr_finder_click_sets_max_lr(qtbot, seg_project, make_panel):
@@ -176,3 +183,21 @@ def test_engine_errors_are_shown_and_panel_stays_usable(qtbot, seg_project, tmp_
     level, text = panel2.message()
     assert level == "error" and "loss is no longer a number" in text and "nan" in text
     project.close()
+
+
+def test_stage_two_alone_continues_the_model(qtbot, seg_project, make_panel):
+    panel = make_panel(seg_project, bs=4, epochs=1)
+    panel.start_training()
+    wait_idle(qtbot, panel)
+    first = panel.engine.learner
+    panel.stages.set_mode("unfrozen")
+    panel.stages.unfreeze_epochs.setValue(1)
+    panel.start_training()
+    wait_idle(qtbot, panel)
+    learner = panel.engine.learner
+    assert learner is first and not learner.frozen  # same model, same run, now unfrozen
+    rec = learner.recorder
+    assert list(panel.plots.lr_curve.getData()[1]) == rec.lrs and len(rec.epochs) == 2
+    assert [row.stage for row in panel.table.table_model.rows] == ["frozen", "unfrozen"]
+    assert len(panel.plots.stage_lines) == 3  # one marker on each per-batch plot
+    assert panel.history.run_ids() == [learner.run_id]

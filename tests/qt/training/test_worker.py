@@ -12,7 +12,7 @@ import time
 from PySide6.QtCore import QThread
 
 from workbench.qt.training.worker import JobContext, JobRunner, error_kind
-from workbench.training.errors import NonFiniteLossError, NotEnoughLabelsError
+from workbench.training.errors import NonFiniteLossError, NotEnoughLabelsError, OutOfMemoryError
 from workbench.training.reports import BatchEnd, EpochEnd, FitEnded, FitStarted
 
 
@@ -73,6 +73,7 @@ def test_engine_errors_become_failed_with_kind(qtbot):
     assert holder["failed"] == ("labels", "label 2 more images")
     assert runner.wait(2000)
     assert error_kind(NonFiniteLossError("nan", 0, 0, 0)) == "nan"
+    assert error_kind(OutOfMemoryError("smaller batch")) == "oom"
     assert error_kind(KeyError("x")) == "error"
 
 

@@ -68,11 +68,10 @@ def _attach(project: Project, config: TrainConfig, state: EngineState, ctx: JobC
     if state.learner is not None and (reuse or fresh_ok):
         learner = state.learner
         learner.clear_cancel()
-        if reuse:
-            # Labels saved since the last stage are used by this one: re-read the project.
-            learner.spec = data_spec(project, top_down=config.top_down,
-                                     num_workers=config.num_workers, seed=config.seed)
-            learner.set_size(learner.data.size)
+        # Labels saved since the learner was built are used by this job: re-read the project.
+        learner.spec = data_spec(project, top_down=config.top_down,
+                                 num_workers=config.num_workers, seed=config.seed)
+        learner.set_size(learner.data.size)
         # wd and pct_start are read from learner.config by run_stages: follow the form.
         learner.config.wd, learner.config.pct_start = config.wd, config.pct_start
     else:

@@ -31,6 +31,8 @@ class RunMonitor(QObject):
         self._offset = 0  # batches plotted before the current fit (x of its first batch - 1)
         self._batches_per_epoch = 0
         self._stage = ""
+        self._planned_epochs = 0
+        self._first_fit = True
         self._last_batch: object | None = None
         self.batches_seen = 0
         self.last_batch_time = 0.0
@@ -38,13 +40,15 @@ class RunMonitor(QObject):
         self._timer.setInterval(int(1000 / REFRESH_HZ))
         self._timer.timeout.connect(self._tick)
 
-    def begin(self, keep_history: bool) -> None:
+    def begin(self, keep_history: bool, planned_epochs: int = 0) -> None:
         """A job starts: keep the curves when it continues the same model (they then match
         that model's recorder), else clear everything."""
         if not keep_history:
             self.plots.reset(list(self.plots.metric_curves))  # same curves, emptied
             self.table.table_model.reset()
-        self.progress.start_job()
+        self.progress.start_job(planned_epochs)
+        self._planned_epochs = planned_epochs
+        self._first_fit = True
         self.batches_seen = 0
         self._last_batch = None
         self._timer.start()
@@ -71,7 +75,15 @@ class RunMonitor(QObject):
                 self.plots.buffers.metrics.setdefault(name, [])
         self.table.table_model.set_metric_names(list(msg.metric_names))
         self._offset = len(self.plots.buffers.iters)
+        self._last_batch = None  # a batch of the previous stage must not count in this one
+        if self._offset:
+            self.plots.mark_stage(self._offset + 0.5, str(msg.stage))
         self._batches_per_epoch = int(msg.batches_per_epoch)
+        if self._first_fit and self._planned_epochs:
+            epochs_before = len(self.plots.buffers.valid_losses)
+            self.plots.set_x_span(self._offset + self._planned_epochs * self._batches_per_epoch,
+                                  epochs_before + self._planned_epochs)
+        self._first_fit = False
         self._stage = str(msg.stage)
         self.progress.start_stage(self._stage, int(msg.epochs), self._batches_per_epoch,
                                   int(msg.total_iters))

@@ -188,9 +188,15 @@ class TrainingPanel(QWidget):
     def resizeEvent(self, event: QResizeEvent) -> None:
         # In a tall, narrow dock stack settings above the plots; side by side when wide.
         super().resizeEvent(event)
-        wide = event.size().width() >= 1.1 * event.size().height()
-        self.splitter.setOrientation(Qt.Orientation.Horizontal if wide
-                                     else Qt.Orientation.Vertical)
+        size = event.size()
+        wide = size.width() >= 1.1 * size.height()
+        orientation = Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical
+        if orientation != self.splitter.orientation():
+            self.splitter.setOrientation(orientation)
+            # Give the plots the larger share; settings scroll.
+            first = 340 if wide else int(size.height() * 0.36)
+            total = size.width() if wide else size.height()
+            self.splitter.setSizes([first, max(1, total - first)])
 
     def _connect(self) -> None:
         self.start_button.clicked.connect(self.start_training)
@@ -231,7 +237,8 @@ class TrainingPanel(QWidget):
         continue_model = settings.continues_model() and self.engine.trained
         job = jobs.training_job(self.project, self.form.config, specs, self.engine,
                                 continue_model)
-        self._launch("train", job, keep_history=continue_model)
+        self._launch("train", job, keep_history=continue_model,
+                     planned_epochs=sum(s.epochs for s in specs))
 
     def run_lr_find(self) -> None:
         settings = self.stages.settings
@@ -275,7 +282,8 @@ class TrainingPanel(QWidget):
         return self.plots.save_png(path)
 
     # ------------------------------------------------------------------ jobs
-    def _launch(self, kind: str, job: jobs.Job, keep_history: bool = False) -> None:
+    def _launch(self, kind: str, job: jobs.Job, keep_history: bool = False,
+                planned_epochs: int = 0) -> None:
         if self.runner.is_running():
             self.show_message("warning", "A job is already running; stop it first.")
             return
@@ -283,7 +291,7 @@ class TrainingPanel(QWidget):
         self.last_result = None
         self.banner.setVisible(False)
         if kind == "train":
-            self.monitor.begin(keep_history)
+            self.monitor.begin(keep_history, planned_epochs)
             self.pred_gallery.clear()
         else:
             self.progress.set_busy(JOB_TEXT[kind])

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QGridLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QGridLayout, QWidget
 
 from workbench.qt.training.hover import HoverReadout
 
-REFRESH_HZ = 15
+REFRESH_HZ = 10
 LEGEND_BRUSH = (255, 255, 255, 210)
 METRIC_COLORS = ("#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
 
@@ -60,8 +60,11 @@ def _make_plot(name: str, title: str, left: str, bottom: str) -> pg.PlotWidget:
     item.showGrid(x=True, y=True, alpha=0.25)
     item.setMenuEnabled(True)  # keeps pyqtgraph's own "Export..." entry on right click
     for side in ("left", "bottom"):
+        axis = item.getAxis(side)
         # "lr (x0.001)" with ticks 0..1 is harder to read than plain 0.001 ticks.
-        item.getAxis(side).enableAutoSIPrefix(False)
+        axis.enableAutoSIPrefix(False)
+        # Axis text is the costliest part of a redraw; cache it while its range is unchanged.
+        axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
     plot.setMinimumHeight(150)
     return plot
 
@@ -102,7 +105,8 @@ class LivePlots(QWidget):
     def _build_curves(self) -> None:
         self.lr_curve = self.lr_plot.plot(pen=pg.mkPen("#1f77b4", width=2), name="lr")
         self.mom_curve = self.mom_plot.plot(pen=pg.mkPen("#ff7f0e", width=2), name="momentum")
-        self.loss_plot.addLegend(offset=(-10, 10), brush=LEGEND_BRUSH)
+        # Bottom left: the loss falls to the right, so that corner stays free.
+        self.loss_plot.addLegend(offset=(10, -10), brush=LEGEND_BRUSH)
         self.raw_loss_curve = self.loss_plot.plot(
             pen=pg.mkPen(31, 119, 180, 70), name="train (raw)", connect="finite")
         self.smooth_loss_curve = self.loss_plot.plot(
@@ -112,10 +116,24 @@ class LivePlots(QWidget):
             symbolBrush="#d62728", name="valid", connect="finite")
         self.metric_plot.addLegend(offset=(-10, -10), brush=LEGEND_BRUSH)
         self.metric_curves: dict[str, pg.PlotDataItem] = {}
+        self.stage_lines: list[tuple[pg.PlotWidget, pg.InfiniteLine]] = []
+
+    def mark_stage(self, x: float, name: str) -> None:
+        """Dashed line where a new stage of the recipe starts (its schedule restarts there)."""
+        pen = pg.mkPen(110, 110, 110, 160, style=pg.QtCore.Qt.PenStyle.DashLine)
+        for plot in (self.lr_plot, self.mom_plot, self.loss_plot):
+            line = pg.InfiniteLine(pos=x, angle=90, movable=False, pen=pen, label=name,
+                                   labelOpts={"position": 0.92, "color": (90, 90, 90),
+                                              "anchors": [(0, 0.5), (0, 0.5)]})
+            plot.addItem(line, ignoreBounds=True)
+            self.stage_lines.append((plot, line))
 
     def reset(self, metric_names: Sequence[str] = ()) -> None:
         """Forget the previous run's data; create metric curves for this run's metrics."""
         self.buffers = CurveBuffers()
+        for plot, line in self.stage_lines:
+            plot.removeItem(line)
+        self.stage_lines = []
         if list(self.metric_curves) != list(metric_names):
             for curve in self.metric_curves.values():
                 self.metric_plot.removeItem(curve)
@@ -127,8 +145,19 @@ class LivePlots(QWidget):
                     name=name, connect="finite")
         for name in metric_names:
             self.buffers.metrics[name] = []
+        for plot in (self.lr_plot, self.mom_plot, self.loss_plot, self.metric_plot):
+            plot.getPlotItem().enableAutoRange(x=True)
         self._dirty = True
         self.refresh()
+
+    def set_x_span(self, iterations: int, epochs: int) -> None:
+        """Fix the x axes to the whole planned run: the one-cycle shapes fill in from left to
+        right, and the x axes need not be re-laid out on every redraw."""
+        for plot in (self.lr_plot, self.mom_plot, self.loss_plot):
+            plot.getPlotItem().enableAutoRange(x=False)
+            plot.setXRange(0, max(1, iterations) + 1, padding=0.02)
+        self.metric_plot.getPlotItem().enableAutoRange(x=False)
+        self.metric_plot.setXRange(0.5, max(1, epochs) + 0.5, padding=0.02)
 
     def add_batch(self, iteration: float, lr: float, mom: float, loss: float,
                   smooth_loss: float) -> None:

@@ -21,9 +21,6 @@ class ProgressTracker:
         self.done = 0
         self._start = self._clock()
 
-    def add_total(self, iters: int) -> None:
-        self.total += max(0, int(iters))
-
     def update(self, done: int) -> None:
         self.done = max(self.done, int(done))
 
@@ -45,6 +42,8 @@ class TrainingProgress(QProgressBar):
         self.epochs = 0
         self.batches = 0
         self._offset = 0  # iterations of the job's earlier stages
+        self._planned_epochs = 0  # all stages of the job, so the ETA covers the whole recipe
+        self._epochs_started = 0
         self.set_idle("Idle")
 
     def set_idle(self, text: str) -> None:
@@ -57,14 +56,21 @@ class TrainingProgress(QProgressBar):
         self.setRange(0, 0)
         self.setFormat(text)
 
-    def start_job(self) -> None:
+    def start_job(self, planned_epochs: int = 0) -> None:
         self.tracker.reset(0)
         self._offset = 0
+        self._planned_epochs, self._epochs_started = planned_epochs, 0
 
     def start_stage(self, stage: str, epochs: int, batches_per_epoch: int,
                     total_iters: int) -> None:
-        self._offset = self.tracker.total
-        self.tracker.add_total(total_iters)
+        self._offset = self.tracker.done
+        remaining = self._planned_epochs - self._epochs_started
+        if remaining >= epochs:
+            # Later stages have not reported yet: assume they run as many batches per epoch.
+            self.tracker.total = self._offset + remaining * batches_per_epoch
+        else:
+            self.tracker.total = self._offset + total_iters
+        self._epochs_started += epochs
         self.stage, self.epochs, self.batches = stage, epochs, batches_per_epoch
         self.setRange(0, max(1, self.tracker.total))
         self.setValue(self._offset)

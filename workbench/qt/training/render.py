@@ -36,6 +36,14 @@ def tag_text(vector: np.ndarray, classes: Sequence[str], threshold: float = 0.5)
     return " ".join(names) if names else "(none)"
 
 
+def class_shares(mask: np.ndarray, classes: Sequence[str]) -> str:
+    """'nucleus 41%' for the non-background classes present; 'background only' if none."""
+    total = max(1, mask.size)
+    parts = [f"{name} {np.count_nonzero(mask == idx) / total:.0%}"
+             for idx, name in enumerate(classes) if idx > 0 and np.any(mask == idx)]
+    return ", ".join(parts) if parts else f"{classes[0] if classes else 'background'} only"
+
+
 def batch_tiles(xb: torch.Tensor, yb: torch.Tensor, task: str, classes: Sequence[str],
                 colors: Sequence[tuple[int, int, int]], limit: int = 8) -> list[Tile]:
     """Augmented training samples as the model sees them (de-normalised), with their labels."""
@@ -44,8 +52,7 @@ def batch_tiles(xb: torch.Tensor, yb: torch.Tensor, task: str, classes: Sequence
     tiles: list[Tile] = []
     for img, target in zip(images, targets, strict=True):
         if task == "segmentation":
-            share = float(((target > 0) & (target != UNLABELLED)).mean()) if target.size else 0.0
-            tiles.append((overlay(img, target, colors), f"labelled fg {share:.0%}"))
+            tiles.append((overlay(img, target, colors), class_shares(target, classes)))
         else:
             tiles.append((img, tag_text(target, classes)))
     return tiles
