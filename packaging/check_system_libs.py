@@ -20,7 +20,7 @@ from pathlib import Path
 
 # Import the checker from the source tree; ``workbench/__init__.py`` is dependency-free.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from workbench.system_libs import find_missing, install_packages  # noqa: E402
+from workbench.system_libs import find_missing, install_packages
 
 
 def main(argv: list[str] | None = None) -> int:

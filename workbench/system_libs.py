@@ -90,7 +90,7 @@ def _ldconfig_sonames() -> frozenset[str]:
     if ldconfig is None:
         return frozenset()
     try:
-        out = subprocess.run([ldconfig, "-p"], capture_output=True, text=True, timeout=10).stdout
+        out = subprocess.run([ldconfig, "-p"], check=False, capture_output=True, text=True, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
         return frozenset()
     return frozenset(line.split()[0] for line in out.splitlines()[1:] if line.strip())

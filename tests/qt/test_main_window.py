@@ -11,12 +11,12 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import pytest  # noqa: E402
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal  # noqa: E402
-from PySide6.QtWidgets import QApplication, QMessageBox, QWidget  # noqa: E402
+import pytest
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-from workbench.core.project import Project, Status  # noqa: E402
-from workbench.qt.main_window import MainWindow  # noqa: E402
+from workbench.core.project import Project, Status
+from workbench.qt.main_window import MainWindow
 
 
 class RecordingWorkspace(QWidget):
@@ -62,12 +62,12 @@ def host(qtbot, seg_project, tmp_path):
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     workspace, trainer = RecordingWorkspace(), RecordingTrainer()
     window = MainWindow(seg_project, workspace, trainer, settings)
-    qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
     yield window
-    window._closed = True  # teardown must not prompt
-    window.browser.shutdown()
+    trainer.training = False  # so closing at teardown never prompts
+    window.close()
+    window.deleteLater()
 
 
 def test_layout_has_named_docks_and_widgets(host):
@@ -177,3 +177,14 @@ def test_import_action_reloads_the_list(qtbot, host, seg_project, tmp_path):
     assert "zz_new.png" in host.browser.model.names()
     assert host.browser.model.status("zz_new.png") == "unlabelled"
     assert "12 / 13 labelled" in host.progress_label.text()
+
+
+def test_reopening_resumes_at_the_last_image(qtbot, host, seg_project):
+    names = seg_project.image_names()
+    qtbot.waitUntil(lambda: host.workspace.current_name == names[0], timeout=3000)
+    host.browser.select(names[5])
+    host.close()
+    workspace = RecordingWorkspace()
+    again = MainWindow(seg_project, workspace, None, host.settings)
+    qtbot.addWidget(again)
+    qtbot.waitUntil(lambda: workspace.opened == [names[5]], timeout=3000)

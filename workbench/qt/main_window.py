@@ -4,6 +4,7 @@ everything else is delegated to them."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -192,15 +193,20 @@ class MainWindow(QMainWindow):
             if isinstance(state, QByteArray):
                 self._default_docks = not self.restoreState(state)
 
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if self._default_docks:  # dock sizes only stick once the window has its real size
             self._default_docks = False
-            docks, widths = [self.images_dock], [260]
-            if self.training_dock is not None:
-                docks.append(self.training_dock)
-                widths.append(min(480, max(420, int(self.width() * 0.3))))
-            self.resizeDocks(docks, widths, Qt.Orientation.Horizontal)
+            QTimer.singleShot(0, self._size_docks)
+
+    def _size_docks(self) -> None:
+        docks, widths = [self.images_dock], [235]
+        if self.training_dock is not None:
+            docks.append(self.training_dock)
+            # the panel's own minimum when the screen allows, else about a third of the window
+            wanted = self.training_dock.widget().sizeHint().width() + 12
+            widths.append(max(400, min(wanted, int(self.width() * 0.34))))
+        self.resizeDocks(docks, widths, Qt.Orientation.Horizontal)
 
     # -- behaviour ---------------------------------------------------------------------------
     def navigate(self, direction: str) -> bool:
@@ -221,11 +227,20 @@ class MainWindow(QMainWindow):
         self.progress_bar.setRange(0, max(total, 1))
         self.progress_bar.setValue(done)
 
+    def _last_image_key(self) -> str:
+        return "lastImage/" + hashlib.sha1(str(self.project_root).encode()).hexdigest()[:16]
+
     def _open_first_image(self) -> None:
-        if self.browser.current_name() is None:
+        """Resume at the image open last time in this project, else the first one."""
+        if self._closed or self.browser.current_name() is not None:
+            return
+        last = self.settings.value(self._last_image_key()) if self.settings is not None else None
+        if not (isinstance(last, str) and self.browser.select(last)):
             self.browser.select_first()
 
     def _on_current_image(self, name: str) -> None:
+        if self._closed:  # a queued selection after closing must not touch the closed project
+            return
         if getattr(self.workspace, "current_name", None) != name:
             self.workspace.open_image(name)
 
@@ -279,7 +294,7 @@ class MainWindow(QMainWindow):
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         return box.exec() == QMessageBox.StandardButton.Yes
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+    def closeEvent(self, event: QCloseEvent) -> None:
         if self._closed:
             event.accept()
             return
@@ -293,6 +308,8 @@ class MainWindow(QMainWindow):
         self.workspace.flush()
         self.browser.shutdown()
         if self.settings is not None:
+            if (current := self.browser.current_name()) is not None:
+                self.settings.setValue(self._last_image_key(), current)
             self.settings.setValue("mainWindow/geometry", self.saveGeometry())
             self.settings.setValue("mainWindow/state", self.saveState())
         if self._owns_project:

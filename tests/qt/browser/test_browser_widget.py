@@ -8,12 +8,11 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import pytest  # noqa: E402
-from PySide6.QtCore import Qt  # noqa: E402
+import pytest
+from PySide6.QtCore import Qt
 
-from workbench.qt.browser import ImageBrowser, thumbnail_dir  # noqa: E402
-from workbench.qt.browser.model import ThumbnailStateRole  # noqa: E402
-
+from workbench.qt.browser import ImageBrowser, thumbnail_dir
+from workbench.qt.browser.model import ThumbnailStateRole
 
 
 @pytest.fixture

@@ -1,27 +1,27 @@
-"""workbench.qt guards against PySide6 6.12's emit() reference leak on True (aborts on 3.11)."""
+"""Guards against the PySide6 6.12.0 emit() leak: every Python-side signal emit lost one
+reference to True, so on Python 3.11 the thumbnail and status signals of a long session
+aborted the interpreter ("bool_dealloc"). pyproject pins PySide6 below 6.12 for this."""
 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-SCRIPT = """
-import workbench.qt
 from PySide6.QtCore import QObject, Signal
-class O(QObject):
-    s = Signal(int)
-o = O()
-for i in range(200_000):
-    o.s.emit(i)
-print("alive")
-"""
 
 
-def test_many_emits_do_not_abort_the_interpreter():
-    result = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
-                            timeout=60, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
-    assert result.returncode == 0, result.stderr[-500:]
-    assert result.stdout.strip() == "alive"
+class _Emitter(QObject):
+    fired = Signal(int)
+
+
+def test_signal_emit_keeps_true_refcount():
+    emitter = _Emitter()
+    received = []
+    emitter.fired.connect(received.append)
+    before = sys.getrefcount(True)
+    for i in range(500):
+        emitter.fired.emit(i)
+    assert len(received) == 500
+    assert sys.getrefcount(True) - before > -50

@@ -6,25 +6,29 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import pytest  # noqa: E402
-from PySide6.QtCore import Qt  # noqa: E402
+import pytest
+from PySide6.QtCore import Qt
 
-from workbench.qt.browser.model import (  # noqa: E402
+from workbench.qt.browser.model import (
     ImageFilterProxy,
     ImageListModel,
     StatusRole,
     ThumbnailStateRole,
 )
-from workbench.qt.browser.thumbnails import ThumbnailCache, ThumbnailLoader  # noqa: E402
+from workbench.qt.browser.thumbnails import ThumbnailCache, ThumbnailLoader
 
 NAMES = ["a.png", "b.png", "c.png", "d.png"]
 STATUSES = {"b.png": "labelled", "c.png": "reviewed"}
 
 
-def test_model_passes_qtmodeltester(qtmodeltester, folder_source):
+def test_model_passes_qtmodeltester(qtbot, qtmodeltester, folder_source):
     loader = ThumbnailLoader(folder_source.image_path, ThumbnailCache(None))
     model = ImageListModel(folder_source.image_names(), folder_source.statuses(), loader)
     qtmodeltester.check(model, force_py=True)
+    for row in range(model.rowCount()):
+        model.index(row).data(Qt.ItemDataRole.DecorationRole)  # starts the thumbnail loads
+    qtbot.waitUntil(lambda: all(model.index(r).data(ThumbnailStateRole) == "ready"
+                                for r in range(model.rowCount())), timeout=5000)
     model.set_status(folder_source.names[0], "labelled")
     model.reset(folder_source.names[:3], {})
     qtmodeltester.check(model, force_py=True)

@@ -8,11 +8,11 @@ import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
-from PySide6.QtGui import QImage  # noqa: E402
+import numpy as np
+from PIL import Image
+from PySide6.QtGui import QImage
 
-from workbench.qt.browser.thumbnails import (  # noqa: E402
+from workbench.qt.browser.thumbnails import (
     THUMB_SIZE,
     ThumbnailCache,
     ThumbnailLoader,

@@ -177,10 +177,14 @@ class ImageFilterProxy(QSortFilterProxyModel):
             self._end_change()
 
     def set_pinned(self, name: str | None) -> None:
-        if name != self._pinned:
-            self._begin_change()
+        if name == self._pinned:
+            return
+        if self._mode == "all":  # every row is shown anyway: no refilter, no relayout
             self._pinned = name
-            self._end_change()
+            return
+        self._begin_change()
+        self._pinned = name
+        self._end_change()
 
     # Qt 6.10 replaced invalidateFilter() with begin/endFilterChange(); support both.
     def _begin_change(self) -> None:

@@ -108,9 +108,13 @@ class ImageBrowser(QWidget):
             return False
         self.proxy.set_pinned(name)
         proxy_index = self.proxy.mapFromSource(self.model.index(row))
+        # a jump to a row off screen centres it; a step to a neighbour just keeps it visible
+        # (measured before selecting, which itself scrolls the row just into view)
+        shown = self.view.viewport().rect().contains(self.view.visualRect(proxy_index))
         self.view.selectionModel().setCurrentIndex(
             proxy_index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
-        self.view.scrollTo(proxy_index)
+        self.view.scrollTo(proxy_index, QAbstractItemView.ScrollHint.EnsureVisible if shown
+                           else QAbstractItemView.ScrollHint.PositionAtCenter)
         return True
 
     def select_first(self) -> bool:

@@ -116,6 +116,7 @@ class ImportDialog(QDialog):
         edit = QLineEdit(objectName=f"import_{key}")
         self.edits[key] = edit
         button = QPushButton("Browse…")
+        button.setAutoDefault(False)  # Enter in the dialog means Import, not Browse
         button.clicked.connect(lambda: (path := pick()) and edit.setText(path))
         row = QWidget()
         layout = QHBoxLayout(row)
@@ -152,6 +153,7 @@ class ImportDialog(QDialog):
             "Import", QDialogButtonBox.ButtonRole.ActionRole)
         self.import_button.setObjectName("importButton")
         self.import_button.setProperty("primary", True)
+        self.import_button.setDefault(True)
         self.import_button.clicked.connect(self.start_import)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtGui import QColor, QIcon, QKeyEvent, QPixmap
 from PySide6.QtWidgets import (
     QColorDialog,
     QComboBox,
@@ -38,13 +38,23 @@ def _swatch(rgb: tuple[int, int, int]) -> QIcon:
     return QIcon(pixmap)
 
 
+class _AddOnEnterEdit(QLineEdit):
+    """Enter adds the typed class; it must not also press the dialog's Create button."""
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        super().keyPressEvent(event)
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            event.accept()
+
+
 class ClassListEditor(QWidget):
     """Editable ordered list of class (or tag) names, each with a colour."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.list = QListWidget(objectName="classList")
-        self.name_edit = QLineEdit(objectName="classNameEdit", placeholderText="class or tag name")
+        self.name_edit = _AddOnEnterEdit(objectName="classNameEdit",
+                                         placeholderText="new class or tag")
         self.name_edit.returnPressed.connect(self.add_from_edit)
         add = QPushButton("Add", clicked=self.add_from_edit)
         remove = QPushButton("Remove", clicked=self.remove_selected)
@@ -52,6 +62,8 @@ class ClassListEditor(QWidget):
         row = QHBoxLayout()
         for widget in (self.name_edit, add, remove, colour):
             row.addWidget(widget)
+            if isinstance(widget, QPushButton):
+                widget.setAutoDefault(False)  # Enter is for Create / adding the typed class
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.list)
@@ -109,6 +121,7 @@ class NewProjectDialog(QDialog):
         self.name_edit = QLineEdit(objectName="projectNameEdit", placeholderText="My project")
         self.folder_edit = QLineEdit(str(default_dir or Path.home()), objectName="projectDirEdit")
         browse = QPushButton("Browse…", clicked=self._browse)
+        browse.setAutoDefault(False)
         self.task_box = QComboBox(objectName="taskBox")
         self.task_box.addItem("Segmentation (paint masks)", Task.SEGMENTATION.value)
         self.task_box.addItem("Multi-label (tag images)", Task.MULTILABEL.value)

@@ -1,0 +1,65 @@
+"""Closing the real window while a real (tiny) training run is going: ask, then stop cleanly."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from workbench.app import create_main_window
+from workbench.training.config import TrainConfig
+
+TINY = TrainConfig(arch="resnet18", size=32, bs=2, epochs=30, lr=1e-3, pretrained=None,
+                   device="cpu")
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # other test processes share the 2 cores
+    yield
+    torch.set_num_threads(before)
+
+
+def _answer(qtbot, button: QMessageBox.StandardButton) -> list[str]:
+    seen: list[str] = []
+
+    def click() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, click)
+            return
+        seen.append(box.objectName())
+        qtbot.mouseClick(box.button(button), Qt.MouseButton.LeftButton)
+
+    QTimer.singleShot(20, click)
+    return seen
+
+
+def test_close_during_training_asks_then_stops_and_records_the_run(qtbot, seg_project):
+    window = create_main_window(seg_project)
+    window.show()
+    panel = window.training_panel
+    panel.form.set_config(TINY)
+    panel.stages.set_mode("frozen")
+    batches: list[object] = []
+    panel.jobStarted.connect(lambda signals: signals.batchEnded.connect(batches.append))
+    panel.start_training()
+    qtbot.waitUntil(lambda: len(batches) >= 2, timeout=60000)
+
+    seen = _answer(qtbot, QMessageBox.StandardButton.Cancel)
+    assert window.close() is False and seen == ["confirmStopTraining"]
+    assert panel.is_training()  # "Cancel" left the run alone
+
+    seen = _answer(qtbot, QMessageBox.StandardButton.Yes)
+    assert window.close() is True and seen == ["confirmStopTraining"]
+    assert not panel.is_training()
+    runs = seg_project.db.list_runs()
+    assert runs and runs[0]["status"] == "cancelled"
+    window.deleteLater()
