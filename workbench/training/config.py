@@ -27,7 +27,7 @@ class TrainConfig:
     device: str = "auto"
     freeze_epochs: int = 0
     unfreeze: bool = False
-    lrs: tuple[float, float] | None = None
+    lrs: tuple[float, float] | float | None = None  # float: head lr, earlier groups / 10
     resize: list[int] | None = None
     seed: int = 0
     num_workers: int = 0
@@ -37,7 +37,7 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON/`weights_only`-safe dict (tuples become lists)."""
         out = asdict(self)
-        if out["lrs"] is not None:
+        if isinstance(out["lrs"], (tuple, list)):
             out["lrs"] = [float(v) for v in out["lrs"]]
         return out
 
@@ -46,7 +46,7 @@ class TrainConfig:
         """Inverse of :meth:`to_dict`; unknown keys (from newer versions) are ignored."""
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in known}
-        if kwargs.get("lrs") is not None:
+        if isinstance(kwargs.get("lrs"), (tuple, list)):
             kwargs["lrs"] = tuple(float(v) for v in kwargs["lrs"])
         if kwargs.get("resize") is not None:
             kwargs["resize"] = [int(v) for v in kwargs["resize"]]

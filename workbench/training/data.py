@@ -10,6 +10,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -20,6 +21,9 @@ from torchvision.transforms import v2
 from workbench.core.imageio import UNLABELLED_VALUE, load_image, read_mask
 from workbench.training.errors import NotEnoughLabelsError, TrainingError
 from workbench.training.transforms import normalize_batch, train_transforms, valid_transforms
+
+if TYPE_CHECKING:
+    from workbench.core.project import Project
 
 log = logging.getLogger(__name__)
 
@@ -161,37 +165,37 @@ class DataSpec:
                          self.classes, self.colors, size, bs, self.train_names, self.valid_names)
 
 
-def data_spec(project: object, *, top_down: bool = False, num_workers: int = 0,
+def data_spec(project: Project, *, top_down: bool = False, num_workers: int = 0,
               seed: int = 0, min_train: int = 1, min_valid: int = 1) -> DataSpec:
     """Collect paths and labels of the project's labelled images, split by its split rule."""
-    task = task_name(project.task)  # type: ignore[attr-defined]
-    train, valid = project.split()  # type: ignore[attr-defined]
+    task = task_name(project.task)
+    train, valid = project.split()
     labelled = len(train) + len(valid)
     if len(train) < min_train or len(valid) < min_valid:
         needed = min_train + min_valid
         raise NotEnoughLabelsError(
-            f"{project.root} has {labelled} labelled image(s): {len(train)} for training and "  # type: ignore[attr-defined]
+            f"{project.root} has {labelled} labelled image(s): {len(train)} for training and "
             f"{len(valid)} for validation. Label at least {max(needed, labelled + 1)} images "
             "so both sets are non-empty (or change the validation split).",
             labelled=labelled, needed=needed,
         )
     names = train + valid
-    classes = list(project.classes)  # type: ignore[attr-defined]
+    classes = list(project.classes)
     tags: dict[str, np.ndarray] = {}
     masks: dict[str, Path] = {}
     if task == "segmentation":
-        masks = {n: Path(project.mask_path(n)) for n in names}  # type: ignore[attr-defined]
+        masks = {n: Path(project.mask_path(n)) for n in names}
     else:
         index = {c: i for i, c in enumerate(classes)}
         for n in names:
             vec = np.zeros(len(classes), np.float32)
-            for t in project.tags(n):  # type: ignore[attr-defined]
+            for t in project.tags(n):
                 if t in index:
                     vec[index[t]] = 1.0
             tags[n] = vec
     return DataSpec(
-        task=task, classes=classes, colors=[tuple(c) for c in project.colors],  # type: ignore[attr-defined]
+        task=task, classes=classes, colors=[tuple(c) for c in project.colors],
         train_names=list(train), valid_names=list(valid),
-        image_paths={n: Path(project.image_path(n)) for n in names},  # type: ignore[attr-defined]
+        image_paths={n: Path(project.image_path(n)) for n in names},
         mask_paths=masks, tag_vectors=tags, top_down=top_down, num_workers=num_workers, seed=seed,
     )

@@ -9,6 +9,7 @@ level of the loop cleanly: fastai's idea, kept because it needs no flags threade
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -69,7 +70,7 @@ class Callback:
 class FunctionCallback(Callback):
     """Wrap plain functions per event: ``FunctionCallback(after_epoch=lambda learn: ...)``."""
 
-    def __init__(self, order: int = 0, **handlers: object) -> None:
+    def __init__(self, order: int = 0, **handlers: Callable[[Learner], None]) -> None:
         valid = {e.value for e in Event}
         unknown = set(handlers) - valid
         if unknown:
@@ -80,4 +81,4 @@ class FunctionCallback(Callback):
     def __call__(self, event: Event, learn: Learner) -> None:
         handler = self._handlers.get(event.value)
         if handler is not None:
-            handler(learn)  # type: ignore[operator]
+            handler(learn)

@@ -197,7 +197,8 @@ class Learner:
             stage: str = "fit", schedule: dict[str, Any] | None = None) -> None:
         """Train ``n_epoch`` epochs. On CUDA out-of-memory, retry once at half the batch size
         from the state this call started with; otherwise raise OutOfMemoryError."""
-        snapshot = self.snapshot()
+        # Copying the weights costs time; only CUDA can run out of memory mid-fit.
+        snapshot = self.snapshot(weights=self.device.type == "cuda")
         retried = False
         while True:
             try:
@@ -231,6 +232,11 @@ class Learner:
         except CancelFitException:
             st.cancelled = True
             self.fire(Event.AFTER_CANCEL_FIT, cbs)
+        except KeyboardInterrupt:  # Ctrl-C on the CLI: a cancel, recorded as such
+            st.cancelled = True
+            self.fire(Event.AFTER_CANCEL_FIT, cbs)
+            self.fire(Event.AFTER_FIT, cbs)
+            raise
         except torch.cuda.OutOfMemoryError as exc:
             _empty_cuda_cache()
             if oom_retry:
@@ -329,20 +335,21 @@ class Learner:
         self.opt.zero_grad(set_to_none=True)
 
     # ---------------------------------------------------------------- state snapshots
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, weights: bool = True) -> dict[str, Any]:
         """Deep copy of model, optimizer and scaler state (and the recorder's lengths)."""
-        return {
-            "model": copy.deepcopy(self.model.state_dict()),
-            "opt": copy.deepcopy(self.opt.state_dict()),
-            "scaler": copy.deepcopy(self.scaler.state_dict()) if self.scaler else None,
-            "rec": (len(self.recorder.losses), len(self.recorder.epochs)),
-        }
+        snap: dict[str, Any] = {"rec": (len(self.recorder.losses), len(self.recorder.epochs))}
+        if weights:
+            snap["model"] = copy.deepcopy(self.model.state_dict())
+            snap["opt"] = copy.deepcopy(self.opt.state_dict())
+            snap["scaler"] = copy.deepcopy(self.scaler.state_dict()) if self.scaler else None
+        return snap
 
     def restore(self, snap: dict[str, Any]) -> None:
         """Put back exactly what :meth:`snapshot` saved."""
-        self.model.load_state_dict(snap["model"])
-        self.opt.load_state_dict(snap["opt"])
-        if self.scaler is not None and snap["scaler"] is not None:
+        if "model" in snap:
+            self.model.load_state_dict(snap["model"])
+            self.opt.load_state_dict(snap["opt"])
+        if self.scaler is not None and snap.get("scaler") is not None:
             self.scaler.load_state_dict(snap["scaler"])
         self.recorder.truncate(*snap["rec"])
 

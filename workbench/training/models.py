@@ -207,7 +207,7 @@ def build_model(
             "init, which needs more epochs and data.", arch, torch.hub.get_dir(),
         )
     elif path is None:
-        log.info("Training %s from random init (pretrained weights switched off).", arch)
+        log.debug("Building %s without pretrained weights.", arch)
     else:
         load_encoder_weights(model.encoder, path)
         log.info("Loaded pretrained %s encoder weights from %s", arch, path)

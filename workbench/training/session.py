@@ -23,12 +23,14 @@ from workbench.training.callbacks import CheckpointCallback
 from workbench.training.config import TrainConfig
 from workbench.training.data import data_spec, task_name
 from workbench.training.device import configure_backend, describe_devices, resolve_device
+from workbench.training.errors import TrainingCancelled
 from workbench.training.events import Callback
 from workbench.training.learner import Learner
 from workbench.training.losses import loss_for_task
 from workbench.training.metrics import Metric, MultilabelMetrics, SegmentationMetrics
 from workbench.training.models import build_model
 from workbench.training.predict import run_dir
+from workbench.training.schedules import spread_lrs
 
 if TYPE_CHECKING:
     from workbench.core.project import Project
@@ -41,12 +43,13 @@ log = logging.getLogger(__name__)
 @dataclass
 class Stage:
     """One one-cycle fit of the recipe. ``lr`` None: use the LR finder's valley suggestion.
-    ``lrs`` (lo, hi): discriminative rates over the parameter groups."""
+    ``lrs``: discriminative rates, a (lo, hi) pair spread geometrically over the parameter
+    groups, or one value for the head with a tenth of it for the earlier groups."""
 
     name: str
     epochs: int
     lr: float | None = None
-    lrs: tuple[float, float] | None = None
+    lrs: tuple[float, float] | float | None = None
     frozen: bool = False
     size: int | None = None
 
@@ -141,9 +144,9 @@ def build_learner(project: Project, config: TrainConfig, callbacks: Iterable[Cal
         config=config, spec=spec,
     )
     learner.project = project
-    log.info("Run %s: %s %s on %s, %d train / %d valid images at %dpx, batch %d", run_id,
-             task, config.arch, device, len(spec.train_names), len(spec.valid_names),
-             data.size, data.bs)
+    log.info("Run %s: %s %s (%s) on %s, %d train / %d valid images at %dpx, batch %d",
+             run_id, task, config.arch, f"weights {weights}" if weights else "random init",
+             device, len(spec.train_names), len(spec.valid_names), data.size, data.bs)
     return learner
 
 
@@ -168,7 +171,7 @@ def stages_from_config(config: TrainConfig, pretrained_loaded: bool = False) -> 
 
 def run_stages(learner: Learner, stages: Sequence[Stage], *, first_index: int = 0) -> None:
     """Run each stage: resize if asked, (un)freeze, pick the lr (LR finder valley when none
-    is given), fit one cycle. Stops after a cancelled stage."""
+    is given), fit one cycle. Stops quietly after a cancelled stage or LR sweep."""
     for offset, stage in enumerate(stages):
         if learner.cancel_requested:
             break
@@ -177,9 +180,14 @@ def run_stages(learner: Learner, stages: Sequence[Stage], *, first_index: int = 
             log.info("Resizing to %dpx", stage.size)
             learner.set_size(stage.size)
         learner.freeze() if stage.frozen else learner.unfreeze()
-        lr: float | tuple[float, float] | None = stage.lrs or stage.lr
+        lr: float | list[float] | None = stage.lr
+        if stage.lrs is not None:
+            lr = spread_lrs(stage.lrs, learner.n_groups)
         if lr is None:
-            lr = learner.lr_find().valley
+            try:
+                lr = learner.lr_find().valley
+            except TrainingCancelled:
+                break
             log.info("Stage %s: LR finder suggests %.2e (valley)", stage.name, lr)
         learner.fit_one_cycle(stage.epochs, lr, pct_start=learner.config.pct_start,
                               wd=learner.config.wd, stage=stage.name)

@@ -1,0 +1,64 @@
+"""`workbench lr-find`, `train`, `predict` and model `export` end to end on a tiny project."""
+
+import csv
+import json
+
+from workbench.cli import main
+from workbench.core.project import Project
+
+FAST = ["--size", "32", "--bs", "4", "--arch", "resnet18", "--pretrained", "none"]
+
+
+def test_train_lr_find_predict_export(seg_project, tmp_path, capsys) -> None:
+    root = seg_project.root
+    seg_project.close()  # the CLI opens the project itself (and takes its lock)
+    log = tmp_path / "log.jsonl"
+    rc = main(["train", str(root), "--epochs", "2", "--lr", "1e-3", *FAST,
+               "--log-jsonl", str(log)])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "train_loss" in out and "valid_loss" in out and "dice_mean" in out
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    batches = [r for r in records if r["type"] == "batch"]
+    epochs = [r for r in records if r["type"] == "epoch"]
+    assert batches and {"epoch", "iter", "lr", "mom", "loss", "smooth_loss"} <= set(batches[0])
+    assert len(epochs) == 2
+    assert {"epoch", "train_loss", "valid_loss", "dice_mean", "pixel_acc"} <= set(epochs[0])
+
+    lr_json = tmp_path / "lr.json"
+    assert main(["lr-find", str(root), *FAST, "--num-it", "10", "--json", str(lr_json)]) == 0
+    data = json.loads(lr_json.read_text())
+    assert len(data["lrs"]) == len(data["losses"]) == 10
+    assert set(data["suggestions"]) == {"valley", "steep", "minimum"}
+
+    assert main(["predict", str(root), "--images", "valid"]) == 0
+    with Project.open(root, readonly=True) as project:
+        run_id = project.db.list_runs()[0]["run_id"]
+        n_valid = len(project.split()[1])
+    pred_dir = root / "predictions" / run_id
+    assert len(list(pred_dir.glob("*.png"))) == n_valid
+
+    onnx = tmp_path / "model.onnx"
+    assert main(["export", str(root), "--run", run_id, "--format", "onnx", "--out",
+                 str(onnx)]) == 0
+    assert onnx.stat().st_size > 1000
+
+
+def test_multilabel_predict_csv_via_cli(tag_project, tmp_path) -> None:
+    root = tag_project.root
+    tag_project.close()
+    assert main(["train", str(root), "--epochs", "1", "--lr", "1e-3", *FAST]) == 0
+    out = tmp_path / "preds"
+    assert main(["predict", str(root), "--out", str(out)]) == 0
+    with open(out / "predictions.csv") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["image_name", "red", "green", "blue"] and len(rows) == 17
+
+
+def test_cli_errors_are_one_line(seg_project, capsys) -> None:
+    root = seg_project.root
+    seg_project.close()
+    assert main(["predict", str(root)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("workbench: error:") and "no trained model" in err
+    assert main(["train", str(root), "--epochs", "1", *FAST, "--device", "cuda:7"]) == 1

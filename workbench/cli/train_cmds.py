@@ -1,0 +1,173 @@
+"""Training commands: ``lr-find``, ``train``, ``predict`` (torch is imported only when run)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+ARCH_CHOICES = ("resnet18", "resnet34", "resnet50")
+
+
+def _lr_pair(text: str) -> float | tuple[float, float]:
+    parts = [p for p in text.replace(" ", "").split(",") if p]
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LO,HI learning rates, got {text!r}") from None
+    if len(values) == 1:
+        return values[0]  # head gets it, earlier groups a tenth
+    if len(values) != 2:
+        raise argparse.ArgumentTypeError(f"expected LO,HI learning rates, got {text!r}")
+    return (values[0], values[1])
+
+
+def _lr(text: str) -> float | None:
+    if text == "auto":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--lr takes a number or 'auto', got {text!r}") from None
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        return [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes like 128,256, got {text!r}") from None
+
+
+def _pretrained(text: str) -> str | None:
+    return None if text.lower() in ("none", "no", "off") else text
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("project", type=Path, help="project folder")
+    p.add_argument("--size", type=int, default=128, help="training image size in px (128)")
+    p.add_argument("--bs", type=int, default=8, help="batch size (8)")
+    p.add_argument("--arch", choices=ARCH_CHOICES, default="resnet34", help="encoder (resnet34)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (auto)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    p.add_argument("--workers", type=int, default=0, help="data loader worker processes (0)")
+    p.add_argument("--top-down", action="store_true",
+                   help="top-down imagery: add vertical flips and 90-degree rotations")
+    p.add_argument("--pretrained", type=_pretrained, default="auto",
+                   help="auto (torch hub cache), none (random init) or a .pth file")
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("lr-find", help="run the learning-rate finder",
+                              description="Sweep the learning rate and print suggestions.")
+    _common(p)
+    p.add_argument("--num-it", type=int, default=100, help="sweep length in batches (100)")
+    p.add_argument("--start-lr", type=float, default=1e-7)
+    p.add_argument("--end-lr", type=float, default=10.0)
+    p.add_argument("--json", type=Path, metavar="OUT",
+                   help="write {lrs, losses, suggestions} with the full series to OUT")
+    p.set_defaults(func=cmd_lr_find)
+
+    p = subparsers.add_parser("train", help="train a model on the labelled images",
+                              description="Train with the one-cycle policy (fast.ai recipe).")
+    _common(p)
+    p.add_argument("--epochs", type=int, required=True, help="epochs per (unfrozen) stage")
+    p.add_argument("--lr", type=_lr, default=None, help="max learning rate, or 'auto' (default)")
+    p.add_argument("--lrs", type=_lr_pair, help="discriminative rates: LO,HI spread over layer groups, or X (head X, rest X/10)")
+    p.add_argument("--freeze-epochs", type=int, default=0,
+                   help="epochs training only the decoder/head first (0)")
+    p.add_argument("--unfreeze", action="store_true",
+                   help="train the whole network even with pretrained weights")
+    p.add_argument("--resize", type=_sizes, help="progressive resizing, e.g. 128,256")
+    p.add_argument("--wd", type=float, default=0.01, help="weight decay (0.01)")
+    p.add_argument("--pct-start", type=float, default=0.25, help="warm-up fraction (0.25)")
+    p.add_argument("--log-jsonl", type=Path, metavar="FILE",
+                   help="write one JSON object per batch and per epoch to FILE")
+    p.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run")
+    p.set_defaults(func=cmd_train)
+
+    p = subparsers.add_parser("predict", help="predict masks or tags with a trained run",
+                              description="Write <stem>.png masks or predictions.csv.")
+    p.add_argument("project", type=Path)
+    p.add_argument("--run", help="run id (default: the newest run with a checkpoint)")
+    p.add_argument("--images", choices=("all", "unlabelled", "valid"), default="all")
+    p.add_argument("--out", type=Path, help="output folder (default <project>/predictions/<run>)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--bs", type=int, default=8)
+    p.set_defaults(func=cmd_predict)
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from workbench.training.config import TrainConfig
+
+    return TrainConfig(
+        arch=args.arch, size=args.size, bs=args.bs, epochs=getattr(args, "epochs", 1),
+        lr=getattr(args, "lr", None), wd=getattr(args, "wd", 0.01),
+        pct_start=getattr(args, "pct_start", 0.25), top_down=args.top_down, device=args.device,
+        freeze_epochs=getattr(args, "freeze_epochs", 0), unfreeze=getattr(args, "unfreeze", False),
+        lrs=getattr(args, "lrs", None), resize=getattr(args, "resize", None), seed=args.seed,
+        num_workers=args.workers, pretrained=args.pretrained,
+    )
+
+
+def cmd_lr_find(args: argparse.Namespace) -> int:
+    from workbench.core.project import Project
+    from workbench.training.progress import ConsoleProgress
+    from workbench.training.reports import ReportCallback
+    from workbench.training.session import build_learner
+
+    with Project.open(args.project) as project:
+        learner = build_learner(project, _config(args), [ReportCallback(ConsoleProgress())])
+        res = learner.lr_find(args.start_lr, args.end_lr, args.num_it)
+    if args.json:
+        args.json.write_text(json.dumps(
+            {"lrs": res.lrs, "losses": [v if math.isfinite(v) else None for v in res.losses],
+             "suggestions": res.suggestions}, indent=1))
+    for name, value in res.suggestions.items():
+        print(f"{name:>8}: {value:.3e}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from workbench.core.project import Project
+    from workbench.training.progress import ConsoleProgress, JsonlLogger
+    from workbench.training.reports import ReportCallback
+    from workbench.training.session import resume_run, train
+
+    jsonl = open(args.log_jsonl, "w", encoding="utf-8") if args.log_jsonl else None  # noqa: SIM115
+    try:
+        cbs = [ReportCallback(ConsoleProgress())]
+        if jsonl is not None:
+            cbs.append(ReportCallback(JsonlLogger(jsonl)))
+        with Project.open(args.project) as project:
+            try:
+                if args.resume:
+                    learner = resume_run(project, args.resume, cbs)
+                else:
+                    learner = train(project, _config(args), cbs)
+            except KeyboardInterrupt:
+                print("\ninterrupted; the last completed epoch's checkpoint is kept",
+                      file=sys.stderr)
+                return 130
+    finally:
+        if jsonl is not None:
+            jsonl.close()
+    best = learner.recorder.best_metric
+    metric = learner.recorder.main_metric
+    print(f"run {learner.run_id} finished; checkpoint {learner.checkpoint_dir}"
+          + (f"; best {metric} {best:.4f}" if best is not None else ""))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from workbench.core.project import Project
+    from workbench.training.predict import predict_project
+
+    with Project.open(args.project, readonly=True) as project:
+        out = predict_project(project, args.run, args.images, args.out, args.device, args.bs)
+    print(f"predictions written to {out}")
+    return 0

@@ -1,0 +1,97 @@
+"""Terminal sinks for report messages: a progress bar with a fast.ai-like epoch table, and a
+JSON-lines log. Both consume :mod:`workbench.training.reports` messages, like the GUI does."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from typing import IO
+
+from workbench.training.reports import BatchEnd, EpochEnd, FitEnded, FitStarted, LRFindDone
+
+BAR_WIDTH = 30
+
+
+def _fmt(v: float) -> str:
+    return "nan" if math.isnan(v) else f"{v:.6f}" if abs(v) < 1000 else f"{v:.1f}"
+
+
+class ConsoleProgress:
+    """Draws ``[####....] 12/40 loss 0.1234`` on one line (when the stream is a terminal) and
+    prints one table row per epoch."""
+
+    def __init__(self, stream: IO[str] | None = None, columns: list[str] | None = None) -> None:
+        self.stream = stream or sys.stdout
+        self.tty = self.stream.isatty()
+        self.columns = columns
+        self._last_draw = 0.0
+        self._epoch_offset = 0
+        self._names: list[str] = []
+
+    def __call__(self, msg: object) -> None:
+        if isinstance(msg, FitStarted):
+            self._names = self.columns or [n for n in msg.metric_names
+                                           if not n.startswith(("dice_", "iou_"))
+                                           or n.endswith("_mean")]
+            head = ["epoch", "train_loss", "valid_loss", *self._names, "time"]
+            self._write(f"\nstage {msg.stage}: {msg.epochs} epoch(s) x {msg.batches_per_epoch} "
+                        f"batches\n" + "  ".join(f"{h:>12}" for h in head) + "\n")
+        elif isinstance(msg, BatchEnd) and self.tty:
+            now = time.monotonic()
+            if now - self._last_draw > 0.1 or msg.iteration + 1 == msg.total_iters:
+                self._last_draw = now
+                done = (msg.iteration + 1) / max(msg.total_iters, 1)
+                bar = "#" * int(done * BAR_WIDTH)
+                self._write(f"\r[{bar:<{BAR_WIDTH}}] {msg.iteration + 1}/{msg.total_iters} "
+                            f"loss {msg.smooth_loss:.4f}")
+        elif isinstance(msg, EpochEnd):
+            cells = [str(msg.epoch), _fmt(msg.train_loss), _fmt(msg.valid_loss)]
+            cells += [_fmt(msg.metrics.get(n, math.nan)) for n in self._names]
+            cells.append(f"{int(msg.seconds // 60):02d}:{int(msg.seconds % 60):02d}")
+            self._write(("\r" if self.tty else "") + "  ".join(f"{c:>12}" for c in cells)
+                        + " " * 10 + "\n")
+        elif isinstance(msg, FitEnded):
+            if msg.cancelled:
+                self._write("\ncancelled; the last completed epoch's checkpoint is kept\n")
+            elif msg.error:
+                self._write(f"\nstopped: {msg.error}\n")
+        elif isinstance(msg, LRFindDone):
+            sugg = ", ".join(f"{k} {v:.2e}" for k, v in msg.suggestions.items())
+            self._write(f"LR finder: {len(msg.lrs)} steps; suggestions: {sugg}\n")
+
+    def _write(self, text: str) -> None:
+        self.stream.write(text)
+        self.stream.flush()
+
+
+def _finite(rec: dict[str, object]) -> dict[str, object]:
+    """NaN/inf are not JSON; write them as null."""
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v
+            for k, v in rec.items()}
+
+
+class JsonlLogger:
+    """One JSON object per training batch and per epoch (and per stage start/end)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+
+    def __call__(self, msg: object) -> None:
+        if isinstance(msg, BatchEnd):
+            rec = {"type": "batch", "epoch": msg.epoch, "batch": msg.batch, "iter": msg.iteration,
+                   "lr": msg.lr, "mom": msg.mom, "loss": msg.loss, "smooth_loss": msg.smooth_loss}
+        elif isinstance(msg, EpochEnd):
+            rec = {"type": "epoch", "epoch": msg.epoch, "train_loss": msg.train_loss,
+                   "valid_loss": msg.valid_loss, **msg.metrics, "seconds": msg.seconds}
+        elif isinstance(msg, FitStarted):
+            rec = {"type": "stage", "stage": msg.stage, "epochs": msg.epochs,
+                   "batches_per_epoch": msg.batches_per_epoch, "run_id": msg.run_id}
+        elif isinstance(msg, FitEnded):
+            rec = {"type": "end", "cancelled": msg.cancelled, "error": msg.error,
+                   "best_metric": msg.best_metric}
+        else:
+            return
+        self.stream.write(json.dumps(_finite(rec)) + "\n")
+        self.stream.flush()
