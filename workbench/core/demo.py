@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 DEMO_ROOT = Path(__file__).resolve().parents[2] / "resources" / "demo"
 NUCLEI_VALID_SLICES = 12
+NUCLEI_START = "nuclei_z30.png"  # the stack's first slices are nearly empty noise
 _SOURCES = {Task.SEGMENTATION: "nuclei", Task.MULTILABEL: "fashion-tags"}
 _COLORS = {"background": (0, 0, 0), "nucleus": (255, 64, 160)}
 
@@ -64,6 +65,8 @@ def _build_nuclei(root: Path) -> None:
     with Project.create(root, name="Nuclei (demo)", task=Task.SEGMENTATION, classes=classes,
                         colors=colors, split=split) as project:
         report = import_masks(project, src / "images", src / "masks", codes=src / "codes.txt")
+        if NUCLEI_START in project.image_names():
+            project.set_start_image(NUCLEI_START)
     if report.skipped or report.error:
         raise ProjectError(f"Demo data in {src} is damaged:\n{report.summary()}")
 

@@ -151,9 +151,10 @@ class Manifest:
     colors: list[Color]
     split: SplitRule
     format_version: int = FORMAT_VERSION
+    start_image: str | None = None  # optional: where a window opens when it has no history
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "format_version": self.format_version,
             "name": self.name,
             "task": self.task.value,
@@ -163,6 +164,9 @@ class Manifest:
             "split": self.split.to_json(),
             "images": "images",
         }
+        if self.start_image:  # written only when set, so other manifests stay as they were
+            data["start_image"] = self.start_image
+        return data
 
     def save(self, root: Path) -> None:
         atomic_write_text(root / MANIFEST_NAME, json.dumps(self.to_json(), indent=2) + "\n")
@@ -211,4 +215,5 @@ class Manifest:
             colors=colors_final,
             split=SplitRule.from_json(data.get("split", {})),
             format_version=version,
+            start_image=str(data["start_image"]) if data.get("start_image") else None,
         )

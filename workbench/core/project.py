@@ -185,6 +185,20 @@ class Project:
     def predictions_dir(self) -> Path:
         return self.root / "predictions"
 
+    @property
+    def start_image(self) -> str | None:
+        """The image to show when opening without a remembered one (None: not set / gone)."""
+        name = self._manifest.start_image
+        return name if name is not None and name in self._name_set else None
+
+    def set_start_image(self, name: str | None) -> None:
+        """Store (or with None clear) the image viewers open first, e.g. a demo's best slice."""
+        self._check_writable()
+        if name is not None:
+            self._check_name(name)
+        self._manifest.start_image = name
+        self._manifest.save(self.root)
+
     def set_split_rule(self, rule: SplitRule) -> None:
         self._check_writable()
         self._manifest.split = rule

@@ -23,12 +23,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.core.project import Project
+from workbench.core.project import Project, Status
 from workbench.qt.browser import ImageBrowser
 from workbench.qt.dialogs.recent import RecentProjects
 from workbench.qt.theme import icon
 
 log = logging.getLogger(__name__)
+
+IMAGES_DOCK_WIDTH = 235
+# Below this window width the training dock starts hidden (its tool bar button shows it), so
+# the image gets the room; wider windows show it from the start.
+TRAINING_DOCK_MIN_WINDOW = 1700
 
 
 class Workspace(Protocol):
@@ -181,10 +186,11 @@ class MainWindow(QMainWindow):
 
     def _restore_geometry(self) -> None:
         screen = self.screen().availableGeometry() if self.screen() is not None else None
-        width = min(1600, int(screen.width() * 0.92)) if screen is not None else 1440
-        height = min(1000, int(screen.height() * 0.92)) if screen is not None else 900
+        width = min(1800, int(screen.width() * 0.92)) if screen is not None else 1440
+        height = min(1100, int(screen.height() * 0.92)) if screen is not None else 900
         self.resize(max(width, 1024), max(height, 680))
         self._default_docks = True
+        self._training_sized = False
         if self.settings is not None:
             geometry = self.settings.value("mainWindow/geometry")
             state = self.settings.value("mainWindow/state")
@@ -192,6 +198,9 @@ class MainWindow(QMainWindow):
                 self.restoreGeometry(geometry)
             if isinstance(state, QByteArray):
                 self._default_docks = not self.restoreState(state)
+                self._training_sized = not self._default_docks
+        if self.training_dock is not None:
+            self.training_dock.visibilityChanged.connect(self._on_training_visibility)
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -200,13 +209,32 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self._size_docks)
 
     def _size_docks(self) -> None:
-        docks, widths = [self.images_dock], [235]
-        if self.training_dock is not None:
-            docks.append(self.training_dock)
-            # the panel's own minimum when the screen allows, else about a third of the window
-            wanted = self.training_dock.widget().sizeHint().width() + 12
-            widths.append(max(400, min(wanted, int(self.width() * 0.34))))
-        self.resizeDocks(docks, widths, Qt.Orientation.Horizontal)
+        self.resizeDocks([self.images_dock], [IMAGES_DOCK_WIDTH], Qt.Orientation.Horizontal)
+        if self.training_dock is None:
+            return
+        if self.width() < TRAINING_DOCK_MIN_WINDOW:
+            self.training_dock.hide()
+            self._training_sized = False  # sized when the user first shows it
+        else:
+            self._size_training_dock()
+
+    def training_dock_width(self) -> int:
+        """The training dock's default width: about a third of the window, plots readable."""
+        return max(450, min(620, int(self.width() * 0.32)))
+
+    def _size_training_dock(self) -> None:
+        if self.training_dock is not None and self.training_dock.isVisible():
+            self._training_sized = True
+            # Name the image list too, so the room comes from the canvas, not from the list.
+            self.resizeDocks([self.images_dock, self.training_dock],
+                             [max(self.images_dock.width(), IMAGES_DOCK_WIDTH),
+                              self.training_dock_width()], Qt.Orientation.Horizontal)
+
+    def _on_training_visibility(self, visible: bool) -> None:
+        # Shown for the first time (it started hidden): give it its default width, not the
+        # width Qt remembers from before it was hidden.
+        if visible and not self._training_sized and not self._default_docks:
+            QTimer.singleShot(0, self._size_training_dock)
 
     # -- behaviour ---------------------------------------------------------------------------
     def navigate(self, direction: str) -> bool:
@@ -231,12 +259,25 @@ class MainWindow(QMainWindow):
         return "lastImage/" + hashlib.sha1(str(self.project_root).encode()).hexdigest()[:16]
 
     def _open_first_image(self) -> None:
-        """Resume at the image open last time in this project, else the first one."""
+        """Resume at the image open last time in this project, else at the start image."""
         if self._closed or self.browser.current_name() is not None:
             return
         last = self.settings.value(self._last_image_key()) if self.settings is not None else None
-        if not (isinstance(last, str) and self.browser.select(last)):
+        if isinstance(last, str) and self.browser.select(last):
+            return
+        start = self.start_image()
+        if not (start is not None and self.browser.select(start)):
             self.browser.select_first()
+
+    def start_image(self) -> str | None:
+        """Where a project without history opens: the image its manifest names (a demo's best
+        slice), else the first unlabelled image in list order, else None (the first image)."""
+        chosen = getattr(self.project, "start_image", None)
+        if chosen:
+            return str(chosen)
+        statuses = self.project.statuses()
+        return next((name for name in self.project.image_names()
+                     if statuses.get(name) == Status.UNLABELLED), None)
 
     def _on_current_image(self, name: str) -> None:
         if self._closed:  # a queued selection after closing must not touch the closed project

@@ -120,7 +120,9 @@ class SegmentationPanel(QWidget):
         self.tool_group = QButtonGroup(self)
         for col, (tool, text, key) in enumerate(TOOLS):
             button = QToolButton()
-            button.setText(f"{text}  {key}")
+            # The key goes in the tooltip: three "Name  K" labels do not fit the panel's width.
+            button.setText(text)
+            button.setToolTip(f"{text} tool  ({key})")
             button.setCheckable(True)
             button.setObjectName(f"tool_{tool.value}")
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
@@ -160,12 +162,15 @@ class SegmentationPanel(QWidget):
 
     def _build_actions(self, layout: QVBoxLayout) -> None:
         layout.addWidget(section("Actions"))
-        fill = QPushButton("Fill unlabelled with class  (U)")
+        fill = QPushButton("Fill unlabelled  (U)")
         fill.setObjectName("fillUnlabelledButton")
+        fill.setToolTip("Paint every still-unlabelled pixel with the selected class  (U)")
         fill.clicked.connect(self.fillUnlabelledRequested)
         layout.addWidget(fill)
-        self.prediction_button = QPushButton("Start from prediction  (Ctrl+P)")
+        self.prediction_button = QPushButton("From prediction  (Ctrl+P)")
         self.prediction_button.setObjectName("startFromPredictionButton")
+        self.prediction_button.setToolTip("Start from the model's prediction for this image; "
+                                          "one undo step  (Ctrl+P)")
         self.prediction_button.clicked.connect(self.predictionRequested)
         layout.addWidget(self.prediction_button)
 
@@ -194,5 +199,5 @@ class SegmentationPanel(QWidget):
                   self.visible_box, self.only_box):
             w.blockSignals(False)
         self.tool_group.button([t for t, _, _ in TOOLS].index(s.tool)).setChecked(True)
-        self.size_label.setText(f"Brush size  {s.brush_size} px   ([ ])")
+        self.size_label.setText(f"Brush size  {s.brush_size} px   ( [ ] )")
         self.opacity_label.setText(f"Opacity  {round(s.opacity * 100)} %")

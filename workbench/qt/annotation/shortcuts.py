@@ -65,11 +65,11 @@ MOUSE: tuple[tuple[str, str, str], ...] = (
 
 #: Tool bar entries (action id, button text, icon name in resources/icons); None = separator.
 TOOLBAR: tuple[tuple[str, str, str | None] | None, ...] = (
-    ("undo", "Undo", None), ("redo", "Redo", None), None,
+    ("undo", "Undo", "edit-undo"), ("redo", "Redo", "edit-redo"), None,
     ("fit", "Fit", "zoom-fit"), ("one_to_one", "1:1", "zoom-original"), None,
     ("prev", "Prev", "go-prev"), ("next", "Next", "go-next"),
     ("next_unlabelled", "Next unlabelled", "next-unlabelled"), None,
-    ("reviewed", "✓ Reviewed", None), ("help", "Shortcuts", None),
+    ("reviewed", "Reviewed", "reviewed"), ("help", "Shortcuts", "keyboard"),
 )
 
 #: Letters a multilabel tag key must not take.
@@ -95,7 +95,7 @@ def help_html(task: str) -> str:
         "<style>td{padding:3px 10px;} .k{background:#3b4048;color:#fff;"
         "font-family:monospace;}</style>"
         "<h2 style='margin-bottom:8px'>Keyboard and mouse</h2>"
-        f"<table cellspacing='0'>{''.join(rows)}</table>"
+        f"<table align='center' cellspacing='0'>{''.join(rows)}</table>"
         "<p style='color:#aab'>Every finished stroke is journalled and saved automatically."
         " Press F1, ? or Esc to close.</p>"
     )

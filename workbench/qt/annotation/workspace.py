@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QPointF, QSize, Qt, Signal
+from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QSizePolicy,
     QTextEdit,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -32,18 +32,17 @@ from workbench.qt.annotation.seg_controller import SegmentationController
 from workbench.qt.annotation.seg_panel import SegmentationPanel, muted_color
 from workbench.qt.annotation.shortcuts import (
     RESERVED_LETTERS,
-    TOOLBAR,
     HelpOverlay,
     shortcuts_for,
 )
 from workbench.qt.annotation.state import Tool, ToolState
 from workbench.qt.annotation.tag_panel import TagPanel, tag_keys
+from workbench.qt.annotation.toolbar import AnnotationToolBar
 from workbench.qt.canvas import ImageCanvas
-from workbench.qt.theme import ICON_DIR, current_colors
-from workbench.qt.theme import icon as theme_icon
+from workbench.qt.theme import current_colors
 
 log = logging.getLogger(__name__)
-SIDE_WIDTH = 236
+SIDE_WIDTH = 240
 
 
 class AnnotationWorkspace(QWidget):
@@ -107,10 +106,7 @@ class AnnotationWorkspace(QWidget):
         self.tag_panel.setEnabled(False)
 
     def _build_layout(self) -> None:
-        self.toolbar = QToolBar("Annotation")
-        self.toolbar.setObjectName("annotationToolBar")
-        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.toolbar.setIconSize(QSize(16, 16))
+        self.toolbar = AnnotationToolBar()
         side = QFrame()
         side.setObjectName("annotationSidePanel")
         side.setFixedWidth(SIDE_WIDTH)
@@ -121,6 +117,8 @@ class AnnotationWorkspace(QWidget):
         self.info = QLabel()
         self.info.setObjectName("annotationInfo")
         self.info.setStyleSheet(f"color: {muted_color()}; padding: 3px 10px;")
+        # A long status line must not set the window's minimum width; it is cut at the right.
+        self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         middle = QHBoxLayout()
         middle.setContentsMargins(0, 0, 0, 0)
         middle.setSpacing(0)
@@ -194,18 +192,7 @@ class AnnotationWorkspace(QWidget):
                 if key:
                     self._add_action(f"tag_{i}", f"Toggle tag {i}", [key],
                                      lambda i=i: self.tag_panel.toggle(i))
-        for entry in TOOLBAR:
-            if entry is None:
-                self.toolbar.addSeparator()
-            elif entry[0] in self.actions_by_id:
-                ident, label, icon_name = entry
-                act = self.actions_by_id[ident]
-                act.setIconText(label)
-                if icon_name and (ICON_DIR / f"{icon_name}.svg").exists():
-                    act.setIcon(theme_icon(icon_name))
-                keys = act.shortcuts()
-                act.setToolTip(f"{act.text()} ({keys[0].toString()})" if keys else act.text())
-                self.toolbar.addAction(act)
+        self.toolbar.populate(self.actions_by_id)
         self._sync_undo_actions()
 
     # ---------------------------------------------------------------- public API
@@ -398,5 +385,6 @@ class AnnotationWorkspace(QWidget):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
+        self.toolbar.fit(self.width())
         if self.help_overlay.isVisible():
             self.help_overlay.setGeometry(self.rect())

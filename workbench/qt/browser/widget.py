@@ -64,6 +64,8 @@ class ImageBrowser(QWidget):
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.view.setMouseTracking(True)
+        # Names are elided by the delegate; a horizontal scroll bar would only steal a row.
+        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._layout()
         self.filter_box.currentIndexChanged.connect(self._on_filter_index)
         self.view.selectionModel().currentChanged.connect(self._on_current)

@@ -85,10 +85,14 @@ class ConfigForm(QWidget):
         self.pct_spin.setObjectName("pctStartSpin")
         self.pct_spin.setRange(0.05, 0.95)
         self.pct_spin.setSingleStep(0.05)
-        self.top_down_check = QCheckBox("top-down imagery (flip vertically, rotate 90°)")
+        self.top_down_check = QCheckBox("Top-down imagery")
         self.top_down_check.setObjectName("topDownCheck")
-        self.pretrained_check = QCheckBox("start from ImageNet weights (if cached locally)")
+        self.top_down_check.setToolTip("Microscopy, aerial or satellite images: also flip "
+                                       "vertically and rotate by 90° when augmenting")
+        self.pretrained_check = QCheckBox("ImageNet weights")
         self.pretrained_check.setObjectName("pretrainedCheck")
+        self.pretrained_check.setToolTip("Start from ImageNet-pretrained weights when they are "
+                                         "cached locally (no download); else from scratch")
         self.device_picker = DevicePicker()
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)

@@ -15,6 +15,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from workbench.qt.theme import current_colors
 from workbench.qt.training.hover import HoverReadout, format_value
 
 SUGGESTION_COLORS = ("#d62728", "#2ca02c", "#9467bd", "#ff7f0e")
@@ -32,7 +33,7 @@ class LRFinderPlot(QWidget):
         self.suggestions: dict[str, float] = {}
         self.plot = pg.PlotWidget(title="LR finder")
         self.plot.setObjectName("lrFinderPlot")
-        self.plot.setBackground("w")
+        self.plot.setBackground(current_colors().base)
         item = self.plot.getPlotItem()
         item.setLogMode(x=True, y=False)
         item.setLabel("left", "loss")

@@ -1,4 +1,5 @@
-"""The training panel: settings and stages on the left, progress and live views on the right.
+"""The training panel: start buttons and progress on top, settings beside the live views (or,
+in a narrow dock, in a tab next to them).
 
 The panel only wires parts together: ConfigForm/StageControls hold the settings, jobs.py does
 the engine work on a JobRunner thread, RunMonitor feeds plots/progress/table, and the panel
@@ -61,6 +62,9 @@ ERROR_TITLES = {
     "cancelled": "Cancelled",
     "error": "Training failed",
 }
+SETTINGS_WIDTH = 330  # the settings column when side by side with the plots
+COMPACT_BELOW = 760  # narrower than this, settings move into a tab
+
 JOB_TEXT = {"train": "Training", "lr_find": "LR finder running…",
             "show_batch": "Loading a batch…", "predict": "Predicting all images…"}
 
@@ -108,6 +112,7 @@ class TrainingPanel(QWidget):
         self.start_button = _button("trainStartButton", "Start", "Run the selected stages")
         self.stop_button = _button("trainStopButton", "Stop",
                                    "Stop after the current batch; the last checkpoint is kept")
+        self.start_button.setProperty("primary", True)  # the accent button of the panel
         self.lr_find_button = _button("lrFindButton", "LR finder",
                                       "Sweep the learning rate to find a good max LR")
         self.show_batch_button = _button("showBatchButton", "Show batch",
@@ -123,41 +128,44 @@ class TrainingPanel(QWidget):
     def _build_layout(self) -> None:
         controls = QWidget()
         column = QVBoxLayout(controls)
-        buttons = QHBoxLayout()
-        for button in (self.start_button, self.stop_button, self.lr_find_button):
-            buttons.addWidget(button)
-        column.addLayout(buttons)
-        settings = QGroupBox("Settings")
+        column.setContentsMargins(0, 6, 4, 0)
+        settings = QGroupBox("Model")
         QVBoxLayout(settings).addWidget(self.form)
         column.addWidget(settings)
         column.addWidget(self.stages)
         column.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(controls)
-        scroll.setMinimumWidth(320)
+        self.settings_scroll = QScrollArea()
+        self.settings_scroll.setObjectName("trainSettings")
+        self.settings_scroll.setWidgetResizable(True)
+        self.settings_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.settings_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.settings_scroll.setWidget(controls)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("trainTabs")
+        self.tabs.setDocumentMode(True)
         self.tabs.addTab(self._plots_tab(), "Plots")
         self.tabs.addTab(self.lr_finder, "LR finder")
         self.tabs.addTab(self.table, "Epochs")
         self.preview_tab = self._preview_tab()
         self.tabs.addTab(self.preview_tab, "Preview")
         self.tabs.addTab(self.history, "History")
-        live = QWidget()
-        right = QVBoxLayout(live)
-        right.setContentsMargins(0, 0, 0, 0)
-        right.addWidget(self.progress)
-        right.addWidget(self.banner)
-        right.addWidget(self.tabs, 1)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(scroll)
-        self.splitter.addWidget(live)
+        self.splitter.addWidget(self.settings_scroll)
+        self.splitter.addWidget(self.tabs)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setChildrenCollapsible(False)
+        self.splitter.setSizes([SETTINGS_WIDTH, 2 * SETTINGS_WIDTH])
+        self.compact = False
+        buttons = QHBoxLayout()
+        for button in (self.start_button, self.stop_button, self.lr_find_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
         outer = QVBoxLayout(self)
-        outer.setContentsMargins(4, 4, 4, 4)
-        outer.addWidget(self.splitter)
+        outer.setContentsMargins(6, 6, 6, 6)
+        outer.addLayout(buttons)
+        outer.addWidget(self.progress)
+        outer.addWidget(self.banner)
+        outer.addWidget(self.splitter, 1)
 
     def _plots_tab(self) -> QWidget:
         tab = QWidget()
@@ -186,17 +194,25 @@ class TrainingPanel(QWidget):
         return scroll
 
     def resizeEvent(self, event: QResizeEvent) -> None:
-        # In a tall, narrow dock stack settings above the plots; side by side when wide.
+        # Settings beside the live views when there is room; in a narrow dock they become the
+        # first tab, so the plots keep the panel's full width instead of being squeezed.
         super().resizeEvent(event)
-        size = event.size()
-        wide = size.width() >= 1.1 * size.height()
-        orientation = Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical
-        if orientation != self.splitter.orientation():
-            self.splitter.setOrientation(orientation)
-            # Give the plots the larger share; settings scroll.
-            first = 340 if wide else int(size.height() * 0.36)
-            total = size.width() if wide else size.height()
-            self.splitter.setSizes([first, max(1, total - first)])
+        self.set_compact(event.size().width() < COMPACT_BELOW)
+
+    def set_compact(self, compact: bool) -> None:
+        """Settings as a tab beside the plots (compact) or a column left of them."""
+        if compact == self.compact:
+            return
+        self.compact = compact
+        if compact:
+            self.tabs.insertTab(0, self.settings_scroll, "Settings")
+            if not self.is_training():  # before a run the settings are what one needs first
+                self.tabs.setCurrentIndex(0)
+        else:
+            self.tabs.removeTab(self.tabs.indexOf(self.settings_scroll))
+            self.splitter.insertWidget(0, self.settings_scroll)
+            self.settings_scroll.show()
+            self.splitter.setSizes([SETTINGS_WIDTH, max(1, self.width() - SETTINGS_WIDTH)])
 
     def _connect(self) -> None:
         self.start_button.clicked.connect(self.start_training)
@@ -293,6 +309,8 @@ class TrainingPanel(QWidget):
         if kind == "train":
             self.monitor.begin(keep_history, planned_epochs)
             self.pred_gallery.clear()
+            if self.tabs.currentWidget() is self.settings_scroll:
+                self.tabs.setCurrentIndex(self.tabs.indexOf(self.settings_scroll) + 1)
         else:
             self.progress.set_busy(JOB_TEXT[kind])
         self.runner.start(job, connect=self._connect_worker)

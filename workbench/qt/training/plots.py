@@ -15,10 +15,18 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QGraphicsItem, QGridLayout, QWidget
 
+from workbench.qt.theme import current_colors
 from workbench.qt.training.hover import HoverReadout
 
 REFRESH_HZ = 10
-LEGEND_BRUSH = (255, 255, 255, 210)
+
+
+def legend_brush() -> tuple[int, int, int, int]:
+    """The plot background, slightly see-through, so legends suit the light and dark theme."""
+    base = current_colors().base.lstrip("#")
+    return (int(base[0:2], 16), int(base[2:4], 16), int(base[4:6], 16), 210)
+
+
 METRIC_COLORS = ("#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
 
 
@@ -51,9 +59,10 @@ class CurveBuffers:
 
 
 def _make_plot(name: str, title: str, left: str, bottom: str) -> pg.PlotWidget:
-    plot = pg.PlotWidget(title=title)
+    plot = pg.PlotWidget()
+    plot.setTitle(title, size="10pt")  # pyqtgraph's larger default is cut off in a narrow dock
     plot.setObjectName(name)
-    plot.setBackground("w")
+    plot.setBackground(current_colors().base)  # white in the light theme, dark in the dark
     item = plot.getPlotItem()
     item.setLabel("left", left)
     item.setLabel("bottom", bottom)
@@ -86,7 +95,7 @@ class LivePlots(QWidget):
         self.lr_plot = _make_plot("lrPlot", "Learning rate", "lr", "iteration")
         self.mom_plot = _make_plot("momPlot", "Momentum", "momentum", "iteration")
         self.loss_plot = _make_plot("lossPlot", "Loss", "loss", "iteration")
-        self.metric_plot = _make_plot("metricPlot", "Metrics (per epoch)", "value", "epoch")
+        self.metric_plot = _make_plot("metricPlot", "Metrics", "value", "epoch")
         self._build_curves()
         layout = QGridLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -106,7 +115,7 @@ class LivePlots(QWidget):
         self.lr_curve = self.lr_plot.plot(pen=pg.mkPen("#1f77b4", width=2), name="lr")
         self.mom_curve = self.mom_plot.plot(pen=pg.mkPen("#ff7f0e", width=2), name="momentum")
         # Bottom left: the loss falls to the right, so that corner stays free.
-        self.loss_plot.addLegend(offset=(10, -10), brush=LEGEND_BRUSH)
+        self.loss_plot.addLegend(offset=(10, -10), brush=legend_brush())
         self.raw_loss_curve = self.loss_plot.plot(
             pen=pg.mkPen(31, 119, 180, 70), name="train (raw)", connect="finite")
         self.smooth_loss_curve = self.loss_plot.plot(
@@ -114,7 +123,7 @@ class LivePlots(QWidget):
         self.valid_loss_curve = self.loss_plot.plot(
             pen=pg.mkPen("#d62728", width=2), symbol="o", symbolSize=7,
             symbolBrush="#d62728", name="valid", connect="finite")
-        self.metric_plot.addLegend(offset=(-10, -10), brush=LEGEND_BRUSH)
+        self.metric_plot.addLegend(offset=(-10, -10), brush=legend_brush())
         self.metric_curves: dict[str, pg.PlotDataItem] = {}
         self.stage_lines: list[tuple[pg.PlotWidget, pg.InfiniteLine]] = []
 
