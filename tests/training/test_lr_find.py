@@ -89,6 +89,15 @@ def test_steep_and_minimum_rules() -> None:
     assert minimum(lrs, losses) == pytest.approx(lrs[lo] / 10)
 
 
+def test_steep_ignores_drops_after_the_minimum() -> None:
+    # A divergence spike that falls back again has a steeper drop than the real learning slope.
+    lrs = np.logspace(-5, 1, 61)
+    losses = np.linspace(2.0, 1.0, 61)
+    losses[45:] = 1.5 + np.array([3.0, 0.0] * 8)[:16]
+    assert int(np.argmin(losses)) == 44
+    assert steep(lrs, losses) < lrs[45]
+
+
 def test_series_drops_first_tenth_last_five_and_cuts_at_nan() -> None:
     lrs = list(np.logspace(-7, 1, 50))
     losses = list(np.linspace(3, 1, 50))

@@ -83,8 +83,10 @@ def valley(lrs: np.ndarray, losses: np.ndarray) -> float:
 
 
 def steep(lrs: np.ndarray, losses: np.ndarray) -> float:
-    """Where the loss falls fastest per step of log(lr): the most negative slope."""
-    grads = np.gradient(losses, np.log(lrs))
+    """Where the loss falls fastest per step of log(lr): the most negative slope, looked for only
+    up to the lowest loss — a drop after a divergence spike is recovery, not learning."""
+    stop = max(int(np.argmin(losses)) + 1, 2)
+    grads = np.gradient(losses[:stop], np.log(lrs[:stop]))
     return float(lrs[int(np.argmin(grads))])
 
 
