@@ -12,8 +12,8 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from workbench.core.project import Project, Status
 from workbench.qt.main_window import MainWindow
@@ -116,33 +116,18 @@ def test_status_changes_update_list_and_progress(qtbot, host, seg_project):
     assert "1 reviewed" in host.progress_label.text()
 
 
-def _answer_message_box(qtbot, button: QMessageBox.StandardButton) -> list[str]:
-    seen: list[str] = []
-
-    def click() -> None:
-        box = QApplication.activeModalWidget()
-        if not isinstance(box, QMessageBox):
-            QTimer.singleShot(20, click)
-            return
-        seen.append(box.objectName())
-        qtbot.mouseClick(box.button(button), Qt.MouseButton.LeftButton)
-
-    QTimer.singleShot(20, click)
-    return seen
-
-
-def test_close_while_training_asks_and_cancel_keeps_window(qtbot, host):
+def test_close_while_training_asks_and_cancel_keeps_window(host, answer_message_box):
     host.training_panel.training = True
-    seen = _answer_message_box(qtbot, QMessageBox.StandardButton.Cancel)
+    seen = answer_message_box(QMessageBox.StandardButton.Cancel)
     assert host.close() is False
     assert seen == ["confirmStopTraining"]
     assert host.isVisible() and host.training_panel.stop_calls == 0
     assert host.workspace.flushes == 0
 
 
-def test_close_while_training_yes_stops_then_flushes(qtbot, host):
+def test_close_while_training_yes_stops_then_flushes(host, answer_message_box):
     host.training_panel.training = True
-    seen = _answer_message_box(qtbot, QMessageBox.StandardButton.Yes)
+    seen = answer_message_box(QMessageBox.StandardButton.Yes)
     assert host.close() is True
     assert seen == ["confirmStopTraining"]
     assert host.training_panel.stop_calls == 1

@@ -7,8 +7,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QMessageBox
 
 from workbench.app import create_main_window
 from workbench.training.config import TrainConfig
@@ -27,22 +26,8 @@ def _one_torch_thread():
     torch.set_num_threads(before)
 
 
-def _answer(qtbot, button: QMessageBox.StandardButton) -> list[str]:
-    seen: list[str] = []
-
-    def click() -> None:
-        box = QApplication.activeModalWidget()
-        if not isinstance(box, QMessageBox):
-            QTimer.singleShot(20, click)
-            return
-        seen.append(box.objectName())
-        qtbot.mouseClick(box.button(button), Qt.MouseButton.LeftButton)
-
-    QTimer.singleShot(20, click)
-    return seen
-
-
-def test_close_during_training_asks_then_stops_and_records_the_run(qtbot, seg_project):
+def test_close_during_training_asks_then_stops_and_records_the_run(qtbot, seg_project,
+                                                                   answer_message_box):
     window = create_main_window(seg_project)
     window.show()
     panel = window.training_panel
@@ -53,11 +38,11 @@ def test_close_during_training_asks_then_stops_and_records_the_run(qtbot, seg_pr
     panel.start_training()
     qtbot.waitUntil(lambda: len(batches) >= 2, timeout=60000)
 
-    seen = _answer(qtbot, QMessageBox.StandardButton.Cancel)
+    seen = answer_message_box(QMessageBox.StandardButton.Cancel)
     assert window.close() is False and seen == ["confirmStopTraining"]
     assert panel.is_training()  # "Cancel" left the run alone
 
-    seen = _answer(qtbot, QMessageBox.StandardButton.Yes)
+    seen = answer_message_box(QMessageBox.StandardButton.Yes)
     assert window.close() is True and seen == ["confirmStopTraining"]
     assert not panel.is_training()
     runs = seg_project.db.list_runs()

@@ -11,7 +11,14 @@ from workbench.training.transforms import (
     normalize_batch,
     train_transforms,
 )
-from workbench.training.visualize import overlay_mask, show_batch
+from workbench.training.visualize import (
+    batch_cells,
+    class_shares,
+    overlay_mask,
+    prediction_cells,
+    show_batch,
+    tag_text,
+)
 
 
 def test_segmentation_batches_are_normalised_and_masks_keep_their_values(seg_project) -> None:
@@ -107,3 +114,47 @@ def test_overlay_leaves_unlabelled_pixels() -> None:
     out = overlay_mask(img, mask, [(0, 0, 0), (255, 0, 0)], alpha=0.5)
     assert (out[0, 1] == 100).all() and (out[1, 1] == 100).all()
     assert tuple(out[0, 0]) == (178, 50, 50)
+
+
+def test_overlay_can_leave_background_clear() -> None:
+    img = np.full((1, 3, 3), 100, np.uint8)
+    mask = np.array([[0, 1, 255]], np.uint8)
+    out = overlay_mask(img, mask, [(0, 0, 0), (255, 0, 0)], alpha=0.5, clear_background=True)
+    assert (out[0, 0] == 100).all() and (out[0, 2] == 100).all()
+    assert tuple(out[0, 1]) == (178, 50, 50)
+    assert tuple(overlay_mask(img, mask, [(0, 0, 0), (255, 0, 0)], alpha=0.5)[0, 0]) == (50,) * 3
+
+
+def test_captions_name_tags_and_class_shares() -> None:
+    assert tag_text([0.9, 0.5, 0.1], ["a", "b", "c"]) == "a b"
+    assert tag_text([0.0, 0.2], ["a", "b"]) == "(no tags)"
+    mask = np.array([[0, 1], [1, 255]], np.uint8)
+    assert class_shares(mask, ["background", "shape"]) == "shape 50%"
+    assert class_shares(np.zeros((2, 2), np.uint8), ["bg", "shape"]) == "bg only"
+
+
+def test_batch_cells_show_the_loader_batch(seg_project, tag_project) -> None:
+    data = data_spec(seg_project).build(32, 4, torch.device("cpu"))
+    cells = batch_cells(data, limit=3)
+    assert len(cells) == 3
+    for img, caption in cells:
+        assert img.shape == (32, 32, 3) and img.dtype == np.uint8
+        assert caption.endswith("only") or "shape" in caption
+    tags = data_spec(tag_project).build(32, 4, torch.device("cpu"))
+    assert all(caption for _img, caption in batch_cells(tags))
+    assert len(batch_cells(tags)) == 4  # a batch holds bs samples, fewer than the limit
+
+
+def test_prediction_cells_pair_targets_with_predictions() -> None:
+    img = np.full((4, 4, 3), 100, np.uint8)
+    pred = np.ones((4, 4), np.uint8)
+    colors = [(0, 0, 0), (255, 0, 0)]
+    cells = prediction_cells([img, img], [None, pred], [pred, pred], ["a.png", "b.png"],
+                             "segmentation", ["background", "shape"], colors)
+    assert [c for _i, c in cells] == ["a.png\ntarget", "a.png\nprediction",
+                                      "b.png\ntarget", "b.png\nprediction"]
+    assert (cells[0][0] == 100).all()  # missing target shows as background, left clear
+    assert tuple(cells[1][0][0, 0]) == (170, 55, 55)  # 0.45 of the class colour
+    tagged = prediction_cells([img], [["b"]], [np.array([0.7, 0.2])], ["c.jpg"], "multilabel",
+                              ["a", "b"], colors)
+    assert len(tagged) == 1 and tagged[0][1] == "c.jpg\ntarget: b\npred: a"

@@ -9,11 +9,13 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from workbench.core.errors import DiskFullError, ProjectError, ReadOnlyError
 
@@ -87,15 +89,17 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically; raise DiskFullError/ReadOnlyError on failure."""
-    path = Path(path)
+def _replace_via_temp(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Fill a temp file next to ``path`` with ``write(fh)``, fsync it and rename it over ``path``.
+
+    Any OSError becomes the specific WorkbenchError naming ``path``; the temp file is removed.
+    """
     tmp_name: str | None = None
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.chmod(tmp_name, _file_mode(path))
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            write(fh)
             fh.flush()
             if _sync_now():
                 os.fsync(fh.fileno())
@@ -109,6 +113,12 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
                 os.unlink(tmp_name)
             except OSError:
                 log.warning("could not remove temporary file %s", tmp_name)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically; raise DiskFullError/ReadOnlyError on failure."""
+    path = Path(path)
+    _replace_via_temp(path, lambda fh: fh.write(data))
     if _sync_now():
         _fsync_dir(path.parent)
 
@@ -120,27 +130,12 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "
 
 def atomic_copy(src: str | os.PathLike[str], dest: str | os.PathLike[str]) -> None:
     """Copy ``src`` to ``dest`` so that ``dest`` is either absent/old or complete, never partial."""
-    dest = Path(dest)
-    tmp_name: str | None = None
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-        os.chmod(tmp_name, _file_mode(dest))
-        with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
-            while chunk := inp.read(1 << 20):
-                out.write(chunk)
-            out.flush()
-            if _sync_now():
-                os.fsync(out.fileno())
-        os.replace(tmp_name, dest)
-        tmp_name = None
-    except OSError as exc:
-        raise translate_os_error(exc, dest) from exc
-    finally:
-        if tmp_name is not None:
-            try:
-                os.unlink(tmp_name)
-            except OSError:
-                log.warning("could not remove temporary file %s", tmp_name)
+
+    def copy(out: BinaryIO) -> None:
+        with open(src, "rb") as inp:
+            shutil.copyfileobj(inp, out, 1 << 20)
+
+    _replace_via_temp(Path(dest), copy)
 
 
 def remove_stale_temps(folder: Path) -> int:

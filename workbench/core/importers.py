@@ -133,14 +133,19 @@ def check_codes(project: Project, codes_path: str | os.PathLike[str]) -> None:
         )
 
 
+def _need_task(project: Project, task: Task, what: str) -> None:
+    """Refuse labels meant for the other task; ``what`` starts the reason ("masks need")."""
+    if project.task is not task:
+        raise ProjectError(f"{project.root} is a {project.task.value} project; {what} a "
+                           f"{task.value} project.")
+
+
 def import_masks(project: Project, images_dir: str | os.PathLike[str],
                  masks_dir: str | os.PathLike[str], *, pattern: str = "{stem}.png",
                  codes: str | os.PathLike[str] | None = None,
                  progress: Progress | None = None) -> ImportReport:
     """Import images with index masks found as ``masks_dir / pattern.format(stem=...)``."""
-    if project.task is not Task.SEGMENTATION:
-        raise ProjectError(f"{project.root} is a {project.task.value} project; masks need a "
-                           "segmentation project.")
+    _need_task(project, Task.SEGMENTATION, "masks need")
     masks_dir = Path(masks_dir)
     if not masks_dir.is_dir():
         raise ProjectError(f"Mask folder {masks_dir} does not exist or is not a folder.")
@@ -200,9 +205,7 @@ def import_csv(project: Project, images_dir: str | os.PathLike[str],
                csv_path: str | os.PathLike[str], *, add_tags: bool = False,
                progress: Progress | None = None) -> ImportReport:
     """Import images and their tags from a Planet-style labels.csv (image_name,tags)."""
-    if project.task is not Task.MULTILABEL:
-        raise ProjectError(f"{project.root} is a {project.task.value} project; labels.csv needs "
-                           "a multilabel project.")
+    _need_task(project, Task.MULTILABEL, "labels.csv needs")
     csv_path = Path(csv_path)
     if not csv_path.is_file():
         raise LabelError(f"Labels file {csv_path} does not exist.")

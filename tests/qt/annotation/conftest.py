@@ -45,28 +45,26 @@ def click() -> Callable[..., None]:
     return click_in
 
 
-def _workspace(qtbot, project) -> AnnotationWorkspace:
+def _workspace(qtbot, project) -> Iterator[AnnotationWorkspace]:
+    """Shown workspace with the project's first image open; pending edits flushed at teardown."""
     ws = AnnotationWorkspace(project)
     qtbot.addWidget(ws)
     ws.resize(700, 500)
     ws.show()
     qtbot.waitExposed(ws)
-    return ws
-
-
-@pytest.fixture
-def seg_ws(qtbot, seg_project) -> Iterator[AnnotationWorkspace]:
-    """Workspace on the 48x48 shapes project, first image open."""
-    ws = _workspace(qtbot, seg_project)
-    ws.open_image(seg_project.image_names()[0])
+    ws.open_image(project.image_names()[0])
     ws.canvas.setFocus()
     yield ws
     ws.flush()
 
 
 @pytest.fixture
+def seg_ws(qtbot, seg_project) -> Iterator[AnnotationWorkspace]:
+    """Workspace on the 48x48 shapes project, first image open."""
+    yield from _workspace(qtbot, seg_project)
+
+
+@pytest.fixture
 def tag_ws(qtbot, tag_project) -> Iterator[AnnotationWorkspace]:
-    ws = _workspace(qtbot, tag_project)
-    ws.open_image(tag_project.image_names()[0])
-    ws.canvas.setFocus()
-    yield ws
+    """Workspace on the tags project, first image open."""
+    yield from _workspace(qtbot, tag_project)

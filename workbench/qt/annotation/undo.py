@@ -14,22 +14,18 @@ from workbench.core.annotation import AnnotationSession, BBox, Edit
 
 
 class MaskEditCommand(QUndoCommand):
-    """One undo step: a brush stroke, fill, polygon or "start from prediction"."""
+    """One undo step: a brush stroke, fill, polygon or "start from prediction".
 
-    def __init__(
-        self,
-        session: AnnotationSession,
-        edit: Edit,
-        text: str,
-        on_change: Callable[[BBox], None],
-        *,
-        already_applied: bool,
-    ) -> None:
+    Created only after the session has recorded ``edit`` (see :meth:`MaskUndoStack.push_edit`).
+    """
+
+    def __init__(self, session: AnnotationSession, edit: Edit, text: str,
+                 on_change: Callable[[BBox], None]) -> None:
         super().__init__(text)
         self.session = session
         self.edit = edit
         self._on_change = on_change
-        self._skip_redo = already_applied
+        self._skip_redo = True
         self.evicted = False
 
     def redo(self) -> None:
@@ -73,7 +69,7 @@ class MaskUndoStack(QUndoStack):
         evicted = session.commit(edit) if already_applied else session.do(edit)
         forgotten = self.count() - len(self._live)
         self._live = self._live[: max(0, self.index() - forgotten)]
-        cmd = MaskEditCommand(session, edit, text, on_change, already_applied=True)
+        cmd = MaskEditCommand(session, edit, text, on_change)
         self.push(cmd)
         self._live.append(cmd)
         for old in self._live[:evicted]:

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from workbench.core.imageio import load_image
-from workbench.qt.training.render import Tile, batch_tiles, prediction_tiles
 from workbench.qt.training.stages import StageSpec
 from workbench.qt.training.worker import Job, JobContext
 from workbench.training.config import TrainConfig
@@ -26,6 +25,7 @@ from workbench.training.learner import Learner
 from workbench.training.predict import predict_project
 from workbench.training.reports import ReportCallback
 from workbench.training.session import Stage, build_learner, run_stages
+from workbench.training.visualize import Cell, batch_cells, prediction_cells
 
 if TYPE_CHECKING:
     from workbench.core.project import Project
@@ -39,7 +39,7 @@ class PreviewReady:
     """Image tiles for the preview tab: kind is "batch" or "predictions"."""
 
     kind: str
-    tiles: list[Tile]
+    tiles: list[Cell]
     note: str = ""
 
 
@@ -92,7 +92,7 @@ def training_job(project: Project, config: TrainConfig, specs: Sequence[StageSpe
     def job(ctx: JobContext) -> TrainResult:
         learner, report = _attach(project, config, state, ctx, reuse=continue_model)
         try:
-            ctx.report(PreviewReady("batch", _batch_tiles(learner), "Augmented training batch"))
+            ctx.report(PreviewReady("batch", batch_cells(learner.data), "Augmented training batch"))
             state.trained = True
             run_stages(learner, stages)
             cancelled = learner.cancel_requested or learner.state.cancelled
@@ -131,9 +131,8 @@ def show_batch_job(project: Project, config: TrainConfig) -> Job:
     def job(ctx: JobContext) -> None:
         spec = data_spec(project, top_down=config.top_down, seed=config.seed)
         data = spec.build(config.size, config.bs, torch.device("cpu"))
-        xb, yb = data.one_batch()
-        tiles = batch_tiles(xb, yb, data.task, data.classes, data.colors)
-        ctx.report(PreviewReady("batch", tiles, f"Augmented training batch at {data.size}px"))
+        ctx.report(PreviewReady("batch", batch_cells(data),
+                                f"Augmented training batch at {data.size}px"))
 
     return job
 
@@ -147,13 +146,7 @@ def predict_run_job(project: Project, run_id: str, device: str) -> Job:
     return job
 
 
-def _batch_tiles(learner: Learner) -> list[Tile]:
-    data = learner.data
-    xb, yb = data.one_batch()
-    return batch_tiles(xb, yb, data.task, data.classes, data.colors)
-
-
-def _validation_tiles(project: Project, learner: Learner) -> list[Tile]:
+def _validation_tiles(project: Project, learner: Learner) -> list[Cell]:
     names = list(learner.data.valid_names[:PREVIEW_IMAGES])
     if not names:
         return []
@@ -164,5 +157,5 @@ def _validation_tiles(project: Project, learner: Learner) -> list[Tile]:
         targets = [project.read_mask(n) for n in names]
     else:
         targets = [project.tags(n) for n in names]
-    return prediction_tiles(images, targets, preds, names, task, learner.data.classes,
+    return prediction_cells(images, targets, preds, names, task, learner.data.classes,
                             learner.data.colors)

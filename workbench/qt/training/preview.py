@@ -1,7 +1,7 @@
 """Image galleries: the "show batch" preview and validation predictions next to their targets.
 
-Tiles are (RGB uint8 array, caption) pairs made on the training thread (see ``render``); this
-widget only converts them to pixmaps.
+Tiles are (RGB uint8 array, caption) cells made on the training thread by
+``workbench.training.visualize``; this widget only converts them to pixmaps.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
-Tile = tuple[np.ndarray, str]
+from workbench.training.visualize import Cell as Tile
+
 TILE_PX = 150
 
 

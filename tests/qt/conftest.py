@@ -1,0 +1,37 @@
+"""Helpers shared by the Qt tests."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from collections.abc import Callable
+
+import pytest
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+
+@pytest.fixture
+def answer_message_box(qtbot) -> Callable[[QMessageBox.StandardButton], list[str]]:
+    """answer_message_box(button): click ``button`` on the next modal QMessageBox.
+
+    Returns a list that receives the box's objectName once it has been answered.
+    """
+
+    def answer(button: QMessageBox.StandardButton) -> list[str]:
+        seen: list[str] = []
+
+        def click() -> None:
+            box = QApplication.activeModalWidget()
+            if not isinstance(box, QMessageBox):
+                QTimer.singleShot(20, click)  # the box is not open yet: look again shortly
+                return
+            seen.append(box.objectName())
+            qtbot.mouseClick(box.button(button), Qt.MouseButton.LeftButton)
+
+        QTimer.singleShot(20, click)
+        return seen
+
+    return answer
