@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from workbench import cli
+from workbench.core.project import Project
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -93,6 +94,27 @@ def test_failures_are_one_line_with_exit_1(tmp_path: Path,
     code, _, err = run(capsys, "export", tmp_path / "p", "--format", "onnx",
                        "--out", tmp_path / "m.onnx")
     assert code == 1 and "no training runs" in err
+
+
+def test_import_options_for_another_source_are_refused(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "new", tmp_path / "p", "--task", "segmentation", "--classes", "a,b")
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    for extra, wanted in ((["--codes", tmp_path / "c.txt"], "--codes only applies to a mask import"),
+                          (["--mask-pattern", "{stem}_P.png"], "--mask-pattern only applies"),
+                          (["--add-tags"], "--add-tags only applies")):
+        code, _, err = run(capsys, "import", tmp_path / "p", "--images", tmp_path, *extra)
+        assert code == 1 and wanted in err and err.count("\n") == 1
+    with Project.open(tmp_path / "p", readonly=True) as project:
+        assert project.image_names() == []  # refused before anything was imported
+
+
+def test_usage_mistakes_exit_2_with_the_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["new", "somewhere", "--task", "painting"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: workbench new") and "invalid choice: 'painting'" in err
 
 
 def test_demo_then_info_json_in_a_subprocess(tmp_path: Path) -> None:

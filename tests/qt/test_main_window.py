@@ -173,3 +173,25 @@ def test_reopening_resumes_at_the_last_image(qtbot, host, seg_project):
     again = MainWindow(seg_project, workspace, None, host.settings)
     qtbot.addWidget(again)
     qtbot.waitUntil(lambda: workspace.opened == [names[5]], timeout=3000)
+
+
+class RecoveringWorkspace(RecordingWorkspace):
+    recoveredEdits = Signal(str, int)
+    errorOccurred = Signal(str)
+
+
+def test_recovered_strokes_and_save_errors_are_told_in_the_status_bar(qtbot, seg_project,
+                                                                      tmp_path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    workspace = RecoveringWorkspace()
+    window = MainWindow(seg_project, workspace, RecordingTrainer(), settings)
+    window.show()
+    try:
+        workspace.recoveredEdits.emit("img_01.png", 7)
+        message = window.statusBar().currentMessage()
+        assert "Recovered 7 unsaved stroke(s) on img_01.png" in message
+        workspace.errorOccurred.emit("Could not save masks/img_01.png: the disk is full")
+        assert "the disk is full" in window.statusBar().currentMessage()
+    finally:
+        window.close()
+        window.deleteLater()

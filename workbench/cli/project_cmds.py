@@ -74,7 +74,22 @@ def _register_import(subparsers: Any) -> None:
     p.set_defaults(func=cmd_import)
 
 
+def _check_import_options(args: argparse.Namespace) -> None:
+    """Options that only apply to another import source would be silently ignored: refuse."""
+    if args.masks is None:
+        unused = [opt for opt, given in (("--codes", args.codes is not None),
+                                         ("--mask-pattern", args.mask_pattern != "{stem}.png"))
+                  if given]
+        if unused:
+            verb = "apply" if len(unused) > 1 else "applies"
+            raise ProjectError(f"{' and '.join(unused)} only {verb} to a mask import: "
+                               "add --masks DIR.")
+    if args.add_tags and args.csv is None:
+        raise ProjectError("--add-tags only applies to a labels.csv import: add --csv FILE.")
+
+
 def cmd_import(args: argparse.Namespace) -> int:
+    _check_import_options(args)
     with Project.open(args.project) as project:
         if args.masks is not None:
             report = importers.import_masks(project, args.images, args.masks,
