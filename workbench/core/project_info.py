@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workbench.core.imageio import UNLABELLED_VALUE
+from workbench.core.class_tally import ClassTally, mask_pixel_counts
 from workbench.core.manifest import Status, Task
 
 if TYPE_CHECKING:
@@ -27,8 +27,8 @@ def _seg_counts(project: Project, names: list[str]) -> dict[str, Any]:
             continue
         if mask is None:
             continue
-        counts = np.bincount(np.where(mask == UNLABELLED_VALUE, n, mask).ravel(), minlength=n + 1)
-        pixels += counts[: n + 1]
+        counts = mask_pixel_counts(mask, n)
+        pixels += counts
         images += counts[:n] > 0
     return {
         "per_class": {c: int(images[i]) for i, c in enumerate(project.classes)},
@@ -39,10 +39,7 @@ def _seg_counts(project: Project, names: list[str]) -> dict[str, Any]:
 
 
 def _tag_counts(project: Project, names: list[str]) -> dict[str, Any]:
-    counter: Counter[str] = Counter()
-    for name in names:
-        counter.update(project.tags(name))
-    return {"per_class": {t: int(counter.get(t, 0)) for t in project.classes}}
+    return {"per_class": ClassTally.compute(project, names).counts()}
 
 
 def project_info(project: Project) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from workbench.core.project import Project, Status
 from workbench.qt.browser import ImageBrowser
+from workbench.qt.class_progress import ClassProgress
 from workbench.qt.dialogs.recent import RecentProjects
 from workbench.qt.theme import icon
 
@@ -109,9 +110,11 @@ class MainWindow(QMainWindow):
         self.progress_bar = QProgressBar(objectName="labelProgress")
         self.progress_bar.setTextVisible(False)
         self.progress_bar.setFixedWidth(140)
+        self.class_progress = ClassProgress(self.project)
         bar.addPermanentWidget(self.project_label)
         bar.addPermanentWidget(self.progress_label)
         bar.addPermanentWidget(self.progress_bar)
+        bar.addPermanentWidget(self.class_progress)
 
     def _action(self, text: str, slot: Callable[[], object], icon_name: str | None = None,
                 shortcut: QKeySequence | str | None = None, tip: str | None = None) -> QAction:
@@ -287,12 +290,14 @@ class MainWindow(QMainWindow):
 
     def _on_status_changed(self, name: str, status: str) -> None:
         self.browser.set_status(name, status)
+        self.class_progress.update_image(name)
         self.update_progress()
 
     def _on_labels_saved(self, name: str) -> None:
         # The workspace reports the new status separately; saving may still change it (e.g. the
         # first mask of an image), so ask the project, which is the source of truth.
         self.browser.set_status(name, self.project.status(name))
+        self.class_progress.update_image(name)
         self.update_progress()
 
     def show_import_dialog(self) -> None:
@@ -305,6 +310,7 @@ class MainWindow(QMainWindow):
     def reload_images(self) -> None:
         self.project.refresh()
         self.browser.reload(self.project.image_names(), self.project.statuses())
+        self.class_progress.refresh()
         self.update_progress()
         if self.browser.current_name() is None:
             self.browser.select_first()
@@ -348,6 +354,7 @@ class MainWindow(QMainWindow):
                 log.warning("training did not stop within 15 s; closing anyway")
         self.workspace.flush()
         self.browser.shutdown()
+        self.class_progress.stop()
         if self.settings is not None:
             if (current := self.browser.current_name()) is not None:
                 self.settings.setValue(self._last_image_key(), current)
