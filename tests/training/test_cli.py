@@ -1,10 +1,13 @@
 """`workbench lr-find`, `train`, `predict` and model `export` end to end on a tiny project."""
 
 import csv
+import io
 import json
 
 from workbench.cli import main
 from workbench.core.project import Project
+from workbench.training.progress import ConsoleProgress
+from workbench.training.reports import BatchEnd, EpochEnd, FitEnded, FitStarted
 
 FAST = ["--size", "32", "--bs", "4", "--arch", "resnet18", "--pretrained", "none"]
 
@@ -62,3 +65,28 @@ def test_cli_errors_are_one_line(seg_project, capsys) -> None:
     err = capsys.readouterr().err
     assert err.startswith("workbench: error:") and "no trained model" in err
     assert main(["train", str(root), "--epochs", "1", *FAST, "--device", "cuda:7"]) == 1
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_console_progress_bar_and_epoch_table() -> None:
+    out = FakeTerminal()
+    show = ConsoleProgress(out)
+    show(FitStarted("frozen 64px", 1, 4, 4, ["dice_mean", "dice_nucleus", "pixel_acc"], "r1"))
+    for i in range(4):
+        show(BatchEnd(0, i, i, 4, 1e-3, 0.9, 0.5, 0.4321))
+    show(EpochEnd(0, 0.5, 0.25, {"dice_mean": 0.75, "dice_nucleus": 0.5, "pixel_acc": 0.9}, 65.0))
+    show(FitEnded(True, None, "r1", 0.75))
+    text = out.getvalue()
+    header = next(line for line in text.splitlines() if "train_loss" in line).split()
+    assert header == ["epoch", "train_loss", "valid_loss", "dice_mean", "pixel_acc", "time"]
+    assert "[" + "#" * 30 + "] 4/4 loss 0.4321" in text  # the bar reaches the end
+    row = text.split("\r")[-1].splitlines()[0].split()
+    assert row == ["0", "0.500000", "0.250000", "0.750000", "0.900000", "01:05"]
+    assert "cancelled" in text and "checkpoint is kept" in text
+    plain = io.StringIO()  # not a terminal (a log file): no bar, only the table
+    ConsoleProgress(plain)(BatchEnd(0, 0, 0, 4, 1e-3, 0.9, 0.5, 0.4))
+    assert plain.getvalue() == ""

@@ -114,8 +114,6 @@ def test_nan_loss_stops_with_the_batch_number_and_keeps_last_checkpoint(make_lea
 
 
 def test_cancel_stops_within_one_batch(make_learner) -> None:
-    state = {"seen": 0}
-
     def after_batch(learn):
         if learn.state.training and learn.state.epoch == 1 and learn.state.iter == 0:
             learn.cancel()
@@ -125,7 +123,6 @@ def test_cancel_stops_within_one_batch(make_learner) -> None:
                                     ReportCallback(messages.append)])
     n = len(learn.data.train_dl)
     learn.fit_one_cycle(3, 1e-3)
-    assert state["seen"] == 0
     assert len(learn.recorder.losses) == n + 1  # stopped right after the requested batch
     assert learn.state.cancelled
     assert isinstance(messages[0], FitStarted) and isinstance(messages[-1], FitEnded)
@@ -165,6 +162,18 @@ def test_not_enough_labels(seg_project, config_factory) -> None:
     with pytest.raises(NotEnoughLabelsError, match="1 labelled image") as info:
         build_learner(seg_project, config_factory())
     assert info.value.labelled == 1
+
+
+def test_one_training_image_is_not_enough(seg_project, config_factory) -> None:
+    # BatchNorm cannot train on a batch of one: ask for labels instead of crashing mid-fit.
+    from workbench.training.session import build_learner
+
+    for name in seg_project.image_names()[2:]:
+        seg_project.clear_label(name)
+    assert [len(s) for s in seg_project.split()] == [1, 1]
+    with pytest.raises(NotEnoughLabelsError, match="1 for training.*at least 3") as info:
+        build_learner(seg_project, config_factory())
+    assert info.value.labelled == 2 and info.value.needed == 3
 
 
 def test_ctrl_c_is_recorded_as_cancelled(make_learner) -> None:

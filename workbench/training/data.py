@@ -166,8 +166,10 @@ class DataSpec:
 
 
 def data_spec(project: Project, *, top_down: bool = False, num_workers: int = 0,
-              seed: int = 0, min_train: int = 1, min_valid: int = 1) -> DataSpec:
-    """Collect paths and labels of the project's labelled images, split by its split rule."""
+              seed: int = 0, min_train: int = 2, min_valid: int = 1) -> DataSpec:
+    """Collect paths and labels of the project's labelled images, split by its split rule.
+
+    Training needs two images: BatchNorm cannot train on a batch of one."""
     task = task_name(project.task)
     train, valid = project.split()
     labelled = len(train) + len(valid)
@@ -176,7 +178,8 @@ def data_spec(project: Project, *, top_down: bool = False, num_workers: int = 0,
         raise NotEnoughLabelsError(
             f"{project.root} has {labelled} labelled image(s): {len(train)} for training and "
             f"{len(valid)} for validation. Label at least {max(needed, labelled + 1)} images "
-            "so both sets are non-empty (or change the validation split).",
+            f"so training gets at least {min_train} and validation at least {min_valid} "
+            "(or change the validation split).",
             labelled=labelled, needed=needed,
         )
     names = train + valid

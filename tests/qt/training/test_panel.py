@@ -185,11 +185,31 @@ def test_engine_errors_are_shown_and_panel_stays_usable(qtbot, seg_project, tmp_
     project.close()
 
 
+def test_object_names_for_tests_exist(qtbot, seg_project, make_panel):
+    panel = make_panel(seg_project)
+    for name in ["trainStartButton", "trainStopButton", "lrFindButton", "epochsSpin", "lrEdit",
+                 "lrPlot", "momPlot", "lossPlot", "lrFinderPlot", "trainProgress"]:
+        assert panel.findChild(object, name) is not None, name
+    assert not panel.is_training()
+
+
 def test_stage_two_alone_continues_the_model(qtbot, seg_project, make_panel):
+    # One image is labelled only while the first run trains: the next run must use it.
+    late = seg_project.image_names()[0]
+    late_mask = seg_project.read_mask(late)
+    seg_project.clear_label(late)
     panel = make_panel(seg_project, bs=4, epochs=1)
+
+    def label_during_run(_msg: object) -> None:
+        if seg_project.read_mask(late) is None:
+            seg_project.write_mask(late, late_mask)
+
+    panel.jobStarted.connect(lambda signals: signals.batchEnded.connect(label_during_run))
     panel.start_training()
     wait_idle(qtbot, panel)
     first = panel.engine.learner
+    used_first = first.data.train_names + first.data.valid_names
+    assert late not in used_first and seg_project.read_mask(late) is not None
     panel.stages.set_mode("unfrozen")
     panel.stages.unfreeze_epochs.setValue(1)
     panel.start_training()
@@ -201,3 +221,4 @@ def test_stage_two_alone_continues_the_model(qtbot, seg_project, make_panel):
     assert [row.stage for row in panel.table.table_model.rows] == ["frozen", "unfrozen"]
     assert len(panel.plots.stage_lines) == 3  # one marker on each per-batch plot
     assert panel.history.run_ids() == [learner.run_id]
+    assert late in learner.data.train_names + learner.data.valid_names
