@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QComboBox, QLabel, QVBoxLayout, QWidget
+
+log = logging.getLogger(__name__)
 
 
 def describe(devices: Sequence[dict[str, Any]]) -> tuple[list[tuple[str, str]], str]:
@@ -83,3 +87,24 @@ class DevicePicker(QWidget):
 
     def _changed(self, _index: int) -> None:
         self.deviceChanged.emit(self.device())
+
+
+class DeviceProbe(QObject):
+    """Runs describe_devices() on a background thread and emits ``found`` with its result.
+
+    The probe imports torch and initialises CUDA, which takes seconds; the GUI thread only
+    receives the (queued) signal."""
+
+    found = Signal(list)
+
+    def start(self) -> None:
+        threading.Thread(target=self._probe, name="device-probe", daemon=True).start()
+
+    def _probe(self) -> None:
+        from workbench.training.session import describe_devices
+
+        devices = describe_devices()
+        try:
+            self.found.emit(devices)
+        except RuntimeError:  # the panel was closed before the probe finished
+            log.debug("device probe finished after its panel was closed")

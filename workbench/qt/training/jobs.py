@@ -12,11 +12,12 @@ import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 
 from workbench.core.imageio import load_image
+from workbench.qt.training.engine_state import EngineState
 from workbench.qt.training.stages import StageSpec
 from workbench.qt.training.worker import Job, JobContext
 from workbench.training.config import TrainConfig
@@ -50,14 +51,6 @@ class TrainResult:
     best_metric: float | None
     stages: list[str] = field(default_factory=list)
 
-
-@dataclass
-class EngineState:
-    """The model the next stage continues. Only the job that currently runs touches it."""
-
-    learner: Learner | None = None
-    trained: bool = False  # False: built (e.g. for the LR finder) but not fitted yet
-    config: dict[str, Any] = field(default_factory=dict)
 
 
 def _attach(project: Project, config: TrainConfig, state: EngineState, ctx: JobContext,

@@ -13,7 +13,7 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -29,8 +29,9 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.errors import WorkbenchError
-from workbench.qt.training import jobs
 from workbench.qt.training.config_form import ConfigForm
+from workbench.qt.training.devices import DeviceProbe
+from workbench.qt.training.engine_state import EngineState
 from workbench.qt.training.epoch_table import EpochTable
 from workbench.qt.training.history import RunHistory
 from workbench.qt.training.hover import format_value
@@ -42,10 +43,10 @@ from workbench.qt.training.progress import TrainingProgress
 from workbench.qt.training.stages import StageControls
 from workbench.qt.training.worker import JobRunner, JobSignals
 from workbench.training.config import TrainConfig
-from workbench.training.session import describe_devices
 
 if TYPE_CHECKING:
     from workbench.core.project import Project
+    from workbench.qt.training.jobs import Job
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class TrainingPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("trainingPanel")
         self.project = project
-        self.engine = jobs.EngineState()
+        self.engine = EngineState()
         self.runner = JobRunner(self)
         self.job_kind: str | None = None
         self.lr_find_iters = 100  # sweep length; tests and slow CPUs may shorten it
@@ -102,10 +103,18 @@ class TrainingPanel(QWidget):
         self._build_buttons()
         self._build_layout()
         self._connect()
-        self.form.device_picker.set_devices(describe_devices(), self.form.config.device)
+        # Probing devices imports torch (seconds): do it once the event loop runs, off the GUI
+        # thread, so the window shows at once.
+        self._device_probe = DeviceProbe(self)
+        self._device_probe.found.connect(self._devices_found)
+        QTimer.singleShot(0, self._device_probe.start)
         self.stages.update_summary(self.form.config)
         self.refresh_history()
         self._set_busy(False)
+
+    @Slot(list)
+    def _devices_found(self, devices: list) -> None:
+        self.form.device_picker.set_devices(devices, self.form.config.device)
 
     # ------------------------------------------------------------------ layout
     def _build_buttons(self) -> None:
@@ -251,7 +260,7 @@ class TrainingPanel(QWidget):
         settings = self.stages.settings
         specs = settings.plan(self.form.config)
         continue_model = settings.continues_model() and self.engine.trained
-        job = jobs.training_job(self.project, self.form.config, specs, self.engine,
+        job = _jobs().training_job(self.project, self.form.config, specs, self.engine,
                                 continue_model)
         self._launch("train", job, keep_history=continue_model,
                      planned_epochs=sum(s.epochs for s in specs))
@@ -260,18 +269,18 @@ class TrainingPanel(QWidget):
         settings = self.stages.settings
         specs = settings.plan(self.form.config)
         continue_model = settings.continues_model() and self.engine.trained
-        job = jobs.lr_find_job(self.project, self.form.config, self.engine,
+        job = _jobs().lr_find_job(self.project, self.form.config, self.engine,
                                frozen=specs[0].frozen, continue_model=continue_model,
                                num_it=self.lr_find_iters)
         self._launch("lr_find", job)
 
     def show_batch(self) -> None:
-        self._launch("show_batch", jobs.show_batch_job(self.project, self.form.config))
+        self._launch("show_batch", _jobs().show_batch_job(self.project, self.form.config))
 
     def load_run(self, run_id: str) -> None:
         """Predict every image with run ``run_id`` (the annotation panel offers them)."""
         self.history.select_run(run_id)
-        self._launch("predict", jobs.predict_run_job(self.project, run_id,
+        self._launch("predict", _jobs().predict_run_job(self.project, run_id,
                                                      self.form.config.device))
 
     def refresh_history(self) -> None:
@@ -298,7 +307,7 @@ class TrainingPanel(QWidget):
         return self.plots.save_png(path)
 
     # ------------------------------------------------------------------ jobs
-    def _launch(self, kind: str, job: jobs.Job, keep_history: bool = False,
+    def _launch(self, kind: str, job: Job, keep_history: bool = False,
                 planned_epochs: int = 0) -> None:
         if self.runner.is_running():
             self.show_message("warning", "A job is already running; stop it first.")
@@ -333,14 +342,14 @@ class TrainingPanel(QWidget):
 
     @Slot(object)
     def _on_other_message(self, msg: object) -> None:
-        if isinstance(msg, jobs.PreviewReady):
+        if isinstance(msg, _jobs().PreviewReady):
             gallery = self.batch_gallery if msg.kind == "batch" else self.pred_gallery
             gallery.set_tiles(msg.tiles, msg.note)
 
     @Slot(object)
     def _on_succeeded(self, result: object) -> None:
         self.last_result = result
-        if isinstance(result, jobs.TrainResult):
+        if isinstance(result, _jobs().TrainResult):
             best = "" if result.best_metric is None else f", best metric {result.best_metric:.4f}"
             if result.cancelled:
                 self.show_message("warning", f"Run {result.run_id} stopped{best}. The last "
@@ -392,6 +401,14 @@ class TrainingPanel(QWidget):
                 self.save_plots(path)
             except OSError as exc:
                 self.show_message("error", str(exc))
+
+
+def _jobs():
+    """The engine side of the panel, imported on first use: it pulls in torch, which takes
+    seconds, and the window should not wait for that."""
+    from workbench.qt.training import jobs
+
+    return jobs
 
 
 def _button(name: str, text: str, tip: str) -> QPushButton:

@@ -7,13 +7,16 @@ Tiles are (RGB uint8 array, caption) cells made on the training thread by
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
-from workbench.training.visualize import Cell as Tile
+if TYPE_CHECKING:  # visualize imports torch; the preview only needs the type
+    from workbench.training.visualize import Cell as Tile
+
 
 TILE_PX = 150
 
