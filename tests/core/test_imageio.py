@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
 from workbench.core import imageio
 from workbench.core.errors import ImageReadError, MaskError
@@ -120,6 +120,23 @@ def test_truncated_jpeg_names_the_file(tmp_path: Path) -> None:
     path.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
     with pytest.raises(ImageReadError, match="cut.jpg"):
         load_image(path)
+
+
+def test_png_exif_orientation_and_size_without_decoding(tmp_path: Path, monkeypatch) -> None:
+    img = Image.fromarray(np.zeros((10, 20, 3), np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    img.save(tmp_path / "r.png", exif=exif.tobytes())
+    assert load_image(tmp_path / "r.png").shape == (20, 10, 3)
+    Image.fromarray(np.zeros((7, 9), np.uint8)).save(tmp_path / "plain.png")  # no EXIF at all
+
+    def no_decoding(self):  # image_size must read only the header
+        raise AssertionError("pixels decoded")
+
+    monkeypatch.setattr(Image.Image, "load", no_decoding)
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    assert image_size(tmp_path / "r.png") == (10, 20)
+    assert image_size(tmp_path / "plain.png") == (9, 7)
 
 
 def test_random_bytes_with_png_name(tmp_path: Path) -> None:
