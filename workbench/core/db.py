@@ -18,7 +18,7 @@ from typing import Any
 
 from workbench.core.errors import DiskFullError, ProjectError, ReadOnlyError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS image_status (
@@ -26,13 +26,22 @@ CREATE TABLE IF NOT EXISTS image_status (
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, created_at REAL NOT NULL, config TEXT NOT NULL,
     status TEXT NOT NULL DEFAULT 'running', finished_at REAL, best_metric REAL,
-    metric_name TEXT, epochs INTEGER, history TEXT, error TEXT);
+    metric_name TEXT, epochs INTEGER, history TEXT, error TEXT, parent TEXT, queue_items TEXT);
 CREATE TABLE IF NOT EXISTS queue (
     id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',
-    score REAL, added_at REAL NOT NULL);
+    score REAL, added_at REAL NOT NULL, run_id TEXT, change TEXT, used_by TEXT,
+    position REAL);
+CREATE TABLE IF NOT EXISTS uncertainty (
+    name TEXT PRIMARY KEY, run_id TEXT NOT NULL, score REAL NOT NULL, scored_at REAL NOT NULL);
 """
+# Columns added after schema 1; a project made by an older version gains them on open.
+_ADDED_COLUMNS = {
+    "runs": {"parent": "TEXT", "queue_items": "TEXT"},
+    "queue": {"run_id": "TEXT", "change": "TEXT", "used_by": "TEXT", "position": "REAL"},
+}
 RUN_FIELDS = frozenset(
-    {"status", "finished_at", "best_metric", "metric_name", "epochs", "history", "error"}
+    {"status", "finished_at", "best_metric", "metric_name", "epochs", "history", "error",
+     "parent", "queue_items"}
 )
 RUN_STATUSES = frozenset({"running", "finished", "cancelled", "failed"})
 
@@ -45,6 +54,14 @@ def _write_error(path: Path, exc: sqlite3.Error) -> Exception:
     if "readonly" in text or "read-only" in text:
         return ReadOnlyError(f"Cannot write {path}: the file or its folder is read-only.")
     return ProjectError(f"Cannot write the project database {path} ({text}).")
+
+
+def _add_missing_columns(con: sqlite3.Connection) -> None:
+    for table, columns in _ADDED_COLUMNS.items():
+        have = {row[1] for row in con.execute(f"PRAGMA table_info({table})")}
+        for column, kind in columns.items():
+            if column not in have:
+                con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
 class ProjectDB:
@@ -61,8 +78,9 @@ class ProjectDB:
         if not readonly:
             with self.write() as con:
                 con.executescript(_SCHEMA)
+                _add_missing_columns(con)
                 con.execute(
-                    "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,)
+                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,)
                 )
 
     # -- connections ------------------------------------------------------------------------
@@ -159,8 +177,9 @@ class ProjectDB:
             raise ValueError(f"unknown run fields: {sorted(unknown)}")
         if "status" in fields and fields["status"] not in RUN_STATUSES:
             raise ValueError(f"run status must be one of {sorted(RUN_STATUSES)}")
-        if "history" in fields and not isinstance(fields["history"], str):
-            fields["history"] = json.dumps(fields["history"], default=str)
+        for key in ("history", "queue_items"):
+            if key in fields and not isinstance(fields[key], str):
+                fields[key] = json.dumps(fields[key], default=str)
         if not fields:
             return
         cols = ", ".join(f"{k} = ?" for k in fields)
@@ -174,6 +193,7 @@ class ProjectDB:
         d = dict(row)
         d["config"] = json.loads(d["config"]) if d["config"] else {}
         d["history"] = json.loads(d["history"]) if d["history"] else None
+        d["queue_items"] = json.loads(d["queue_items"]) if d.get("queue_items") else []
         return d
 
     def list_runs(self) -> list[dict[str, Any]]:
@@ -184,18 +204,59 @@ class ProjectDB:
         rows = self.query("SELECT * FROM runs WHERE run_id = ?", (run_id,))
         return self._run_row(rows[0]) if rows else None
 
-    # -- corrections queue ------------------------------------------------------------------
-    def queue_add(self, name: str, reason: str = "", score: float | None = None) -> int:
+    # -- corrections queue (see workbench.core.queue.RefitQueue for the API to use) ----------
+    def queue_add(self, name: str, reason: str = "", score: float | None = None, *,
+                  run_id: str | None = None, change: dict[str, Any] | None = None) -> int:
         with self.write() as con:
             cur = con.execute(
-                "INSERT INTO queue (name, reason, score, added_at) VALUES (?, ?, ?, ?)",
-                (name, reason, score, time.time()),
+                "INSERT INTO queue (name, reason, score, added_at, run_id, change, position) "
+                "VALUES (?, ?, ?, ?, ?, ?, "
+                "(SELECT COALESCE(MAX(position), 0) + 1 FROM queue))",
+                (name, reason, score, time.time(), run_id,
+                 json.dumps(change) if change is not None else None),
             )
             return int(cur.lastrowid or 0)
 
     def queue_list(self) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.query("SELECT * FROM queue ORDER BY id")]
+        rows = self.query("SELECT * FROM queue ORDER BY COALESCE(position, id), id")
+        out = []
+        for row in rows:
+            d = dict(row)
+            d["change"] = json.loads(d["change"]) if d.get("change") else {}
+            out.append(d)
+        return out
 
     def queue_remove(self, entry_id: int) -> None:
+        self.queue_remove_many([entry_id])
+
+    def queue_remove_many(self, entry_ids: Iterable[int]) -> None:
         with self.write() as con:
-            con.execute("DELETE FROM queue WHERE id = ?", (entry_id,))
+            con.executemany("DELETE FROM queue WHERE id = ?", [(int(i),) for i in entry_ids])
+
+    def queue_set_positions(self, positions: dict[int, float]) -> None:
+        with self.write() as con:
+            con.executemany("UPDATE queue SET position = ? WHERE id = ?",
+                            [(p, int(i)) for i, p in positions.items()])
+
+    def queue_mark_used(self, entry_ids: Iterable[int], run_id: str) -> None:
+        with self.write() as con:
+            con.executemany("UPDATE queue SET used_by = ? WHERE id = ?",
+                            [(run_id, int(i)) for i in entry_ids])
+
+    # -- uncertainty of unlabelled images (active learning) ----------------------------------
+    def set_uncertainty(self, run_id: str, scores: dict[str, float]) -> None:
+        """Replace every stored score by ``scores`` from ``run_id`` (one transaction)."""
+        now = time.time()
+        with self.write() as con:
+            con.execute("DELETE FROM uncertainty")
+            con.executemany("INSERT INTO uncertainty VALUES (?, ?, ?, ?)",
+                            [(n, run_id, float(v), now) for n, v in scores.items()])
+
+    def uncertainty(self) -> dict[str, float]:
+        """name -> score, most uncertain first."""
+        rows = self.query("SELECT name, score FROM uncertainty ORDER BY score DESC, name")
+        return {r["name"]: r["score"] for r in rows}
+
+    def uncertainty_run(self) -> str | None:
+        rows = self.query("SELECT run_id FROM uncertainty LIMIT 1")
+        return rows[0]["run_id"] if rows else None

@@ -47,6 +47,7 @@ from workbench.core.manifest import (
     validate_classes,
 )
 from workbench.core.project_info import project_info
+from workbench.core.queue import RefitQueue
 from workbench.core.report import ImportReport
 
 __all__ = ["UNLABELLED_VALUE", "ImportReport", "Project", "SplitRule", "Status", "Task"]
@@ -71,6 +72,7 @@ class Project:
         self._mask_stems: set[str] = set()
         self._labels: dict[str, list[str]] = {}
         self.db: ProjectDB
+        self._queue: RefitQueue | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     @classmethod
@@ -220,6 +222,13 @@ class Project:
         self._manifest.classes = classes
         self._manifest.colors = self._manifest.colors + extra
         self._manifest.save(self.root)
+
+    @property
+    def queue(self) -> RefitQueue:
+        """The corrections queue; one object per open project, so listeners see every change."""
+        if self._queue is None:
+            self._queue = RefitQueue(self.db)
+        return self._queue
 
     # -- images ----------------------------------------------------------------------------
     def refresh(self) -> None:
