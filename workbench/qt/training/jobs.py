@@ -2,7 +2,8 @@
 
 Each factory returns a callable taking a :class:`JobContext`; it reports through the engine's
 ``ReportCallback`` (and :class:`PreviewReady` for image tiles) and registers ``learner.cancel``
-so Stop ends the work within one batch. No Qt in here.
+so Stop ends the work within one batch. The jobs touch no widgets (they run on the worker
+thread); Qt comes in only through the worker's ``Job``/``JobContext`` types.
 """
 
 from __future__ import annotations

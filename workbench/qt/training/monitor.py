@@ -1,7 +1,7 @@
 """Feeds a worker's reports into the plots, the progress bar and the epoch table.
 
-Handlers only append to buffers; a ~15 Hz timer redraws the plots and the progress text, so
-the GUI's cost does not grow with the batch rate.
+Handlers only append to buffers; a timer redraws the plots and the progress text 10 times a
+second (``REFRESH_HZ``), so the GUI's cost does not grow with the batch rate.
 """
 
 from __future__ import annotations

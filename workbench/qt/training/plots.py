@@ -2,7 +2,7 @@
 
 Batches can arrive hundreds of times a second on a fast GPU; redrawing on each would starve the
 event loop. So the data go into plain Python lists, and the run monitor's QTimer calls
-``refresh`` at ~15 Hz, which pushes them into curves created once with ``setData`` only when
+``refresh`` ``REFRESH_HZ`` (10) times a second, which pushes them into curves created once with ``setData`` only when
 something changed.
 """
 
