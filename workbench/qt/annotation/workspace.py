@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QSizePolicy,
     QTextEdit,
     QVBoxLayout,
@@ -43,6 +44,12 @@ from workbench.qt.theme import current_colors
 
 log = logging.getLogger(__name__)
 SIDE_WIDTH = 240
+
+
+def typing() -> bool:
+    """True while keyboard focus is in a text field or spin box: shortcuts stay out of it."""
+    return isinstance(QApplication.focusWidget(),
+                      QLineEdit | QTextEdit | QPlainTextEdit | QAbstractSpinBox)
 
 
 class AnnotationWorkspace(QWidget):
@@ -171,8 +178,11 @@ class AnnotationWorkspace(QWidget):
         action = QAction(text, self)
         action.setObjectName(f"action_{ident}")
         action.setShortcuts([QKeySequence(k) for k in keys])
-        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        action.triggered.connect(lambda _checked=False: slot())
+        # Window-wide, so the keys work after clicking the image list or a button. Text fields
+        # and spin boxes claim printable keys and Ctrl+Z themselves (ShortcutOverride); the guard
+        # drops the rest (PgDown, Return, Ctrl+P, ...) while the user is typing.
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(lambda _checked=False: None if typing() else slot())
         self.addAction(action)
         self.actions_by_id[ident] = action
         return action
@@ -301,9 +311,8 @@ class AnnotationWorkspace(QWidget):
         self._update_info()
 
     def _focus_canvas(self) -> None:
-        # Take keyboard focus for the shortcuts, unless the user is typing somewhere.
-        focus = QApplication.focusWidget()
-        if not isinstance(focus, QLineEdit | QTextEdit | QAbstractSpinBox):
+        # Take keyboard focus for the canvas's own keys (Space+drag), unless the user is typing.
+        if not typing():
             self._canvas.setFocus()
 
     def _cancel(self) -> None:
