@@ -17,7 +17,7 @@ from pathlib import Path
 from workbench.core.errors import ProjectError, WorkbenchError
 from workbench.core.importers import import_csv, import_masks
 from workbench.core.labels import read_codes
-from workbench.core.manifest import MANIFEST_NAME, SplitRule, Task
+from workbench.core.manifest import BACKGROUND_COLOR, MANIFEST_NAME, SplitRule, Task
 from workbench.core.project import Project
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ DEMO_ROOT = Path(__file__).resolve().parents[2] / "resources" / "demo"
 NUCLEI_VALID_SLICES = 12
 NUCLEI_START = "nuclei_z30.png"  # the stack's first slices are nearly empty noise
 _SOURCES = {Task.SEGMENTATION: "nuclei", Task.MULTILABEL: "fashion-tags"}
-_COLORS = {"background": (0, 0, 0), "nucleus": (255, 64, 160)}
+_COLORS = {"background": BACKGROUND_COLOR, "nucleus": (255, 64, 160)}
 
 
 def default_demo_dir(task: Task | str = Task.SEGMENTATION) -> Path:
