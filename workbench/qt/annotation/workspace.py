@@ -88,7 +88,10 @@ class AnnotationWorkspace(QWidget):
         self.help_overlay = HelpOverlay(self.task.value, self)
         self.help_overlay.closed.connect(self._canvas.setFocus)
         self._canvas.zoomChanged.connect(lambda _s: self._update_info())
-        self._canvas.set_message("Select an image in the list to start labelling.")
+        self._canvas.set_message(
+            "Select an image in the list to start labelling." if project.image_names() else
+            "This project has no images yet.\nAdd some with File → Import Images… (Ctrl+I) or "
+            "the Import button in the tool bar.")
         self._update_info()
 
     # ---------------------------------------------------------------- construction

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench import __version__
-from workbench.qt.dialogs.recent import RecentProjects
+from workbench.qt.dialogs.recent import RecentProjects, project_title
 from workbench.qt.theme import icon
 
 PathRole = Qt.ItemDataRole.UserRole + 1
@@ -37,6 +37,10 @@ class WelcomeWindow(QMainWindow):
         self.recent = recent
         self.recent_list = QListWidget(objectName="recentList")
         self.recent_list.setIconSize(QSize(20, 20))
+        # Long paths are shortened in the middle (full path in the tool tip), never scrolled.
+        self.recent_list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.recent_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.recent_list.setWordWrap(False)
         self.recent_list.itemActivated.connect(
             lambda item: self.openProjectRequested.emit(str(item.data(PathRole))))
         self.setCentralWidget(self._build())
@@ -92,7 +96,9 @@ class WelcomeWindow(QMainWindow):
     def refresh(self) -> None:
         self.recent_list.clear()
         for path in self.recent.paths():
-            item = QListWidgetItem(icon("images"), f"{path.name}\n{path}")
+            item = QListWidgetItem(icon("images"), f"{project_title(path)}\n{path}")
+            # Width 0: the row takes the list's width, so a long path is elided, not scrolled.
+            item.setSizeHint(QSize(0, 2 * self.recent_list.fontMetrics().lineSpacing() + 12))
             item.setData(PathRole, str(path))
             item.setToolTip(str(path))
             self.recent_list.addItem(item)
