@@ -8,7 +8,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
@@ -28,6 +28,9 @@ from workbench.qt.browser import ImageBrowser
 from workbench.qt.class_progress import ClassProgress
 from workbench.qt.dialogs.recent import RecentProjects
 from workbench.qt.theme import icon
+
+if TYPE_CHECKING:
+    from workbench.qt.project_prefs import PrefsBinder
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +76,7 @@ class MainWindow(QMainWindow):
         self.recent = RecentProjects(settings) if settings is not None else None
         self._owns_project = owns_project
         self._closed = False
+        self.prefs: PrefsBinder | None = None  # the project's remembered settings (set by app)
         self.setObjectName("mainWindow")
         self.setWindowTitle(f"{project.name} — Workbench")
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks
@@ -303,8 +307,12 @@ class MainWindow(QMainWindow):
     def show_import_dialog(self) -> None:
         from workbench.qt.dialogs.import_dialog import ImportDialog  # loaded when first used
 
-        dialog = ImportDialog(self.project, self)
+        prefs = self.prefs
+        dialog = ImportDialog(self.project, self, prefs.import_folder() if prefs else "")
         dialog.imported.connect(self.reload_images)
+        if prefs is not None:
+            dialog.imported.connect(
+                lambda _report: prefs.remember_import_folder(str(dialog.values()["images"])))
         dialog.exec()
 
     def reload_images(self) -> None:
