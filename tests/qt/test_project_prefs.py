@@ -15,12 +15,28 @@ from PySide6.QtCore import QSettings
 
 from workbench.app import create_main_window
 from workbench.core.prefs import PREFS_NAME, ProjectPrefs
+from workbench.core.project import Project
+from workbench.qt.annotation import AnnotationWorkspace
+from workbench.qt.main_window import MainWindow
+from workbench.qt.project_prefs import PrefsBinder
 
 
 def _open(qtbot, root: Path, tmp_path: Path, name: str = "settings.ini"):
-    # A fresh user-settings file each time: what comes back must come from the project.
+    """The app's whole window. A fresh user-settings file each time: what comes back must
+    come from the project folder."""
     settings = QSettings(str(tmp_path / name), QSettings.Format.IniFormat)
     window = create_main_window(root, settings)
+    qtbot.addWidget(window)
+    return window
+
+
+def _open_light(qtbot, root: Path):
+    """The window without the training panel (no torch import on a probe thread): enough for
+    the workspace and import memories, and much lighter on a busy 2-core machine."""
+    project = Project.open(root)
+    workspace = AnnotationWorkspace(project)
+    window = MainWindow(project, workspace, None, owns_project=True)
+    window.prefs = PrefsBinder(ProjectPrefs(root), window, workspace, None)
     qtbot.addWidget(window)
     return window
 
@@ -58,11 +74,11 @@ def test_training_brush_and_class_come_back_after_reopening(qtbot, seg_project, 
 def test_eraser_remembers_the_class_to_come_back_to(qtbot, seg_project, tmp_path):
     root = seg_project.root
     seg_project.close()
-    window = _open(qtbot, root, tmp_path)
+    window = _open_light(qtbot, root)
     window.workspace.state.set_label(1)
     window.workspace.state.select_eraser()
     window.close()
-    again = _open(qtbot, root, tmp_path)
+    again = _open_light(qtbot, root)
     try:
         assert again.workspace.state.label == 1  # never reopens on the eraser by surprise
     finally:
@@ -77,7 +93,7 @@ def test_last_import_folder_is_remembered(qtbot, seg_project, tmp_path, monkeypa
     src = tmp_path / "new-batch"
     src.mkdir()
     Image.new("RGB", (32, 32), (200, 10, 10)).save(src / "zz.png")
-    window = _open(qtbot, root, tmp_path)
+    window = _open_light(qtbot, root)
     shown = []
 
     def run_dialog(dialog) -> int:
@@ -92,7 +108,7 @@ def test_last_import_folder_is_remembered(qtbot, seg_project, tmp_path, monkeypa
     assert shown == [""]
     assert "zz.png" in window.project.image_names()
     window.close()
-    again = _open(qtbot, root, tmp_path)
+    again = _open_light(qtbot, root)
     try:
         again.show_import_dialog()
         assert shown[-1] == str(src)
