@@ -187,3 +187,7 @@ def test_welcome_names_projects_by_title_and_never_scrolls_sideways(qtbot, tmp_p
     assert view.fontMetrics().horizontalAdvance(str(root)) > view.viewport().width()
     assert not view.horizontalScrollBar().isVisible()
     assert view.visualItemRect(item).right() <= view.viewport().width()
+    # The second line is the path, shortened in the middle so that it fits the row.
+    shown = item.text().splitlines()[1]
+    assert "…" in shown and shown.endswith("demo-segmentation")
+    assert view.fontMetrics().horizontalAdvance(shown) < view.viewport().width()
