@@ -5,8 +5,8 @@ import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import pytest
 import PySide6
+import pytest
 from PySide6.QtWidgets import QWidget
 
 

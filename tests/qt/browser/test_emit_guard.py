@@ -9,8 +9,8 @@ import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import pytest
 import PySide6
+import pytest
 from PySide6.QtCore import QObject, Signal
 
 
