@@ -100,7 +100,8 @@ class WelcomeWindow(QMainWindow):
         for path in self.recent.paths():
             item = QListWidgetItem(icon("images"), "")
             # Width 0: the row takes the list's width, so nothing scrolls sideways.
-            item.setSizeHint(QSize(0, 2 * self.recent_list.fontMetrics().lineSpacing() + 12))
+            # Two text lines plus the theme's item padding (12 px less cut the path line off).
+            item.setSizeHint(QSize(0, 2 * self.recent_list.fontMetrics().lineSpacing() + 30))
             item.setData(PathRole, str(path))
             item.setData(TitleRole, project_title(path))
             item.setToolTip(str(path))
