@@ -280,10 +280,8 @@ class AnnotationWorkspace(QWidget):
             return
         edit = self.set_tags(self._previous_tags, "Same tags as the previous image")
         if edit is not None and edit.replaces_labels:
-            old = ", ".join(edit.old or ()) or "none"
-            self.errorOccurred.emit(
-                f"{edit.image}: replaced its tags ({old}) by the previous image's. "
-                "Ctrl+Z undoes this.")
+            # Short: the status bar shares its width with the progress widgets.
+            self.errorOccurred.emit(f"Replaced {', '.join(edit.old or ())} · Ctrl+Z undoes")
 
     def set_tags(self, tags: list[str], text: str = "Change tags") -> TagEdit | None:
         """Give the current image ``tags`` as one undo step; None when nothing changed."""
