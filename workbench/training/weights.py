@@ -94,6 +94,7 @@ def download_weights(arch: str, url: str | None = None, dest_dir: Path | None = 
                 f"The file downloaded from {url} is not the expected one: its SHA-256 starts "
                 f"with {digest[:len(prefix)]}, the name says {prefix}. Nothing was saved; "
                 "try again (a proxy may have changed the file).")
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a cache file is readable like torch's
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
