@@ -1,13 +1,10 @@
-"""Downloading ImageNet weights: a local HTTP server on 127.0.0.1 stands in for torchvision's."""
+"""Downloading ImageNet weights: a local HTTP server on 127.0.0.1 (``weights_server`` in
+tests/conftest.py) stands in for torchvision's; ``hub`` is an empty torch hub cache."""
 
 from __future__ import annotations
 
 import hashlib
-import http.server
 import io
-import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import torch
@@ -16,35 +13,6 @@ import torchvision.models as tvm
 from workbench.cli import main
 from workbench.training.models import build_model
 from workbench.training.weights import WeightsError, download_weights, find_cached
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    files: dict[str, bytes] = {}
-    cut: set[str] = set()  # paths whose body stops half way (Content-Length says more)
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-        body = self.files.get(self.path)
-        if body is None:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body[: len(body) // 2] if self.path in self.cut else body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def server() -> Iterator[tuple[str, type[_Handler]]]:
-    handler = type("Handler", (_Handler,), {"files": {}, "cut": set()})
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", handler
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def _state_dict_bytes(model: torch.nn.Module) -> bytes:
@@ -58,14 +26,8 @@ def _named(data: bytes, arch: str) -> str:
     return f"/{arch}-{hashlib.sha256(data).hexdigest()[:8]}.pth"
 
 
-@pytest.fixture
-def hub(tmp_path: Path, monkeypatch) -> Path:
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-    return tmp_path / "hub" / "checkpoints"
-
-
-def test_download_then_the_model_builds_with_those_weights(server, hub) -> None:
-    base, handler = server
+def test_download_then_the_model_builds_with_those_weights(weights_server, hub) -> None:
+    base, handler = weights_server
     torch.manual_seed(5)
     ref = tvm.resnet18(weights=None)
     data = _state_dict_bytes(ref)
@@ -82,8 +44,8 @@ def test_download_then_the_model_builds_with_those_weights(server, hub) -> None:
     assert torch.equal(model.encoder.layer4[1].conv2.weight, ref.layer4[1].conv2.weight)
 
 
-def test_truncated_download_leaves_nothing(server, hub) -> None:
-    base, handler = server
+def test_truncated_download_leaves_nothing(weights_server, hub) -> None:
+    base, handler = weights_server
     data = bytes(range(256)) * 4096
     path = _named(data, "resnet34")
     handler.files[path] = data
@@ -93,8 +55,8 @@ def test_truncated_download_leaves_nothing(server, hub) -> None:
     assert list(hub.iterdir()) == [] and find_cached("resnet34") is None
 
 
-def test_wrong_hash_leaves_nothing(server, hub) -> None:
-    base, handler = server
+def test_wrong_hash_leaves_nothing(weights_server, hub) -> None:
+    base, handler = weights_server
     data = b"not the weights the name promises" * 1000
     path = "/resnet50-0123abcd.pth"
     handler.files[path] = data
@@ -112,8 +74,8 @@ def test_offline_message_says_where_to_put_the_file(hub, capsys) -> None:
     assert not hub.exists() or list(hub.iterdir()) == []
 
 
-def test_cli_download_and_where(server, hub, capsys) -> None:
-    base, handler = server
+def test_cli_download_and_where(weights_server, hub, capsys) -> None:
+    base, handler = weights_server
     data = b"weights" * 100
     path = _named(data, "resnet34")
     handler.files[path] = data
