@@ -134,10 +134,11 @@ class Learner:
         return self._cancel.is_set()
 
     def notify(self, kind: str, text: str, level: str = "warning", sticky: bool = True) -> None:
-        """Tell the user about an adjustment the engine made on its own: logged, and sent
-        to the callbacks' ``notice`` method (ReportCallback turns it into a Notice message)."""
+        """Tell the user about an adjustment the engine made on its own: kept on
+        ``self.notices`` (while ``sticky``) and sent to the callbacks' ``notice`` method
+        (ReportCallback turns it into a Notice message for the CLI and the panel)."""
         notice = Notice(kind, level, text)
-        log.log(logging.WARNING if level == "warning" else logging.INFO, "%s", text)
+        log.debug("notice (%s): %s", level, text)  # the sinks show it; no second copy
         self.notices.append(notice)
         try:
             self.fire(Event.NOTICE, self.sorted_callbacks())

@@ -208,10 +208,10 @@ def test_stage_two_alone_continues_the_model(qtbot, seg_project, make_panel):
     panel.start_training()
     wait_idle(qtbot, panel)
     first = panel.engine.learner
-    # 9 training images at batch 4: 2 iterations. The panel says so, and that the encoder
+    # 8 training images at batch 4: 2 iterations. The panel says so, and that the encoder
     # trained from random init (pretrained None: chosen, so no "not found" notice).
     notices = panel.notice_texts()
-    few = ("Trained 2 iterations in all: label more images or lower the batch size (9 "
+    few = ("Trained 2 iterations in all: label more images or lower the batch size (8 "
            "training images, batch size 4). The metrics mean little yet.")
     assert ("warning", few) in notices
     assert panel.findChild(QLabel, "trainNotices").isVisibleTo(panel)
