@@ -70,6 +70,7 @@ def _attach(project: Project, config: TrainConfig, state: EngineState, ctx: JobC
         learner = build_learner(project, copy.deepcopy(config))
         state.learner, state.trained, state.config = learner, False, config.to_dict()
     learner.add_callback(report)
+    report.notice(learner)  # setup notices (random init, batch size cut...) at once
     ctx.on_cancel(learner.cancel)
     return learner, report
 

@@ -67,6 +67,7 @@ class WeightsDownloadDialog(QProgressDialog):
         self.setWindowTitle("Download weights")
         self.setWindowModality(Qt.WindowModality.WindowModal)
         self.setMinimumDuration(0)
+        self.setMinimumWidth(self.fontMetrics().horizontalAdvance("M") * 34)  # label fits
         self.setAutoClose(False)
         self.setAutoReset(False)
         self.result_path: Path | None = None
