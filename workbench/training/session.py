@@ -155,9 +155,9 @@ def _setup_notices(learner: Learner, config: TrainConfig, device: torch.device,
         learner.notify(
             "random_init",
             f"No ImageNet weights for {config.arch} were found in {hub_checkpoint_dir()}: "
-            "training from random init, without a frozen stage (it needs more epochs and "
-            f"labels). Download them with “Download weights” or `workbench weights download "
-            f"{config.arch}`.")
+            "training from random init, nothing frozen (it needs more epochs and labels). "
+            "Get them with “Download…” next to “ImageNet weights”, or `workbench weights "
+            f"download {config.arch}`.")
     n_train = len(learner.data.train_names)
     if learner.data.bs < config.bs:
         learner.notify("batch_size", f"Batch size {config.bs} was cut to {learner.data.bs}: "
