@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QPushButton
 from workbench.cli import build_parser
 from workbench.cli.train_cmds import _config
 from workbench.qt.training import TrainingPanel
+from workbench.qt.training.notices import NoticeBox
 from workbench.qt.training.stages import StageControls, StageSettings
 from workbench.training import weights
 from workbench.training.config import TrainConfig
@@ -122,3 +123,18 @@ def test_failed_download_says_why_and_leaves_nothing(qtbot, seg_project, hub,
     assert level == "error" and "SHA-256" in text
     assert list(hub.iterdir()) == []
     assert panel.findChild(QPushButton, "downloadWeightsButton").isVisibleTo(panel)
+
+
+def test_notice_box_lists_each_notice_once_until_cleared(qtbot) -> None:
+    box = NoticeBox()
+    qtbot.addWidget(box)
+    assert box.isHidden()
+    box.add("Training on the CPU: no GPU.", "info")
+    assert "#e8f4fd" in box.styleSheet()  # information colours
+    box.add("Batch size 8 was cut to 3: <3 images>.")
+    box.add("Batch size 8 was cut to 3: <3 images>.")
+    assert box.items() == [("info", "Training on the CPU: no GPU."),
+                           ("warning", "Batch size 8 was cut to 3: <3 images>.")]
+    assert "#fff4e5" in box.styleSheet() and "&lt;3 images&gt;" in box.text()
+    box.clear_all()
+    assert box.isHidden() and box.items() == []

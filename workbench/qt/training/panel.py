@@ -37,6 +37,7 @@ from workbench.qt.training.history import RunHistory
 from workbench.qt.training.hover import format_value
 from workbench.qt.training.lr_finder_plot import LRFinderPlot
 from workbench.qt.training.monitor import RunMonitor
+from workbench.qt.training.notices import NoticeBox
 from workbench.qt.training.plots import LivePlots
 from workbench.qt.training.preview import Gallery
 from workbench.qt.training.progress import TrainingProgress
@@ -136,14 +137,7 @@ class TrainingPanel(QWidget):
         self.banner.setWordWrap(True)
         self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.banner.setVisible(False)
-        # What the engine chose on its own (batch size cut, random init, CPU, almost nothing
-        # trained): kept for the whole run, beside the banner where the user looks.
-        self.notices = QLabel()
-        self.notices.setObjectName("trainNotices")
-        self.notices.setWordWrap(True)
-        self.notices.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.notices.setVisible(False)
-        self._notices: list[tuple[str, str]] = []
+        self.notices = NoticeBox()  # what the engine chose on its own, under the banner
 
     def _build_layout(self) -> None:
         controls = QWidget()
@@ -331,25 +325,12 @@ class TrainingPanel(QWidget):
         self.banner.setVisible(bool(text))
 
     def show_notice(self, text: str, level: str = "warning") -> None:
-        """Add one engine notice to the list under the banner (a level of BANNER_STYLES)."""
-        if (level, text) in self._notices:
-            return
-        self._notices.append((level, text))
-        worst = "warning" if any(lv == "warning" for lv, _ in self._notices) else "info"
-        self.notices.setStyleSheet(f"QLabel {{ {BANNER_STYLES[worst]} padding:6px; "
-                                   "border-radius:4px; }")
-        self.notices.setText("<br>".join(("⚠ " if lv == "warning" else "ℹ ") + _escape(t)
-                                         for lv, t in self._notices))
-        self.notices.setVisible(True)
-
-    def clear_notices(self) -> None:
-        self._notices.clear()
-        self.notices.clear()
-        self.notices.setVisible(False)
+        """Add one engine notice ("warning" or "info") to the box under the banner."""
+        self.notices.add(text, level)
 
     def notice_texts(self) -> list[tuple[str, str]]:
         """(level, text) of each notice shown, oldest first."""
-        return list(self._notices)
+        return self.notices.items()
 
     def message(self) -> tuple[str, str]:
         """(level, text) of the message shown in the panel; ("", "") when none."""
@@ -369,7 +350,7 @@ class TrainingPanel(QWidget):
         self.job_kind = kind
         self.last_result = None
         self.banner.setVisible(False)
-        self.clear_notices()
+        self.notices.clear_all()
         if kind == "train":
             self.monitor.begin(keep_history, planned_epochs)
             self.pred_gallery.clear()

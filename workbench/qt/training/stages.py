@@ -185,7 +185,7 @@ class StageControls(QGroupBox):
 
 def _describe(stage: Stage) -> str:
     state = "frozen" if stage.frozen else "unfrozen"
-    size = f" at {stage.size}px" if stage.size else ""
+    size = f" at {stage.size}px" if stage.size and stage.kind == "resize" else ""
     if isinstance(stage.lrs, tuple):
         lr = f"lr {format_value(stage.lrs[0])}…{format_value(stage.lrs[1])}"
     elif stage.lrs is not None:
