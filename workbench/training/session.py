@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["Stage", "build_learner", "describe_devices", "resume_run", "run_stages",
            "stages_from_config", "train"]
 log = logging.getLogger(__name__)
-FEW_ITERATIONS = 10  # fewer trained batches than this in a run: warn, the model learnt ~nothing
+FEW_ITERATIONS = 5  # "a handful": fewer trained batches in a run and the model learnt ~nothing
 
 
 def seed_everything(seed: int) -> None:

@@ -214,6 +214,7 @@ def test_stage_two_alone_continues_the_model(qtbot, seg_project, make_panel):
     few = ("Trained 2 iterations in all: label more images or lower the batch size (8 "
            "training images, batch size 4). The metrics mean little yet.")
     assert ("warning", few) in notices
+    assert panel.message()[0] == "warning" and "trained almost nothing" in panel.message()[1]
     assert panel.findChild(QLabel, "trainNotices").isVisibleTo(panel)
     assert not any("ImageNet" in text for _level, text in notices)
     used_first = first.data.train_names + first.data.valid_names

@@ -131,10 +131,11 @@ def test_notice_box_lists_each_notice_once_until_cleared(qtbot) -> None:
     assert box.isHidden()
     box.add("Training on the CPU: no GPU.", "info")
     assert "#e8f4fd" in box.styleSheet()  # information colours
-    box.add("Batch size 8 was cut to 3: <3 images>.")
-    box.add("Batch size 8 was cut to 3: <3 images>.")
+    box.add("Batch size 8 was cut to 3: <3 images>.", kind="batch_size")
+    box.add("Batch size 8 was cut to 3: <3 images>.", kind="batch_size")
+    assert box.has("batch_size") and not box.has("few_iterations")
     assert box.items() == [("info", "Training on the CPU: no GPU."),
                            ("warning", "Batch size 8 was cut to 3: <3 images>.")]
     assert "#fff4e5" in box.styleSheet() and "&lt;3 images&gt;" in box.text()
     box.clear_all()
-    assert box.isHidden() and box.items() == []
+    assert box.isHidden() and box.items() == [] and not box.has("batch_size")

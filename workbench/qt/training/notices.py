@@ -23,8 +23,10 @@ class NoticeBox(QLabel):
         self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.setVisible(False)
         self._items: list[tuple[str, str]] = []
+        self._kinds: set[str] = set()
 
-    def add(self, text: str, level: str = "warning") -> None:
+    def add(self, text: str, level: str = "warning", kind: str = "") -> None:
+        self._kinds.add(kind)
         if (level, text) in self._items:
             return
         self._items.append((level, text))
@@ -34,8 +36,13 @@ class NoticeBox(QLabel):
                                  for lv, t in self._items))
         self.setVisible(True)
 
+    def has(self, kind: str) -> bool:
+        """Whether a notice of ``kind`` (e.g. "few_iterations") was added since clear_all."""
+        return kind in self._kinds
+
     def clear_all(self) -> None:
         self._items.clear()
+        self._kinds.clear()
         self.clear()
         self.setVisible(False)
 

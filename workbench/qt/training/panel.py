@@ -379,7 +379,7 @@ class TrainingPanel(QWidget):
     @Slot(object)
     def _on_other_message(self, msg: object) -> None:
         if isinstance(msg, Notice):
-            self.show_notice(msg.text, msg.level)
+            self.notices.add(msg.text, msg.level, msg.kind)
             return
         if isinstance(msg, _jobs().PreviewReady):
             gallery = self.batch_gallery if msg.kind == "batch" else self.pred_gallery
@@ -393,6 +393,9 @@ class TrainingPanel(QWidget):
             if result.cancelled:
                 self.show_message("warning", f"Run {result.run_id} stopped{best}. The last "
                                   "checkpoint is kept.")
+            elif self.notices.has("few_iterations"):
+                self.show_message("warning", f"Run {result.run_id} finished{best}, but it "
+                                  "trained almost nothing: see below.")
             else:
                 self.show_message("ok", f"Run {result.run_id} finished{best}.")
         elif isinstance(result, Path):
