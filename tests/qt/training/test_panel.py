@@ -62,10 +62,11 @@ def wait_idle(qtbot, panel: TrainingPanel, timeout: int = 60000) -> None:
 
 
 def test_tiny_run_order_and_plots(qtbot, nuclei_project, make_panel):
-    panel = make_panel(nuclei_project, epochs=2, bs=16)
+    # 32 labelled training slices in batches of 8: 8 iterations, enough not to be warned about
+    panel = make_panel(nuclei_project, epochs=2, bs=8)
     panel.findChild(QSpinBox, "epochsSpin").setValue(2)
     n_train = len(nuclei_project.split()[0])
-    per_epoch = n_train // 16
+    per_epoch = n_train // 8
     epoch = ["batchEnded"] * per_epoch + ["epochEnded"]
     names = ["runStarted", "fitStarted", *epoch, *epoch, "fitEnded", "succeeded", "finished"]
     holder = expect_on_next_job(qtbot, panel, names)
