@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QScrollArea,
     QSizePolicy,
     QTextEdit,
     QVBoxLayout,
@@ -109,11 +110,19 @@ class AnnotationWorkspace(QWidget):
         self.toolbar = AnnotationToolBar()
         side = QFrame()
         side.setObjectName("annotationSidePanel")
-        side.setFixedWidth(SIDE_WIDTH)
         side.setFrameShape(QFrame.Shape.NoFrame)
+        # Scrolls when the window is short (1366x768 with the training dock open) instead of
+        # setting the window's minimum height; the bar's room is reserved so nothing is cut.
+        scroll = QScrollArea()
+        scroll.setObjectName("annotationSideScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(self.seg_panel or self.tag_panel)
+        side.setFixedWidth(SIDE_WIDTH + scroll.verticalScrollBar().sizeHint().width())
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(0, 0, 0, 0)
-        side_layout.addWidget(self.seg_panel or self.tag_panel)
+        side_layout.addWidget(scroll)
         self.info = QLabel()
         self.info.setObjectName("annotationInfo")
         self.info.setStyleSheet(f"color: {muted_color()}; padding: 3px 10px;")

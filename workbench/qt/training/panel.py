@@ -1,5 +1,5 @@
-"""The training panel: start buttons and progress on top, settings beside the live views (or,
-in a narrow dock, in a tab next to them).
+"""The training panel: buttons and progress on top, a collapsible settings section beside the
+tabbed live views (plots, LR finder, epochs, preview, history, and tabs added with add_view).
 
 The panel only wires parts together: ConfigForm/StageControls hold the settings, jobs.py does
 the engine work on a JobRunner thread, RunMonitor feeds plots/progress/table, and the panel
@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QFileDialog,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
     QScrollArea,
-    QSplitter,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -40,6 +40,7 @@ from workbench.qt.training.monitor import RunMonitor
 from workbench.qt.training.plots import LivePlots
 from workbench.qt.training.preview import Gallery
 from workbench.qt.training.progress import TrainingProgress
+from workbench.qt.training.settings_section import TWO_COLUMNS_FROM, SettingsSection
 from workbench.qt.training.stages import StageControls
 from workbench.qt.training.worker import JobRunner, JobSignals
 from workbench.training.config import TrainConfig
@@ -63,8 +64,7 @@ ERROR_TITLES = {
     "cancelled": "Cancelled",
     "error": "Training failed",
 }
-SETTINGS_WIDTH = 330  # the settings column when side by side with the plots
-COMPACT_BELOW = 760  # narrower than this, settings move into a tab
+STACK_TOP_BELOW = 820  # narrower panels put the progress bar under the buttons
 
 JOB_TEXT = {"train": "Training", "lr_find": "LR finder running…",
             "show_batch": "Loading a batch…", "predict": "Predicting all images…"}
@@ -105,6 +105,7 @@ class TrainingPanel(QWidget):
         self._connect()
         # Probing devices imports torch (seconds): do it once the event loop runs, off the GUI
         # thread, so the window shows at once.
+        self.devices_probed = False
         self._device_probe = DeviceProbe(self)
         self._device_probe.found.connect(self._devices_found)
         QTimer.singleShot(0, self._device_probe.start)
@@ -115,6 +116,7 @@ class TrainingPanel(QWidget):
     @Slot(list)
     def _devices_found(self, devices: list) -> None:
         self.form.device_picker.set_devices(devices, self.form.config.device)
+        self.devices_probed = True
 
     # ------------------------------------------------------------------ layout
     def _build_buttons(self) -> None:
@@ -135,57 +137,45 @@ class TrainingPanel(QWidget):
         self.banner.setVisible(False)
 
     def _build_layout(self) -> None:
-        controls = QWidget()
-        column = QVBoxLayout(controls)
-        column.setContentsMargins(0, 6, 4, 0)
-        settings = QGroupBox("Model")
-        QVBoxLayout(settings).addWidget(self.form)
-        column.addWidget(settings)
-        column.addWidget(self.stages)
-        column.addStretch(1)
-        self.settings_scroll = QScrollArea()
-        self.settings_scroll.setObjectName("trainSettings")
-        self.settings_scroll.setWidgetResizable(True)
-        self.settings_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.settings_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.settings_scroll.setWidget(controls)
+        self.settings_section = SettingsSection(self.form, self.stages)
+        self.settings_button = QToolButton()
+        self.settings_button.setObjectName("settingsToggle")
+        self.settings_button.setText("Settings")
+        self.settings_button.setCheckable(True)
+        self.settings_button.setChecked(True)
+        self.settings_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.settings_button.setArrowType(Qt.ArrowType.LeftArrow)
+        self.settings_button.setToolTip("Show or hide the model and stage settings")
+        self.settings_button.toggled.connect(self.set_settings_visible)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("trainTabs")
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self._plots_tab(), "Plots")
+        self.tabs.addTab(self.plots, "Plots")
         self.tabs.addTab(self.lr_finder, "LR finder")
         self.tabs.addTab(self.table, "Epochs")
         self.preview_tab = self._preview_tab()
         self.tabs.addTab(self.preview_tab, "Preview")
         self.tabs.addTab(self.history, "History")
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(self.settings_scroll)
-        self.splitter.addWidget(self.tabs)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setChildrenCollapsible(False)
-        self.splitter.setSizes([SETTINGS_WIDTH, 2 * SETTINGS_WIDTH])
-        self.compact = False
+        self.tabs.setCornerWidget(self.save_plots_button, Qt.Corner.TopRightCorner)
+        self.tabs.currentChanged.connect(
+            lambda _i: self.save_plots_button.setVisible(self.tabs.currentWidget() is self.plots))
         buttons = QHBoxLayout()
         for button in (self.start_button, self.stop_button, self.lr_find_button):
             buttons.addWidget(button)
-        buttons.addStretch(1)
+        buttons.addWidget(self.settings_button)
+        # Buttons and progress share one row when the panel is wide (a dock under the image).
+        self._top = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        self._top.addLayout(buttons)
+        self._top.addWidget(self.progress, 1)
+        body = QHBoxLayout()
+        body.setContentsMargins(0, 0, 0, 0)
+        body.addWidget(self.settings_section)
+        body.addWidget(self.tabs, 1)
         outer = QVBoxLayout(self)
-        outer.setContentsMargins(6, 6, 6, 6)
-        outer.addLayout(buttons)
-        outer.addWidget(self.progress)
+        outer.setContentsMargins(6, 4, 6, 4)
+        outer.addLayout(self._top)
         outer.addWidget(self.banner)
-        outer.addWidget(self.splitter, 1)
-
-    def _plots_tab(self) -> QWidget:
-        tab = QWidget()
-        layout = QVBoxLayout(tab)
-        layout.setContentsMargins(0, 4, 0, 0)
-        layout.addWidget(self.plots, 1)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(self.save_plots_button)
-        layout.addLayout(row)
-        return tab
+        outer.addLayout(body, 1)
 
     def _preview_tab(self) -> QWidget:
         inner = QWidget()
@@ -202,26 +192,24 @@ class TrainingPanel(QWidget):
         scroll.setWidget(inner)
         return scroll
 
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        # Settings beside the live views when there is room; in a narrow dock they become the
-        # first tab, so the plots keep the panel's full width instead of being squeezed.
-        super().resizeEvent(event)
-        self.set_compact(event.size().width() < COMPACT_BELOW)
+    def add_view(self, widget: QWidget, title: str) -> int:
+        """Add a tab beside the training views (e.g. a review of the model's mistakes)."""
+        return self.tabs.addTab(widget, title)
 
-    def set_compact(self, compact: bool) -> None:
-        """Settings as a tab beside the plots (compact) or a column left of them."""
-        if compact == self.compact:
-            return
-        self.compact = compact
-        if compact:
-            self.tabs.insertTab(0, self.settings_scroll, "Settings")
-            if not self.is_training():  # before a run the settings are what one needs first
-                self.tabs.setCurrentIndex(0)
-        else:
-            self.tabs.removeTab(self.tabs.indexOf(self.settings_scroll))
-            self.splitter.insertWidget(0, self.settings_scroll)
-            self.settings_scroll.show()
-            self.splitter.setSizes([SETTINGS_WIDTH, max(1, self.width() - SETTINGS_WIDTH)])
+    def set_settings_visible(self, visible: bool) -> None:
+        """Collapse the settings so the plots get the panel's whole width, or show them."""
+        self.settings_section.setVisible(visible)
+        self.settings_button.setArrowType(Qt.ArrowType.LeftArrow if visible
+                                          else Qt.ArrowType.RightArrow)
+        if self.settings_button.isChecked() != visible:
+            self.settings_button.setChecked(visible)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        width = event.size().width()
+        self.settings_section.set_columns(2 if width >= TWO_COLUMNS_FROM else 1)
+        self._top.setDirection(QBoxLayout.Direction.LeftToRight if width >= STACK_TOP_BELOW
+                               else QBoxLayout.Direction.TopToBottom)
 
     def _connect(self) -> None:
         self.start_button.clicked.connect(self.start_training)
@@ -318,8 +306,6 @@ class TrainingPanel(QWidget):
         if kind == "train":
             self.monitor.begin(keep_history, planned_epochs)
             self.pred_gallery.clear()
-            if self.tabs.currentWidget() is self.settings_scroll:
-                self.tabs.setCurrentIndex(self.tabs.indexOf(self.settings_scroll) + 1)
         else:
             self.progress.set_busy(JOB_TEXT[kind])
         self.runner.start(job, connect=self._connect_worker)
