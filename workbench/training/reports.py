@@ -63,17 +63,30 @@ class LRFindDone:
     suggestions: dict[str, float] = field(default_factory=dict)
 
 
-Message = FitStarted | BatchEnd | EpochEnd | FitEnded | LRFindDone
+@dataclass(frozen=True)
+class LRFindStep:
+    """One batch of an LR sweep: ``iteration`` of at most ``num_it`` (1-based), the learning
+    rate tried and the smoothed loss, so a progress bar and the LR finder plot can follow it."""
+
+    iteration: int
+    num_it: int
+    lr: float
+    loss: float
+
+
+Message = FitStarted | BatchEnd | EpochEnd | FitEnded | LRFindStep | LRFindDone
 
 
 class ReportCallback(Callback):
     """Turns loop events into the messages above and hands each to ``sink``.
 
     Batches of an LR sweep are not reported as training batches (they would corrupt the loss
-    and LR plots); the sweep's result arrives as one :class:`LRFindDone`.
+    and LR plots): each is an :class:`LRFindStep`, and the result arrives as one
+    :class:`LRFindDone`.
     """
 
     order = 50
+    during_lr_find = True  # sees the sweep's events, to report its steps
 
     def __init__(self, sink: Callable[[object], None]) -> None:
         self.sink = sink
@@ -87,7 +100,13 @@ class ReportCallback(Callback):
 
     def after_batch(self, learn: Learner) -> None:
         st, rec = learn.state, learn.recorder
-        if not st.training or st.lr_find or not rec.losses:
+        if st.lr_find:
+            sweep = st.lr_find_result  # the running sweep's points, filled by the LRFinder
+            if sweep is not None and sweep.lrs:
+                self.sink(LRFindStep(len(sweep.lrs), st.total_iters, sweep.lrs[-1],
+                                     sweep.losses[-1]))
+            return
+        if not st.training or not rec.losses:
             return
         self.sink(BatchEnd(st.epoch, st.iter, st.train_iter, st.total_iters, rec.lrs[-1],
                            rec.moms[-1], rec.losses[-1], rec.smooth_losses[-1]))

@@ -62,6 +62,7 @@ class LRFinderPlot(QWidget):
         self._live_timer.setInterval(int(1000 / REFRESH_HZ))
         self._live_timer.timeout.connect(self._draw_live)
         self._live_dirty = False
+        self.live = False  # a sweep is running and its points are being drawn
         self._buttons_row = QHBoxLayout()
         self._buttons_row.setContentsMargins(0, 0, 0, 0)
         self.suggestion_buttons: dict[str, QPushButton] = {}
@@ -76,6 +77,7 @@ class LRFinderPlot(QWidget):
     def begin_live(self, num_it: int) -> None:
         """A sweep starts: forget the last result and draw the new points as they come."""
         self.set_result([], [], {})
+        self.live = True
         self.hint.setText(f"Finding the learning rate: the curve fills in over {num_it} "
                           "batches.")
         self._live_timer.start()
@@ -88,6 +90,7 @@ class LRFinderPlot(QWidget):
 
     def stop_live(self) -> None:
         self._live_timer.stop()
+        self.live = False
         self._draw_live()
 
     def _draw_live(self) -> None:
@@ -110,6 +113,7 @@ class LRFinderPlot(QWidget):
                    suggestions: Mapping[str, float]) -> None:
         """Show one LR finder run (replaces the previous one)."""
         self._live_timer.stop()
+        self.live = False
         self._live_dirty = False
         self.lrs = [float(v) for v in lrs]
         self.losses = [float(v) for v in losses]

@@ -66,7 +66,8 @@ ERROR_TITLES = {
 }
 STACK_TOP_BELOW = 820  # narrower panels put the progress bar under the buttons
 
-JOB_TEXT = {"train": "Training", "lr_find": "LR finder running…",
+JOB_TEXT = {"train": "Preparing: reading the labelled images and building the model…",
+            "lr_find": "Preparing the LR finder: reading the images, building the model…",
             "show_batch": "Loading a batch…", "predict": "Predicting all images…"}
 
 
@@ -84,6 +85,7 @@ class TrainingPanel(QWidget):
         self.engine = EngineState()
         self.runner = JobRunner(self)
         self.job_kind: str | None = None
+        self.closing = False
         self.lr_find_iters = 100  # sweep length; tests and slow CPUs may shorten it
         self.last_result: object = None
         self.form = ConfigForm(config or TrainConfig(arch="resnet18", size=128, bs=8, epochs=3))
@@ -223,6 +225,7 @@ class TrainingPanel(QWidget):
         self.form.configChanged.connect(lambda: self.stages.update_summary(self.form.config))
         self.stages.changed.connect(lambda: self.stages.update_summary(self.form.config))
         self.runner.busyChanged.connect(self._set_busy)
+        self.monitor.stageStarted.connect(self._on_stage_started)
 
     # ------------------------------------------------------------------ public API
     def is_training(self) -> bool:
@@ -234,7 +237,10 @@ class TrainingPanel(QWidget):
             self.show_message("info", "Stopping after the current batch…")
 
     def stop_and_wait(self, timeout_ms: int = 10000) -> bool:
-        """Request a stop and block until the training thread has ended (window closing)."""
+        """Request a stop and block until the training thread has ended (window closing).
+
+        The project is closed next, so the job's last queued reports must not touch it."""
+        self.closing = True
         self.runner.stop()
         return self.runner.wait(timeout_ms)
 
@@ -249,7 +255,7 @@ class TrainingPanel(QWidget):
         specs = settings.plan(self.form.config)
         continue_model = settings.continues_model() and self.engine.trained
         job = _jobs().training_job(self.project, self.form.config, specs, self.engine,
-                                continue_model)
+                                   continue_model, self.lr_find_iters)
         self._launch("train", job, keep_history=continue_model,
                      planned_epochs=sum(s.epochs for s in specs))
 
@@ -272,6 +278,8 @@ class TrainingPanel(QWidget):
                                                      self.form.config.device))
 
     def refresh_history(self) -> None:
+        if self.closing:  # the window is closing the project
+            return
         try:
             self.history.set_runs(self.project.db.list_runs())
         except (sqlite3.Error, WorkbenchError) as exc:  # a locked database must not break it
@@ -306,13 +314,13 @@ class TrainingPanel(QWidget):
         if kind == "train":
             self.monitor.begin(keep_history, planned_epochs)
             self.pred_gallery.clear()
-        else:
-            self.progress.set_busy(JOB_TEXT[kind])
+        self.progress.set_busy(JOB_TEXT[kind])  # until the first report says more
         self.runner.start(job, connect=self._connect_worker)
         self._set_busy(True)
 
     def _connect_worker(self, worker: JobSignals) -> None:
         self.monitor.connect_worker(worker)
+        worker.lrFindStep.connect(self._on_lr_find_step)
         worker.lrFindDone.connect(self._on_lr_find_done)
         worker.otherMessage.connect(self._on_other_message)
         worker.succeeded.connect(self._on_succeeded)
@@ -321,14 +329,34 @@ class TrainingPanel(QWidget):
         self.jobStarted.emit(worker)
 
     @Slot(object)
+    def _on_lr_find_step(self, msg: object) -> None:
+        if msg.iteration <= 1 or not self.lr_finder.live:
+            self.lr_finder.begin_live(msg.num_it)
+            self.tabs.setCurrentWidget(self.lr_finder)  # the curve fills in while it runs
+        self.lr_finder.add_point(msg.lr, msg.loss)
+        self.progress.show_lr_find(msg.iteration, msg.num_it)
+
+    @Slot(object)
     def _on_lr_find_done(self, msg: object) -> None:
         self.lr_finder.set_result(msg.lrs, msg.losses, msg.suggestions)
         if self.job_kind == "lr_find":
             self.tabs.setCurrentWidget(self.lr_finder)
+        else:
+            self.progress.set_busy("Learning rate found; starting to train…")
+
+    @Slot(str)
+    def _on_stage_started(self, _stage: str) -> None:
+        # Training starts: its plots come to the front (the first stage, or after a sweep
+        # showed the LR finder); later stages leave the tab the user chose.
+        if self.monitor.stages_started == 1 or self.tabs.currentWidget() is self.lr_finder:
+            self.tabs.setCurrentWidget(self.plots)
 
     @Slot(object)
     def _on_other_message(self, msg: object) -> None:
-        if isinstance(msg, _jobs().PreviewReady):
+        if isinstance(msg, _jobs().SweepReused):
+            self.show_message("info", f"Using the LR finder's valley {format_value(msg.lr)} "
+                              "found just now on this model (no second sweep).")
+        elif isinstance(msg, _jobs().PreviewReady):
             gallery = self.batch_gallery if msg.kind == "batch" else self.pred_gallery
             gallery.set_tiles(msg.tiles, msg.note)
 
@@ -361,6 +389,8 @@ class TrainingPanel(QWidget):
         kind = self.job_kind
         if kind == "train":
             self.monitor.end()
+        if self.lr_finder.live:  # the sweep was stopped or failed
+            self.lr_finder.stop_live()
         stopped = self.runner.worker is not None and self.runner.worker.context.cancelled
         level, _ = self.message()
         if level == "error":
