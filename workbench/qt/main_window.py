@@ -27,6 +27,7 @@ from workbench.core.project import Project, Status
 from workbench.qt.browser import ImageBrowser
 from workbench.qt.class_progress import ClassProgress
 from workbench.qt.dialogs.recent import RecentProjects
+from workbench.qt.prediction_offer import PredictionOffer
 from workbench.qt.theme import icon
 
 log = logging.getLogger(__name__)
@@ -192,6 +193,8 @@ class MainWindow(QMainWindow):
         if self.training_panel is not None and hasattr(self.training_panel, "runFinished"):
             self.training_panel.runFinished.connect(
                 lambda run_id: self.statusBar().showMessage(f"Training run {run_id} ended.", 8000))
+        if hasattr(ws, "predictionMissing") and hasattr(self.training_panel, "predictionsWritten"):
+            self.prediction_offer = PredictionOffer(self, ws, self.training_panel)
 
     def _restore_geometry(self) -> None:
         screen = self.screen().availableGeometry() if self.screen() is not None else None

@@ -17,7 +17,7 @@ from workbench.qt.training.jobs import _first_stage_lr, sweep_key
 from workbench.training.config import TrainConfig
 from workbench.training.session import Stage
 
-from .test_panel import make_panel, wait_idle  # noqa: F401  (make_panel is a fixture)
+from .test_panel import wait_idle
 
 SWEEP_TEXT = re.compile(r"^Finding the learning rate · batch (\d+)/(\d+)$")
 

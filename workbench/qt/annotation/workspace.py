@@ -54,6 +54,7 @@ class AnnotationWorkspace(QWidget):
     navigateRequested = Signal(str)  # "next" | "prev" | "next_unlabelled"
     recoveredEdits = Signal(str, int)  # image name, strokes replayed from the crash journal
     errorOccurred = Signal(str)  # a message the main window may show
+    predictionMissing = Signal(str)  # image name: "From prediction" found no prediction
 
     def __init__(self, project: Project, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -250,8 +251,10 @@ class AnnotationWorkspace(QWidget):
             return False
         found = self.controller.start_from_prediction()
         if not found and self._name is not None:
-            self.errorOccurred.emit(f"No prediction for {self._name} yet: train a model and "
-                                    "run `workbench predict` first.")
+            self.errorOccurred.emit(f"No prediction for {self._name} yet: train a model in the "
+                                    "Training panel; when a run finishes, the unlabelled images "
+                                    "are predicted for you.")
+            self.predictionMissing.emit(self._name)
         return found
 
     def toggle_reviewed(self) -> None:

@@ -181,11 +181,23 @@ def show_batch_job(project: Project, config: TrainConfig) -> Job:
     return job
 
 
-def predict_run_job(project: Project, run_id: str, device: str) -> Job:
-    """Write predictions of run ``run_id`` for every image (where the annotator picks them up)."""
+@dataclass(frozen=True)
+class PredictProgress:
+    done: int
+    total: int
+
+
+def predict_run_job(project: Project, run_id: str, device: str,
+                    images: str | Sequence[str] = "all") -> Job:
+    """Write predictions of run ``run_id`` for ``images`` (where the annotator picks them up),
+    reporting each batch as PredictProgress."""
 
     def job(ctx: JobContext) -> Path:
-        return predict_project(project, run_id, images="all", device=device)
+        def progress(done: int, total: int) -> None:
+            ctx.report(PredictProgress(done, total))
+
+        return predict_project(project, run_id, images=images, device=device,
+                               progress=progress)
 
     return job
 

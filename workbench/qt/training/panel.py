@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,17 +19,11 @@ from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QBoxLayout,
     QFileDialog,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QScrollArea,
-    QTabWidget,
-    QToolButton,
-    QVBoxLayout,
     QWidget,
 )
 
 from workbench.core.errors import WorkbenchError
+from workbench.core.project import Task
 from workbench.qt.training.config_form import ConfigForm
 from workbench.qt.training.devices import DeviceProbe
 from workbench.qt.training.engine_state import EngineState
@@ -37,10 +32,11 @@ from workbench.qt.training.history import RunHistory
 from workbench.qt.training.hover import format_value
 from workbench.qt.training.lr_finder_plot import LRFinderPlot
 from workbench.qt.training.monitor import RunMonitor
+from workbench.qt.training.panel_ui import build_ui
 from workbench.qt.training.plots import LivePlots
 from workbench.qt.training.preview import Gallery
 from workbench.qt.training.progress import TrainingProgress
-from workbench.qt.training.settings_section import TWO_COLUMNS_FROM, SettingsSection
+from workbench.qt.training.settings_section import TWO_COLUMNS_FROM
 from workbench.qt.training.stages import StageControls
 from workbench.qt.training.worker import JobRunner, JobSignals
 from workbench.training.config import TrainConfig
@@ -51,30 +47,19 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BANNER_STYLES = {
-    "error": "background:#fdecea; color:#611a15; border:1px solid #f5c2c0;",
-    "warning": "background:#fff4e5; color:#663c00; border:1px solid #ffd8a8;",
-    "ok": "background:#edf7ed; color:#1e4620; border:1px solid #b7dfb9;",
-    "info": "background:#e8f4fd; color:#0d3c61; border:1px solid #b6dcf8;",
-}
-ERROR_TITLES = {
-    "labels": "Not enough labelled images",
-    "nan": "Training stopped: the loss is no longer a number",
-    "oom": "Out of memory",
-    "cancelled": "Cancelled",
-    "error": "Training failed",
-}
 STACK_TOP_BELOW = 820  # narrower panels put the progress bar under the buttons
 
+MODEL_STATUSES = ("finished", "cancelled")  # runs that may have a checkpoint to predict with
 JOB_TEXT = {"train": "Preparing: reading the labelled images and building the model…",
             "lr_find": "Preparing the LR finder: reading the images, building the model…",
-            "show_batch": "Loading a batch…", "predict": "Predicting all images…"}
+            "show_batch": "Loading a batch…", "predict": "Loading the model to predict…"}
 
 
 class TrainingPanel(QWidget):
     """Train models on the project's labels from a dock, on a background thread."""
 
     runFinished = Signal(str)
+    predictionsWritten = Signal(str)  # run id whose predictions were just written
     jobStarted = Signal(object)  # the job's JobSignals relay, before its thread starts
 
     def __init__(self, project: Project, parent: QWidget | None = None,
@@ -86,8 +71,12 @@ class TrainingPanel(QWidget):
         self.runner = JobRunner(self)
         self.job_kind: str | None = None
         self.closing = False
+        # After a finished run, predict the unlabelled images so "From prediction" just works.
+        self.auto_predict = project.task == Task.SEGMENTATION
+        self._after_job: Callable[[], None] | None = None
         self.lr_find_iters = 100  # sweep length; tests and slow CPUs may shorten it
         self.last_result: object = None
+        self._predict_text = "Predicting · image"
         self.form = ConfigForm(config or TrainConfig(arch="resnet18", size=128, bs=8, epochs=3))
         self.stages = StageControls()
         self.plots = LivePlots()
@@ -102,8 +91,7 @@ class TrainingPanel(QWidget):
         self.progress = TrainingProgress()
         self.monitor = RunMonitor(self.plots, self.progress, self.table,
                                   list(project.classes), self)
-        self._build_buttons()
-        self._build_layout()
+        build_ui(self)
         self._connect()
         # Probing devices imports torch (seconds): do it once the event loop runs, off the GUI
         # thread, so the window shows at once.
@@ -121,79 +109,6 @@ class TrainingPanel(QWidget):
         self.devices_probed = True
 
     # ------------------------------------------------------------------ layout
-    def _build_buttons(self) -> None:
-        self.start_button = _button("trainStartButton", "Start", "Run the selected stages")
-        self.stop_button = _button("trainStopButton", "Stop",
-                                   "Stop after the current batch; the last checkpoint is kept")
-        self.start_button.setProperty("primary", True)  # the accent button of the panel
-        self.lr_find_button = _button("lrFindButton", "LR finder",
-                                      "Sweep the learning rate to find a good max LR")
-        self.show_batch_button = _button("showBatchButton", "Show batch",
-                                         "Preview augmented training samples")
-        self.save_plots_button = _button("savePlotsButton", "Save plots as PNG…",
-                                         "Save the four training plots as one image")
-        self.banner = QLabel()
-        self.banner.setObjectName("trainMessage")
-        self.banner.setWordWrap(True)
-        self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.banner.setVisible(False)
-
-    def _build_layout(self) -> None:
-        self.settings_section = SettingsSection(self.form, self.stages)
-        self.settings_button = QToolButton()
-        self.settings_button.setObjectName("settingsToggle")
-        self.settings_button.setText("Settings")
-        self.settings_button.setCheckable(True)
-        self.settings_button.setChecked(True)
-        self.settings_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.settings_button.setArrowType(Qt.ArrowType.LeftArrow)
-        self.settings_button.setToolTip("Show or hide the model and stage settings")
-        self.settings_button.toggled.connect(self.set_settings_visible)
-        self.tabs = QTabWidget()
-        self.tabs.setObjectName("trainTabs")
-        self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self.plots, "Plots")
-        self.tabs.addTab(self.lr_finder, "LR finder")
-        self.tabs.addTab(self.table, "Epochs")
-        self.preview_tab = self._preview_tab()
-        self.tabs.addTab(self.preview_tab, "Preview")
-        self.tabs.addTab(self.history, "History")
-        self.tabs.setCornerWidget(self.save_plots_button, Qt.Corner.TopRightCorner)
-        self.tabs.currentChanged.connect(
-            lambda _i: self.save_plots_button.setVisible(self.tabs.currentWidget() is self.plots))
-        buttons = QHBoxLayout()
-        for button in (self.start_button, self.stop_button, self.lr_find_button):
-            buttons.addWidget(button)
-        buttons.addWidget(self.settings_button)
-        # Buttons and progress share one row when the panel is wide (a dock under the image).
-        self._top = QBoxLayout(QBoxLayout.Direction.LeftToRight)
-        self._top.addLayout(buttons)
-        self._top.addWidget(self.progress, 1)
-        body = QHBoxLayout()
-        body.setContentsMargins(0, 0, 0, 0)
-        body.addWidget(self.settings_section)
-        body.addWidget(self.tabs, 1)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(6, 4, 6, 4)
-        outer.addLayout(self._top)
-        outer.addWidget(self.banner)
-        outer.addLayout(body, 1)
-
-    def _preview_tab(self) -> QWidget:
-        inner = QWidget()
-        layout = QVBoxLayout(inner)
-        row = QHBoxLayout()
-        row.addWidget(self.show_batch_button)
-        row.addStretch(1)
-        layout.addLayout(row)
-        layout.addWidget(self.batch_gallery)
-        layout.addWidget(self.pred_gallery)
-        layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(inner)
-        return scroll
-
     def add_view(self, widget: QWidget, title: str) -> int:
         """Add a tab beside the training views (e.g. a review of the model's mistakes)."""
         return self.tabs.addTab(widget, title)
@@ -210,7 +125,7 @@ class TrainingPanel(QWidget):
         super().resizeEvent(event)
         width = event.size().width()
         self.settings_section.set_columns(2 if width >= TWO_COLUMNS_FROM else 1)
-        self._top.setDirection(QBoxLayout.Direction.LeftToRight if width >= STACK_TOP_BELOW
+        self.top_row.setDirection(QBoxLayout.Direction.LeftToRight if width >= STACK_TOP_BELOW
                                else QBoxLayout.Direction.TopToBottom)
 
     def _connect(self) -> None:
@@ -274,8 +189,37 @@ class TrainingPanel(QWidget):
     def load_run(self, run_id: str) -> None:
         """Predict every image with run ``run_id`` (the annotation panel offers them)."""
         self.history.select_run(run_id)
+        self._predict(run_id, "all", f"Predicting all images with run {run_id} ·")
+
+    def newest_model_run(self) -> str | None:
+        """The newest run that trained at least one epoch (so it has a model), or None."""
+        try:
+            runs = self.project.db.list_runs()
+        except (sqlite3.Error, WorkbenchError):
+            return None
+        return next((str(r["run_id"]) for r in runs if r.get("status") in MODEL_STATUSES
+                     and (r.get("epochs") or 0) > 0), None)
+
+    def predict_with_newest(self, also: Sequence[str] = ()) -> str | None:
+        """Predict the unlabelled images and ``also`` with the newest run; its id, or None
+        when there is no trained run or a job is running."""
+        run_id = self.newest_model_run()
+        if run_id is None or self.runner.is_running():
+            return None
+        names = list(dict.fromkeys([*also, *unlabelled_names(self.project)]))
+        self._predict(run_id, names, f"Predicting with run {run_id} · image")
+        return run_id
+
+    def _predict(self, run_id: str, images: str | Sequence[str], text: str) -> None:
         self._launch("predict", _jobs().predict_run_job(self.project, run_id,
-                                                     self.form.config.device))
+                                                     self.form.config.device, images))
+        self._predict_text = text
+
+    def _predict_unlabelled(self, run_id: str) -> None:
+        names = unlabelled_names(self.project)
+        if names and not self.closing:
+            self._predict(run_id, names, "Predicting the unlabelled images for “From "
+                          "prediction” · image")
 
     def refresh_history(self) -> None:
         if self.closing:  # the window is closing the project
@@ -287,17 +231,11 @@ class TrainingPanel(QWidget):
             self.show_message("warning", f"Could not read the run history: {exc}")
 
     def show_message(self, level: str, text: str) -> None:
-        self.banner.setStyleSheet(f"QLabel {{ {BANNER_STYLES[level]} padding:6px; "
-                                  "border-radius:4px; }")
-        self.banner.setText(text)
-        self.banner.setProperty("level", level)
-        self.banner.setVisible(bool(text))
+        self.banner.show_message(level, text)
 
     def message(self) -> tuple[str, str]:
         """(level, text) of the message shown in the panel; ("", "") when none."""
-        if self.banner.isHidden():
-            return "", ""
-        return str(self.banner.property("level")), self.banner.text()
+        return self.banner.message()
 
     def save_plots(self, path: str | Path) -> Path:
         return self.plots.save_png(path)
@@ -334,7 +272,7 @@ class TrainingPanel(QWidget):
             self.lr_finder.begin_live(msg.num_it)
             self.tabs.setCurrentWidget(self.lr_finder)  # the curve fills in while it runs
         self.lr_finder.add_point(msg.lr, msg.loss)
-        self.progress.show_lr_find(msg.iteration, msg.num_it)
+        self.progress.show_steps("Finding the learning rate · batch", msg.iteration, msg.num_it)
 
     @Slot(object)
     def _on_lr_find_done(self, msg: object) -> None:
@@ -353,7 +291,9 @@ class TrainingPanel(QWidget):
 
     @Slot(object)
     def _on_other_message(self, msg: object) -> None:
-        if isinstance(msg, _jobs().SweepReused):
+        if isinstance(msg, _jobs().PredictProgress):
+            self.progress.show_steps(self._predict_text, msg.done, msg.total)
+        elif isinstance(msg, _jobs().SweepReused):
             self.show_message("info", f"Using the LR finder's valley {format_value(msg.lr)} "
                               "found just now on this model (no second sweep).")
         elif isinstance(msg, _jobs().PreviewReady):
@@ -371,8 +311,9 @@ class TrainingPanel(QWidget):
             else:
                 self.show_message("ok", f"Run {result.run_id} finished{best}.")
         elif isinstance(result, Path):
-            self.show_message("ok", f"Predictions written to {result}. The annotation panel can "
-                              "start from them.")
+            self.show_message("ok", f"Predictions written to {result}. “From prediction” "
+                              "(Ctrl+P) starts the mask from them.")
+            self.predictionsWritten.emit(result.name)
         elif self.job_kind == "lr_find" and self.lr_finder.suggestions:
             self.show_message("info", "Click the curve or a suggestion to set the max LR.")
         elif self.job_kind == "show_batch":
@@ -380,9 +321,7 @@ class TrainingPanel(QWidget):
 
     @Slot(str, str)
     def _on_failed(self, kind: str, text: str) -> None:
-        level = "warning" if kind == "cancelled" else "error"
-        self.show_message(level, f"<b>{ERROR_TITLES.get(kind, ERROR_TITLES['error'])}</b><br>"
-                          f"{_escape(text)}")
+        self.banner.show_error(kind, text)
 
     @Slot()
     def _on_finished(self) -> None:
@@ -400,14 +339,19 @@ class TrainingPanel(QWidget):
         self.refresh_history()
         run_id = getattr(self.last_result, "run_id", None)
         if kind == "train" and self.engine.learner is not None:
-            run_id = run_id or self.engine.learner.run_id
-            self.runFinished.emit(str(run_id))
+            run_id = str(run_id or self.engine.learner.run_id)
+            if self.auto_predict and level != "error" and not stopped and not self.closing:
+                self._after_job = lambda: self._predict_unlabelled(run_id)
+            self.runFinished.emit(run_id)
 
     def _set_busy(self, busy: bool) -> None:
         for widget in (self.start_button, self.lr_find_button, self.show_batch_button):
             widget.setEnabled(not busy)
         self.stop_button.setEnabled(busy)
         self.history.set_busy(busy)
+        if not busy and self._after_job is not None:  # the thread has ended: next job
+            follow_up, self._after_job = self._after_job, None
+            follow_up()
 
     def _save_plots_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save plots", "training_plots.png",
@@ -427,12 +371,6 @@ def _jobs():
     return jobs
 
 
-def _button(name: str, text: str, tip: str) -> QPushButton:
-    button = QPushButton(text)
-    button.setObjectName(name)
-    button.setToolTip(tip)
-    return button
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def unlabelled_names(project: Project) -> list[str]:
+    labelled = set(project.labelled_names())
+    return [name for name in project.image_names() if name not in labelled]
