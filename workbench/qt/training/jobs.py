@@ -190,10 +190,13 @@ class PredictProgress:
 def predict_run_job(project: Project, run_id: str, device: str,
                     images: str | Sequence[str] = "all") -> Job:
     """Write predictions of run ``run_id`` for ``images`` (where the annotator picks them up),
-    reporting each batch as PredictProgress."""
+    reporting each batch as PredictProgress; Stop ends it between batches, before anything is
+    written."""
 
     def job(ctx: JobContext) -> Path:
         def progress(done: int, total: int) -> None:
+            if ctx.cancelled:
+                raise TrainingCancelled("the prediction was stopped; nothing was written")
             ctx.report(PredictProgress(done, total))
 
         return predict_project(project, run_id, images=images, device=device,

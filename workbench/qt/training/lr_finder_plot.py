@@ -41,7 +41,8 @@ class LRFinderPlot(QWidget):
         item.setLabel("left", "loss")
         item.setLabel("bottom", "learning rate (log scale)")
         item.showGrid(x=True, y=True, alpha=0.25)
-        item.getAxis("left").enableAutoSIPrefix(False)
+        for side in ("left", "bottom"):  # "(x1e-09)" under a log axis reads as nonsense
+            item.getAxis(side).enableAutoSIPrefix(False)
         self.plot.setMinimumHeight(180)
         self.curve = self.plot.plot(pen=pg.mkPen("#1f77b4", width=2), name="loss",
                                     connect="finite")
