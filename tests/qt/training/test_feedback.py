@@ -45,7 +45,7 @@ def test_empty_max_lr_shows_the_sweep_live_then_the_plots(qtbot, seg_project, ma
     panel.progress.finish("Stopped")  # what the last run left in the bar
     panel.start_training()
     assert panel.progress.format().startswith("Preparing")  # at once, not "Stopped"
-    wait_idle(qtbot, panel)
+    wait_idle(qtbot, panel, timeout=180000)
     assert seen["texts"], panel.message()
     steps = [SWEEP_TEXT.match(text) for text in seen["texts"]]
     assert all(steps), seen["texts"][:3]
@@ -61,12 +61,12 @@ def test_start_reuses_the_sweep_just_run_on_the_same_model(qtbot, seg_project, m
     panel = make_panel(seg_project, lr=None, bs=4, epochs=1)
     panel.lr_find_iters = 20
     panel.run_lr_find()
-    wait_idle(qtbot, panel)
+    wait_idle(qtbot, panel, timeout=180000)
     valley = panel.lr_finder.suggestions["valley"]
     sweeps: list[object] = []
     panel.jobStarted.connect(lambda signals: signals.lrFindStep.connect(sweeps.append))
     panel.start_training()
-    wait_idle(qtbot, panel)
+    wait_idle(qtbot, panel, timeout=180000)
     assert sweeps == []  # no second sweep
     level, text = panel.message()
     assert "found just now" in text or level == "ok", text

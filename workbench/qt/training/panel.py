@@ -126,7 +126,7 @@ class TrainingPanel(QWidget):
         width = event.size().width()
         self.settings_section.set_columns(2 if width >= TWO_COLUMNS_FROM else 1)
         self.top_row.setDirection(QBoxLayout.Direction.LeftToRight if width >= STACK_TOP_BELOW
-                               else QBoxLayout.Direction.TopToBottom)
+                                  else QBoxLayout.Direction.TopToBottom)
 
     def _connect(self) -> None:
         self.start_button.clicked.connect(self.start_training)
