@@ -92,12 +92,14 @@ def test_stage_name_stays_inside_the_plot(qtbot, seg_project, settings):
     try:
         plots = window.training_panel.plots
         plots.set_x_span(100, 5)
-        plots.mark_stage(96.5, "unfrozen 256px")
+        for x in (3.5, 50.5, 96.5):  # near the left edge, in the middle, near the right edge
+            plots.mark_stage(x, "unfrozen 256px")
         qtbot.wait(30)
+        assert len(plots.stage_lines) == 9
         for plot, line in plots.stage_lines:
             view = plot.getPlotItem().vb.sceneBoundingRect()
             label = line.label.sceneBoundingRect()
-            assert view.contains(label), (plot.objectName(), view, label)
+            assert view.contains(label), (plot.objectName(), line.value(), view, label)
     finally:
         window.close()
 

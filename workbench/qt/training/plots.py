@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtGui import QResizeEvent
+from PySide6.QtGui import QFont, QResizeEvent
 from PySide6.QtWidgets import QGraphicsItem, QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from workbench.qt.theme import current_colors
@@ -174,16 +174,19 @@ class LivePlots(QWidget):
 
     def mark_stage(self, x: float, name: str) -> None:
         """Dashed line where a new stage of the recipe starts (its schedule restarts there),
-        named at the top; the name sits on the side of the line with more room, so it is not
-        cut at the plot's edge."""
+        named at the top. The name's anchor follows the line's place in the view (left edge:
+        name to the right of the line; right edge: to its left), so a name narrower than the
+        plot is never cut at the plot's edge."""
         pen = pg.mkPen(110, 110, 110, 160, style=pg.QtCore.Qt.PenStyle.DashLine)
+        font = QFont()
+        font.setPointSizeF(8)
         for plot in (self.lr_plot, self.mom_plot, self.loss_plot):
             low, high = plot.getPlotItem().vb.viewRange()[0]
-            right_half = x > (low + high) / 2
-            anchor = (1.0, 0.0) if right_half else (0.0, 0.0)
-            line = pg.InfiniteLine(pos=x, angle=90, movable=False, pen=pen, label=f" {name} ",
+            place = min(1.0, max(0.0, (x - low) / (high - low))) if high > low else 0.0
+            line = pg.InfiniteLine(pos=x, angle=90, movable=False, pen=pen, label=name,
                                    labelOpts={"position": 0.97, "color": (90, 90, 90),
-                                              "anchors": [anchor, anchor]})
+                                              "anchors": [(place, 0.0), (place, 0.0)]})
+            line.label.setFont(font)
             plot.addItem(line, ignoreBounds=True)
             self.stage_lines.append((plot, line))
 
