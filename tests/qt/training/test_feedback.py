@@ -13,7 +13,7 @@ import re
 from types import SimpleNamespace
 
 from workbench.qt.training.engine_state import EngineState
-from workbench.qt.training.jobs import _first_stage_lr, sweep_key
+from workbench.qt.training.jobs import SweepReused, _first_stage_lr, sweep_key
 from workbench.training.config import TrainConfig
 from workbench.training.session import Stage
 
@@ -64,12 +64,18 @@ def test_start_reuses_the_sweep_just_run_on_the_same_model(qtbot, seg_project, m
     wait_idle(qtbot, panel, timeout=180000)
     valley = panel.lr_finder.suggestions["valley"]
     sweeps: list[object] = []
-    panel.jobStarted.connect(lambda signals: signals.lrFindStep.connect(sweeps.append))
+    others: list[object] = []
+
+    def connect(signals: object) -> None:
+        signals.lrFindStep.connect(sweeps.append)
+        signals.otherMessage.connect(others.append)
+
+    panel.jobStarted.connect(connect)
     panel.start_training()
     wait_idle(qtbot, panel, timeout=180000)
     assert sweeps == []  # no second sweep
-    level, text = panel.message()
-    assert "found just now" in text or level == "ok", text
+    reused = [m for m in others if isinstance(m, SweepReused)]
+    assert [m.lr for m in reused] == [valley]  # and the panel said so
     lrs = panel.engine.learner.recorder.lrs
     assert max(lrs) <= valley * 1.0001 and max(lrs) > valley / 2  # one cycle peaking at it
 

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.qt.training.banner import Banner
+from workbench.qt.training.notices import NoticeBox
 from workbench.qt.training.settings_section import SettingsSection
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ def build_ui(panel: TrainingPanel) -> None:
     outer.setContentsMargins(6, 4, 6, 4)
     outer.addLayout(panel.top_row)
     outer.addWidget(panel.banner)
+    outer.addWidget(panel.notices)
     outer.addLayout(body, 1)
 
 
@@ -74,6 +76,7 @@ def _buttons(panel: TrainingPanel) -> None:
     toggle.toggled.connect(panel.set_settings_visible)
     panel.settings_button = toggle
     panel.banner = Banner()
+    panel.notices = NoticeBox()  # what the engine chose on its own, under the message line
 
 
 def _tabs(panel: TrainingPanel) -> QTabWidget:
