@@ -182,7 +182,7 @@ def run(out: TextIO | None = None) -> int:
             t0 = time.perf_counter()
             try:
                 detail = check(ctx)
-            except BaseException as exc:  # noqa: BLE001 - a missing module is a failure too
+            except BaseException as exc:  # a missing module (ImportError) is a failure too
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 failed += 1

@@ -49,8 +49,8 @@ def _fresh_venv(tmp: Path, wheel: Path) -> Path:
     python = venv / "bin" / "python"
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet",
                     "--no-deps", "--no-index", str(wheel)], check=True, timeout=300, env=CLEAN_ENV)
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()"
-                           "['purelib'])"], check=True, capture_output=True, text=True,
+    code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    site = subprocess.run([str(python), "-c", code], check=True, capture_output=True, text=True,
                           env=CLEAN_ENV).stdout
     # Dependencies only: appended after the venv's own site-packages, so the wheel's copy wins.
     Path(site.strip(), "reuse-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
@@ -78,7 +78,7 @@ def test_wheel_installs_and_passes_self_test(tmp_path: Path) -> None:
     assert Path(where).is_relative_to(venv), f"resources found outside the venv: {where}"
 
     result = subprocess.run([str(venv / "bin" / "workbench"), "--self-test"], cwd=tmp_path,
-                            env=env, capture_output=True, text=True, timeout=840)
+                            env=env, capture_output=True, text=True, timeout=840, check=False)
     lines = [ln for ln in result.stdout.splitlines() if ln.startswith(("ok ", "FAIL "))]
     assert result.returncode == 0, result.stdout + result.stderr
     assert len(lines) == len(CHECKS) and all(ln.startswith("ok ") for ln in lines), result.stdout

@@ -17,6 +17,6 @@ def resource_path(*parts: str) -> Path:
     # The demo builder hands these paths to importers that open them with Pillow and glob
     # folders, so a real directory is required; a zipped install would need extraction first.
     if not isinstance(root, Path):
-        raise RuntimeError(f"Workbench resources are inside an archive ({root}); "
+        raise TypeError(f"Workbench resources are inside an archive ({root}); "
                            "install Workbench unzipped (pip installs wheels unzipped).")
     return root.joinpath(*parts)
