@@ -48,13 +48,16 @@ gui_screenshot() {
     env -i HOME="$OUT/home" PATH=/usr/bin:/bin "$APP/workbench" demo --no-gui --dir "$demo" || return 1
     xvfb-run -a -s "-screen 0 1366x768x24" bash -c '
         QT_QPA_PLATFORM=xcb HOME="$3" "$1" open "$2" > "$4/gui.out" 2>&1 & pid=$!
-        for i in $(seq 60); do xdotool search --name "Workbench" >/dev/null 2>&1 && break; sleep 1; done
-        sleep 3
+        for i in $(seq 120); do xdotool search --onlyvisible --name "Workbench" >/dev/null 2>&1 && break; sleep 1; done
+        sleep 10  # mapped is not painted: the first paint follows loading torch
         import -window root "$4/screenshot.png"
-        xdotool search --name "Workbench" getwindowname
+        xdotool search --onlyvisible --name "Workbench" getwindowname || exit 1
         kill $pid; wait $pid' _ "$APP/workbench" "$demo" "$OUT/home" "$OUT" || return 1
     cat "$OUT/gui.out"
-    ! grep -q 'qt\.qpa' "$OUT/gui.out" && [ -s "$OUT/screenshot.png" ]
+    # a blank (all-black) capture means nothing was drawn
+    local spread; spread=$(convert "$OUT/screenshot.png" -format '%[fx:standard_deviation]' info:)
+    echo "screenshot pixel spread $spread"
+    ! grep -q 'qt\.qpa' "$OUT/gui.out" && awk "BEGIN {exit !($spread > 0.05)}"
 }
 
 deb_valid() {
