@@ -52,7 +52,7 @@ gui_screenshot() {
         sleep 10  # mapped is not painted: the first paint follows loading torch
         import -window root "$4/screenshot.png"
         xdotool search --onlyvisible --name "Workbench" getwindowname || exit 1
-        kill $pid; wait $pid' _ "$APP/workbench" "$demo" "$OUT/home" "$OUT" || return 1
+        kill $pid; wait $pid; true' _ "$APP/workbench" "$demo" "$OUT/home" "$OUT" || return 1
     cat "$OUT/gui.out"
     # a blank (all-black) capture means nothing was drawn
     local spread; spread=$(convert "$OUT/screenshot.png" -format '%[fx:standard_deviation]' info:)
