@@ -5,7 +5,8 @@ same picture, so a random split would put near-duplicates of training images in 
 set and report a flattering score. The demo therefore validates on a contiguous block: the last
 12 slices. Every third slice (z01, z04, ..., 20 in all) is left unlabelled, so there is work for
 "Next unlabelled" and for starting from a model's prediction; their masks stay in
-``resources/demo/nuclei/masks`` (tests compare against them) but are not imported. ``fashion-tags`` (multilabel): 240 labelled mosaics with a random 20 % split.
+``workbench/resources/demo/nuclei/masks`` (tests compare against them) but are not imported.
+``fashion-tags`` (multilabel): 240 labelled mosaics with a random 20 % split.
 """
 
 from __future__ import annotations
