@@ -10,6 +10,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from workbench.cli.ddp_cmds import (
+    add_launcher_options,
+    inside_torchrun,
+    predict_rank,
+    spawn_torchrun,
+    train_rank,
+    wants_torchrun,
+)
+
 log = logging.getLogger(__name__)
 ARCH_CHOICES = ("resnet18", "resnet34", "resnet50")
 
@@ -88,6 +97,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--log-jsonl", type=Path, metavar="FILE",
                    help="write one JSON object per batch and per epoch to FILE")
     p.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run")
+    p.add_argument("--sync-bn", action="store_true",
+                   help="with several GPUs: BatchNorm statistics over the global batch")
+    add_launcher_options(p)
     p.set_defaults(func=cmd_train)
 
     p = subparsers.add_parser("predict", help="predict masks or tags with a trained run",
@@ -98,6 +110,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", type=Path, help="output folder (default <project>/predictions/<run>)")
     p.add_argument("--device", default="auto")
     p.add_argument("--bs", type=int, default=8)
+    add_launcher_options(p)
     p.set_defaults(func=cmd_predict)
 
 
@@ -133,6 +146,12 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if wants_torchrun(args):
+        return spawn_torchrun(args, "train")
+    if inside_torchrun():
+        from workbench.training.launch import run_distributed
+
+        return run_distributed(args, train_rank)
     from workbench.core.project import Project
     from workbench.training.progress import ConsoleProgress, JsonlLogger
     from workbench.training.reports import ReportCallback
@@ -164,6 +183,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    if wants_torchrun(args):
+        return spawn_torchrun(args, "predict")
+    if inside_torchrun():
+        from workbench.training.launch import run_distributed
+
+        return run_distributed(args, predict_rank)
     from workbench.core.project import Project
     from workbench.training.predict import predict_project
 

@@ -19,6 +19,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from workbench.core.imageio import UNLABELLED_VALUE, load_image, read_mask
+from workbench.training.ddp import shard_samplers
 from workbench.training.errors import NotEnoughLabelsError, TrainingError
 from workbench.training.transforms import normalize_batch, train_transforms, valid_transforms
 
@@ -157,10 +158,13 @@ class DataSpec:
         common = {"num_workers": self.num_workers, "pin_memory": cuda,
                       "persistent_workers": self.num_workers > 0}
         gen = torch.Generator().manual_seed(self.seed)
+        # Under torchrun each rank loads its shard (workbench.training.ddp).
+        train_sampler, valid_idx = shard_samplers(train_ds, len(valid_ds), self.seed)
+        n_train = len(train_sampler) if train_sampler is not None else len(train_ds)
         # drop_last avoids a final batch of 1, which BatchNorm cannot train on.
-        train = DataLoader(train_ds, bs, shuffle=True, drop_last=len(train_ds) > bs,
-                           generator=gen, **common)
-        valid = DataLoader(valid_ds, bs * 2, shuffle=False, **common)
+        train = DataLoader(train_ds, bs, shuffle=train_sampler is None, sampler=train_sampler,
+                           drop_last=n_train > bs, generator=gen, **common)
+        valid = DataLoader(valid_ds, bs * 2, shuffle=False, sampler=valid_idx, **common)
         return DataBunch(DeviceLoader(train, device), DeviceLoader(valid, device), self.task,
                          self.classes, self.colors, size, bs, self.train_names, self.valid_names)
 

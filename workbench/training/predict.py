@@ -103,15 +103,23 @@ def select_images(project: Project, images: str | Sequence[str]) -> list[str]:
 def predict_project(project: Project, run_id: str | None = None,
                     images: str | Sequence[str] = "all", out_dir: Path | None = None,
                     device: str = "auto", bs: int = 8,
-                    progress: Callable[[int, int], None] | None = None) -> Path:
+                    progress: Callable[[int, int], None] | None = None, *,
+                    shard: tuple[int, int] = (0, 1),
+                    gather: Callable[[Any], list[Any]] | None = None) -> Path:
     """Predict ``images`` with a run's last checkpoint; write ``<stem>.png`` masks or
-    ``predictions.csv`` into ``out_dir`` (default ``<project>/predictions/<run_id>/``)."""
+    ``predictions.csv`` into ``out_dir`` (default ``<project>/predictions/<run_id>/``).
+
+    Several processes (``shard=(rank, world)``): each predicts images rank, rank+world, ... and
+    writes its own masks; the tag rows are gathered (``gather``: an all-gather) and rank 0
+    writes the one CSV in the single-process order, so the files are the same."""
     run_id = run_id or latest_run(project)
     ckpt = checkpoints.load(run_dir(project, run_id) / checkpoints.LAST)
     if list(ckpt["classes"]) != list(project.classes):
         raise TrainingError(f"run {run_id} was trained on classes {ckpt['classes']} but the "
                             f"project now has {project.classes}; train a new model")
-    names = select_images(project, images)
+    all_names = select_images(project, images)
+    rank, world = shard
+    names = all_names[rank::world]
     out = Path(out_dir) if out_dir else Path(project.root) / "predictions" / run_id
     out.mkdir(parents=True, exist_ok=True)
     paths = [Path(project.image_path(n)) for n in names]
@@ -121,11 +129,23 @@ def predict_project(project: Project, run_id: str | None = None,
         for name, mask in zip(names, results, strict=True):
             write_mask(out / f"{Path(name).stem}.png", mask)
     else:
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(["image_name", *ckpt["classes"]])
-        for name, probs in zip(names, results, strict=True):
-            writer.writerow([Path(name).stem, *(f"{p:.6f}" for p in probs)])
-        atomic_write_text(out / "predictions.csv", buf.getvalue())
+        if world > 1:
+            if gather is None:
+                raise ValueError("a sharded multilabel prediction needs gather")
+            parts = gather(results)  # rank r's rows are all_names[r::world]
+            results = [parts[i % world][i // world] for i in range(len(all_names))]
+            names = all_names
+        if rank == 0:
+            _write_csv(out / "predictions.csv", names, results, ckpt["classes"])
     log.info("Wrote predictions for %d image(s) to %s", len(names), out)
     return out
+
+
+def _write_csv(path: Path, names: Sequence[str], results: Sequence[np.ndarray],
+               classes: Sequence[str]) -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["image_name", *classes])
+    for name, probs in zip(names, results, strict=True):
+        writer.writerow([Path(name).stem, *(f"{p:.6f}" for p in probs)])
+    atomic_write_text(path, buf.getvalue())
