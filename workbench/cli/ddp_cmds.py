@@ -88,7 +88,6 @@ def spawn_torchrun(args: argparse.Namespace, command: str) -> int:
 def train_rank(args: argparse.Namespace) -> int:
     """One rank of a distributed training run (args.device already set by the launcher)."""
     from workbench.cli.train_cmds import _config
-    from workbench.core.project import Project
     from workbench.training import distributed
     from workbench.training.ddp import DistributedCallback
     from workbench.training.progress import ConsoleProgress, JsonlLogger
@@ -104,7 +103,7 @@ def train_rank(args: argparse.Namespace) -> int:
             jsonl = open(args.log_jsonl, "w", encoding="utf-8")  # noqa: SIM115
             cbs.append(ReportCallback(JsonlLogger(jsonl)))
     try:
-        with Project.open(args.project, readonly=not main) as project:
+        with _open_project(args.project, main, args.parent_holds_lock) as project:
             if args.resume:
                 learner = resume_run(project, args.resume, cbs)
             else:
@@ -122,6 +121,21 @@ def train_rank(args: argparse.Namespace) -> int:
               f"checkpoint {learner.checkpoint_dir}"
               + (f"; best {metric} {best:.4f}" if best is not None else ""))
     return 0
+
+
+def _open_project(root: Path, main: bool, parent_holds_lock: bool) -> Any:
+    """Rank 0 writes the run record; the other ranks only read. When the window that
+    started the run holds the project's lock, rank 0 opens it read-only and writes the run
+    record through its own database connection (SQLite serialises the writers)."""
+    from workbench.core.db import ProjectDB
+    from workbench.core.project import DB_NAME, Project
+
+    if not main or not parent_holds_lock:
+        return Project.open(root, readonly=not main)
+    project = Project.open(root, readonly=True)
+    project.db.close()
+    project.db = ProjectDB(Path(project.root) / DB_NAME)
+    return project
 
 
 def predict_rank(args: argparse.Namespace) -> int:

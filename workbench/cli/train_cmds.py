@@ -99,6 +99,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run")
     p.add_argument("--sync-bn", action="store_true",
                    help="with several GPUs: BatchNorm statistics over the global batch")
+    # The window starts DDP runs while it holds the project's write lock.
+    p.add_argument("--parent-holds-lock", action="store_true", help=argparse.SUPPRESS)
     add_launcher_options(p)
     p.set_defaults(func=cmd_train)
 

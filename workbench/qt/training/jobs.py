@@ -22,10 +22,11 @@ from workbench.qt.training.stages import StageSpec
 from workbench.qt.training.worker import Job, JobContext
 from workbench.training.config import TrainConfig
 from workbench.training.data import data_spec, task_name
+from workbench.training.ddp_child import DDP_DEVICE, DdpChildRun
 from workbench.training.learner import Learner
 from workbench.training.predict import predict_project
 from workbench.training.reports import ReportCallback
-from workbench.training.session import Stage, build_learner, run_stages
+from workbench.training.session import Stage, build_learner, run_stages, stages_from_config
 from workbench.training.visualize import Cell, batch_cells, prediction_cells
 
 if TYPE_CHECKING:
@@ -53,9 +54,20 @@ class TrainResult:
 
 
 
+def in_process(config: TrainConfig) -> TrainConfig:
+    """``config`` for work done in this process: "All GPUs (DDP)" means the first GPU here
+    (the LR finder, batch preview and predictions run on one device)."""
+    if config.device != DDP_DEVICE:
+        return config
+    out = copy.deepcopy(config)
+    out.device = "auto"
+    return out
+
+
 def _attach(project: Project, config: TrainConfig, state: EngineState, ctx: JobContext,
             reuse: bool) -> tuple[Learner, ReportCallback]:
     """The learner to work on, with a ReportCallback to ``ctx.report`` attached."""
+    config = in_process(config)
     report = ReportCallback(ctx.report)
     fresh_ok = not state.trained and state.config == config.to_dict()
     if state.learner is not None and (reuse or fresh_ok):
@@ -101,6 +113,26 @@ def training_job(project: Project, config: TrainConfig, specs: Sequence[StageSpe
     return job
 
 
+def ddp_training_job(project: Project, config: TrainConfig, n_gpus: int,
+                     python: str | None = None) -> Job:
+    """Train the config's recipe on ``n_gpus`` processes (torchrun child + DDP); progress
+    comes from rank 0's log, Stop ends every process."""
+    config = copy.deepcopy(config)
+
+    def job(ctx: JobContext) -> TrainResult:
+        run = DdpChildRun(Path(project.root), config, n_gpus, python=python)
+        ctx.on_cancel(run.stop)
+        run_id = run.run(ctx.report)
+        return TrainResult(run_id, run.cancelled or ctx.cancelled, None, [])
+
+    return job
+
+
+def ddp_planned_epochs(config: TrainConfig) -> int:
+    """Epochs of the recipe a DDP child runs (the engine's plan for ``config``)."""
+    return sum(s.epochs for s in stages_from_config(config))
+
+
 def lr_find_job(project: Project, config: TrainConfig, state: EngineState, frozen: bool,
                 continue_model: bool, num_it: int = 100) -> Job:
     """LR sweep on the model the next Start would train (its result arrives as LRFindDone)."""
@@ -134,7 +166,8 @@ def predict_run_job(project: Project, run_id: str, device: str) -> Job:
     """Write predictions of run ``run_id`` for every image (where the annotator picks them up)."""
 
     def job(ctx: JobContext) -> Path:
-        return predict_project(project, run_id, images="all", device=device)
+        dev = "auto" if device == DDP_DEVICE else device
+        return predict_project(project, run_id, images="all", device=dev)
 
     return job
 

@@ -257,6 +257,12 @@ class TrainingPanel(QWidget):
         self.show_message("info", f"Max learning rate set to {format_value(lr)}.")
 
     def start_training(self) -> None:
+        config = self.form.config
+        if config.device == "ddp":  # torchrun child processes, one per GPU
+            job = _jobs().ddp_training_job(self.project, config,
+                                           self.form.device_picker.gpu_count())
+            self._launch("train", job, planned_epochs=_jobs().ddp_planned_epochs(config))
+            return
         settings = self.stages.settings
         specs = settings.plan(self.form.config)
         continue_model = settings.continues_model() and self.engine.trained
@@ -385,6 +391,7 @@ class TrainingPanel(QWidget):
         run_id = getattr(self.last_result, "run_id", None)
         if kind == "train" and self.engine.learner is not None:
             run_id = run_id or self.engine.learner.run_id
+        if kind == "train" and run_id:  # a DDP run has no learner in this process
             self.runFinished.emit(str(run_id))
 
     def _set_busy(self, busy: bool) -> None:
