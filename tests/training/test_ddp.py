@@ -21,7 +21,7 @@ from workbench.core.project import Project
 from workbench.training import checkpoints
 from workbench.training.data import data_spec
 from workbench.training.ddp_child import message_from_record
-from workbench.training.metrics import SegmentationMetrics
+from workbench.training.metrics import MultilabelMetrics, SegmentationMetrics
 from workbench.training.predict import load_model, run_dir
 from workbench.training.progress import JsonlLogger
 from workbench.training.reports import BatchEnd, EpochEnd, FitEnded, FitStarted
@@ -130,6 +130,27 @@ def test_jsonl_records_read_back_as_the_messages_written() -> None:
         got.append(msg)
     assert got[:2] == sent[:2] and got[3] == sent[3]
     assert got[2].metrics["dice_mean"] == 0.7 and np.isnan(got[2].metrics["pixel_acc"])
+
+
+def test_gathered_metrics_equal_one_process_over_the_whole_set() -> None:
+    """Two shards combined by gather() give the metrics of all batches in one process."""
+    g = torch.Generator().manual_seed(0)
+    seg = [(torch.randn(2, 3, 8, 8, generator=g), torch.randint(0, 3, (2, 8, 8), generator=g))
+           for _ in range(3)]
+    tags = [(torch.randn(4, 3, generator=g), torch.randint(0, 2, (4, 3), generator=g).float())
+            for _ in range(3)]
+    for make, batches in ((lambda: SegmentationMetrics(["a", "b", "c"]), seg),
+                          (lambda: MultilabelMetrics(["x", "y", "z"]), tags)):
+        whole, shards = make(), [make(), make()]
+        for i, (pred, targ) in enumerate(batches):
+            whole.accumulate(pred, targ)
+            shards[i % 2].accumulate(pred, targ)
+        states: list = []
+        for metric in shards:  # each rank's contribution (gathering only itself keeps it)
+            metric.gather(lambda obj, s=states: s.append(obj) or [obj])
+        for metric in shards:  # what all_gather_object hands every rank: all contributions
+            metric.gather(lambda obj, s=states: s)
+            assert metric.value() == pytest.approx(whole.value(), nan_ok=True)
 
 
 # --------------------------------------------------------------------------- real runs
