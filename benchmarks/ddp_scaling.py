@@ -22,7 +22,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 GPU_DEFAULTS = {"arch": "resnet34", "size": 256, "bs": 16, "steps": 30, "warmup": 5}
-CPU_DEFAULTS = {"arch": "resnet18", "size": 64, "bs": 4, "steps": 4, "warmup": 1}
+CPU_DEFAULTS = {"arch": "resnet18", "size": 64, "bs": 4, "steps": 8, "warmup": 2}
 N_CLASSES = 2
 
 
@@ -84,6 +84,8 @@ def measure(n: int, args: argparse.Namespace) -> dict:
            "--size", str(args.size), "--bs", str(args.bs), "--steps", str(args.steps),
            "--warmup", str(args.warmup)]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    if args.cpu:  # one thread per process at every N (torchrun sets it only for N > 1)
+        env.setdefault("OMP_NUM_THREADS", "1")
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     for line in res.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -105,6 +107,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=defaults["steps"])
     p.add_argument("--warmup", type=int, default=defaults["warmup"])
     args = p.parse_args()
+    args.cpu = not gpus
     if args.worker:
         worker(args)
         return

@@ -246,16 +246,20 @@ def test_killed_rank_makes_the_other_exit_with_a_clear_error(seg_project, tmp_pa
     assert ckpt["history"]["epochs"][done - 1]["epoch"] == done - 1
 
 
-NAN_ON_RANK_1 = """
+FAULT_ON_RANK_1 = """
 import sys, torch, torch.distributed as dist
 import workbench.training.session as session
 from workbench.training.launch import main
-make = session.loss_for_task
+make, fault = session.loss_for_task, sys.argv.pop(1)
 def poisoned(task):
     loss = make(task)
     def f(pred, targ):
         out = loss(pred, targ)
-        return out * float("nan") if dist.get_rank() == 1 else out
+        if dist.get_rank() != 1:
+            return out
+        if fault == "oom":
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return out * float("nan")
     return f
 session.loss_for_task = poisoned
 sys.exit(main(sys.argv[1:]))
@@ -267,12 +271,27 @@ def test_nan_on_one_rank_stops_every_rank_with_its_message(seg_project, tmp_path
     seg_project.close()
     port = free_port()
     argv = [str(root), "--epochs", "2", *FAST, "--bs", "4"]
-    ranks = [start_rank(r, 2, port, argv, script=NAN_ON_RANK_1) for r in (0, 1)]
+    ranks = [start_rank(r, 2, port, ["nan", *argv], script=FAULT_ON_RANK_1) for r in (0, 1)]
     outs = [p.communicate(timeout=150) for p in ranks]
     assert [p.returncode for p in ranks] == [1, 1], outs[0][1][-3000:]
     assert "training loss became nan on rank 1 at epoch 1, batch 1" in outs[0][1]
     assert "workbench: error" not in outs[1][1]  # said once, by rank 0
     assert only_run(root)[1]["status"] == "failed"
+
+
+def test_out_of_memory_on_one_rank_ends_every_rank(seg_project, tmp_path) -> None:
+    """No half-batch retry under DDP: the rank that ran out says so and exits; its peer fails
+    with the lost-contact error instead of waiting (torchrun would stop it at once)."""
+    root = seg_project.root
+    seg_project.close()
+    port = free_port()
+    argv = [str(root), "--epochs", "2", *FAST, "--bs", "4"]
+    ranks = [start_rank(r, 2, port, ["oom", *argv], script=FAULT_ON_RANK_1,
+                        WORKBENCH_DDP_TIMEOUT="30") for r in (0, 1)]
+    outs = [p.communicate(timeout=150) for p in ranks]
+    assert [p.returncode for p in ranks] == [1, 1], outs[0][1][-2000:] + outs[1][1][-2000:]
+    assert "rank 1/2: Out of GPU memory at batch size 4" in outs[1][1]
+    assert "rank 0/2: lost contact with the other processes" in outs[0][1]
 
 
 def test_two_machines_simulated_with_c10d_rendezvous(seg_project, tmp_path) -> None:
