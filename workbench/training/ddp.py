@@ -88,7 +88,10 @@ class DistributedCallback(Callback):
         model = distributed.unwrap(learn.model)
         if not any(p.requires_grad for p in model.parameters()):
             raise TrainingError("nothing to train: every parameter is frozen")
-        device_ids = [learn.device.index] if learn.device.type == "cuda" else None
+        device_ids = None
+        if learn.device.type == "cuda":  # "cuda" without index: this rank's current GPU
+            index = learn.device.index
+            device_ids = [torch.cuda.current_device() if index is None else index]
         learn.model = DistributedDataParallel(model, device_ids=device_ids)
 
     def before_epoch(self, learn: Learner) -> None:
