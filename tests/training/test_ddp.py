@@ -20,7 +20,7 @@ import torch
 from workbench.core.project import Project
 from workbench.training import checkpoints
 from workbench.training.data import data_spec
-from workbench.training.ddp_child import message_from_record
+from workbench.training.ddp_child import failure_message, message_from_record
 from workbench.training.metrics import MultilabelMetrics, SegmentationMetrics
 from workbench.training.predict import load_model, run_dir
 from workbench.training.progress import JsonlLogger
@@ -151,6 +151,32 @@ def test_gathered_metrics_equal_one_process_over_the_whole_set() -> None:
         for metric in shards:  # what all_gather_object hands every rank: all contributions
             metric.gather(lambda obj, s=states: s)
             assert metric.value() == pytest.approx(whole.value(), nan_ok=True)
+
+
+TORCHRUN_SUMMARY = """
+workbench: stopped by torchrun (Stop or Ctrl-C, or another process failed)
+torch.distributed.elastic.multiprocessing.errors.ChildFailedError:
+============================================================
+workbench.training.launch FAILED
+------------------------------------------------------------
+Root Cause (first observed failure):
+[0]:
+  time      : 2026-11-29_21:58:08
+  host      : vm
+  rank      : 1 (local_rank: 1)
+  exitcode  : -9 (pid: 4909)
+  error_file: <N/A>
+  traceback : Signal 9 (SIGKILL) received by PID 4909
+============================================================
+"""
+
+
+def test_window_error_names_the_failed_process() -> None:
+    assert failure_message(TORCHRUN_SUMMARY, 1) == (
+        "process rank 1 ended with exit code -9 (pid: 4909); torchrun stopped the others")
+    ours = "INFO: x\nworkbench: error: rank 1/2: Out of GPU memory at batch size 8\n"
+    assert failure_message(ours + TORCHRUN_SUMMARY, 1) == (
+        "rank 1/2: Out of GPU memory at batch size 8")
 
 
 # --------------------------------------------------------------------------- real runs

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -88,7 +89,7 @@ class DdpChildRun:
         self.proc: subprocess.Popen[bytes] | None = None
         self._stopping = threading.Event()
         self.run_id = ""
-        self.cancelled = False
+        self.cancelled = False  # True only after stop(): a failed peer also ends rank 0 early
         self._seen: set[int] = set()
 
     def command(self, log_path: Path) -> list[str]:
@@ -134,8 +135,6 @@ class DdpChildRun:
                     msg = message_from_record(json.loads(line), stage) if line.strip() else None
                     if isinstance(msg, FitStarted):
                         stage, self.run_id = msg, msg.run_id
-                    if isinstance(msg, FitEnded) and msg.cancelled:
-                        self.cancelled = True
                     if msg is not None:
                         report(msg)
             elif self.proc.poll() is not None:
@@ -166,12 +165,19 @@ class DdpChildRun:
 
 
 def failure_message(stderr: str, code: int) -> str:
-    """The workbench error line of the failing rank, else torchrun's summary."""
+    """The workbench error line of the failing rank, else the root cause from torchrun's
+    summary (which process ended and how), else the last lines."""
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
     ours = [ln.split("workbench: error:", 1)[1].strip() for ln in lines
             if "workbench: error:" in ln]
     if ours:
         return ours[0]
+    root = re.search(r"Root Cause.*?rank\s*:\s*(\d+).*?exitcode\s*:\s*(-?\d+)[ \t]*([^\n]*)",
+                     stderr, re.DOTALL)
+    if root:
+        rank, exitcode, detail = root.group(1), root.group(2), (root.group(3) or "").strip()
+        return (f"process rank {rank} ended with exit code {exitcode} {detail}; torchrun "
+                "stopped the others").replace("  ", " ")
     tail = " ".join(lines[-3:]) if lines else "no output"
     return f"the distributed run failed (torchrun exit code {code}): {tail}"
 

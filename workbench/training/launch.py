@@ -26,10 +26,13 @@ from workbench.training.errors import NonFiniteLossError
 log = logging.getLogger(__name__)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM from torchrun: Stop in the window, Ctrl-C on torchrun, or a peer failed."""
+
+
 def _sigterm_to_interrupt(signum: int, frame: Any) -> None:
-    # torchrun stops workers with SIGTERM (Ctrl-C on it, Stop in the window, a failed peer):
-    # end like Ctrl-C so the run is recorded as stopped; checkpoints are written atomically.
-    raise KeyboardInterrupt
+    # End like Ctrl-C (the Learner records a cancel and re-raises); checkpoints are atomic.
+    raise Terminated
 
 
 def is_comm_failure(exc: BaseException) -> bool:
@@ -66,6 +69,12 @@ def run_distributed(args: argparse.Namespace, work: Callable[[argparse.Namespace
         print(f"workbench: error: {tag}: out of GPU memory ({exc}); use a smaller --bs or --size",
               file=sys.stderr)
         return 1
+    except Terminated:
+        if env.rank == 0:
+            print("\nworkbench: stopped by torchrun (Stop or Ctrl-C, or another process "
+                  "failed: torchrun's summary names it); the last completed epoch's checkpoint "
+                  "is kept", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         if env.rank == 0:
             print("\nworkbench: interrupted; the last completed epoch's checkpoint is kept",
