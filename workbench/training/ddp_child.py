@@ -46,6 +46,10 @@ def config_args(config: TrainConfig) -> list[str]:
         args += ["--lrs", ",".join(repr(float(v)) for v in lrs)]
     if config.resize:
         args += ["--resize", ",".join(str(s) for s in config.resize)]
+    if config.resize_epochs is not None:
+        args += ["--resize-epochs", str(config.resize_epochs)]
+    if config.only_stage:
+        args += ["--only-stage", config.only_stage]
     args += ["--unfreeze"] * config.unfreeze + ["--top-down"] * config.top_down
     return args
 
