@@ -128,11 +128,6 @@ def ddp_training_job(project: Project, config: TrainConfig, n_gpus: int,
     return job
 
 
-def ddp_planned_epochs(config: TrainConfig) -> int:
-    """Epochs of the recipe a DDP child runs (the engine's plan for ``config``)."""
-    return sum(s.epochs for s in stages_from_config(config))
-
-
 def lr_find_job(project: Project, config: TrainConfig, state: EngineState,
                 frozen: bool | None = None, continue_model: bool = False,
                 num_it: int = 100) -> Job:

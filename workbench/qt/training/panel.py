@@ -264,18 +264,18 @@ class TrainingPanel(QWidget):
         self.show_message("info", f"Max learning rate set to {format_value(lr)}.")
 
     def start_training(self) -> None:
-        config = self.form.config
-        if config.device == "ddp":  # torchrun child processes, one per GPU
-            job = _jobs().ddp_training_job(self.project, config,
-                                           self.form.device_picker.gpu_count())
-            self._launch("train", job, planned_epochs=_jobs().ddp_planned_epochs(config))
-            return
         settings = self.stages.settings
         recipe = settings.to_config(self.form.config)  # planned by the engine, as the CLI
+        planned = sum(s.epochs for s in settings.plan(self.form.config))
+        if recipe.device == "ddp":  # the same recipe in torchrun child processes, one per GPU
+            job = _jobs().ddp_training_job(self.project, recipe,
+                                           self.form.device_picker.gpu_count())
+            self._launch("train", job, planned_epochs=planned)
+            return
         continue_model = settings.continues_model() and self.engine.trained
         job = _jobs().training_job(self.project, recipe, self.engine, continue_model)
         self._launch("train", job, keep_history=continue_model,
-                     planned_epochs=sum(s.epochs for s in settings.plan(self.form.config)))
+                     planned_epochs=planned)
 
     def run_lr_find(self) -> None:
         settings = self.stages.settings
