@@ -75,7 +75,9 @@ def test_layout_has_named_docks_and_widgets(host):
     assert host.findChild(QWidget, "imageList") is host.browser.view
     assert host.findChild(QWidget, "imageFilter") is host.browser.filter_box
     assert host.dockWidgetArea(host.images_dock) == Qt.DockWidgetArea.LeftDockWidgetArea
-    assert host.dockWidgetArea(host.training_dock) == Qt.DockWidgetArea.RightDockWidgetArea
+    assert host.dockWidgetArea(host.training_dock) == Qt.DockWidgetArea.BottomDockWidgetArea
+    # the image list keeps the full height; the training dock goes under the image only
+    assert host.corner(Qt.Corner.BottomLeftCorner) == Qt.DockWidgetArea.LeftDockWidgetArea
     assert host.training_dock.widget() is host.training_panel
     menus = [a.text().replace("&", "") for a in host.menuBar().actions()]
     assert menus == ["File", "Go", "View", "Help"]

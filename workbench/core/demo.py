@@ -19,10 +19,11 @@ from workbench.core.importers import import_csv, import_masks
 from workbench.core.labels import read_codes
 from workbench.core.manifest import MANIFEST_NAME, SplitRule, Task
 from workbench.core.project import Project
+from workbench.resources import resource_path
 
 log = logging.getLogger(__name__)
 
-DEMO_ROOT = Path(__file__).resolve().parents[2] / "resources" / "demo"
+DEMO_ROOT = resource_path("demo")
 NUCLEI_VALID_SLICES = 12
 NUCLEI_START = "nuclei_z30.png"  # the stack's first slices are nearly empty noise
 _SOURCES = {Task.SEGMENTATION: "nuclei", Task.MULTILABEL: "fashion-tags"}

@@ -8,7 +8,6 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import time
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -20,28 +19,7 @@ from workbench.core.project import Project, SplitRule, Task
 from workbench.qt.training import TrainingPanel
 from workbench.qt.training import jobs as jobs_module
 from workbench.qt.training.hover import format_value
-from workbench.training.config import TrainConfig
 from workbench.training.errors import NonFiniteLossError
-
-TINY = {"arch": "resnet18", "size": 32, "bs": 8, "lr": 1e-3, "pretrained": None,
-        "device": "cpu"}
-
-
-@pytest.fixture
-def make_panel(qtbot) -> Iterator:
-    panels: list[TrainingPanel] = []
-
-    def make(project: Project, **overrides: object) -> TrainingPanel:
-        panel = TrainingPanel(project, config=TrainConfig(**{**TINY, **overrides}))
-        qtbot.addWidget(panel)
-        panel.resize(1200, 760)
-        panel.stages.set_mode("frozen")  # one stage: the form's epochs at its max LR
-        panels.append(panel)
-        return panel
-
-    yield make
-    for panel in panels:  # never leave a training thread behind a destroyed panel
-        assert panel.stop_and_wait(20000)
 
 
 def expect_on_next_job(qtbot, panel: TrainingPanel, names: list[str], timeout: int = 60000):

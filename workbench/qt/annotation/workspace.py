@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QScrollArea,
     QSizePolicy,
     QTextEdit,
     QVBoxLayout,
@@ -56,6 +57,7 @@ class AnnotationWorkspace(QWidget):
     navigateRequested = Signal(str)  # "next" | "prev" | "next_unlabelled"
     recoveredEdits = Signal(str, int)  # image name, strokes replayed from the crash journal
     errorOccurred = Signal(str)  # a message the main window may show
+    predictionMissing = Signal(str)  # image name: "From prediction" found no prediction
 
     def __init__(self, project: Project, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -114,11 +116,19 @@ class AnnotationWorkspace(QWidget):
         self.toolbar = AnnotationToolBar()
         side = QFrame()
         side.setObjectName("annotationSidePanel")
-        side.setFixedWidth(SIDE_WIDTH)
         side.setFrameShape(QFrame.Shape.NoFrame)
+        # Scrolls when the window is short (1366x768 with the training dock open) instead of
+        # setting the window's minimum height; the bar's room is reserved so nothing is cut.
+        scroll = QScrollArea()
+        scroll.setObjectName("annotationSideScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(self.seg_panel or self.tag_panel)
+        side.setFixedWidth(SIDE_WIDTH + scroll.verticalScrollBar().sizeHint().width())
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(0, 0, 0, 0)
-        side_layout.addWidget(self.seg_panel or self.tag_panel)
+        side_layout.addWidget(scroll)
         self.info = QLabel()
         self.info.setObjectName("annotationInfo")
         self.info.setStyleSheet(f"color: {muted_color()}; padding: 3px 10px;")
@@ -250,8 +260,10 @@ class AnnotationWorkspace(QWidget):
             return False
         found = self.controller.start_from_prediction()
         if not found and self._name is not None:
-            self.errorOccurred.emit(f"No prediction for {self._name} yet: train a model and "
-                                    "run `workbench predict` first.")
+            self.errorOccurred.emit(f"No prediction for {self._name} yet: train a model in the "
+                                    "Training panel; when a run finishes, the unlabelled images "
+                                    "are predicted for you.")
+            self.predictionMissing.emit(self._name)
         return found
 
     def toggle_reviewed(self) -> None:
