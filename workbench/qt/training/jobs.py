@@ -22,6 +22,7 @@ from workbench.qt.training.engine_state import EngineState
 from workbench.qt.training.worker import Job, JobContext
 from workbench.training.config import TrainConfig
 from workbench.training.data import data_spec, task_name
+from workbench.training.ddp_child import DDP_DEVICE, DdpChildRun
 from workbench.training.errors import TrainingCancelled
 from workbench.training.learner import Learner
 from workbench.training.predict import predict_project
@@ -61,9 +62,20 @@ class TrainResult:
 
 
 
+def in_process(config: TrainConfig) -> TrainConfig:
+    """``config`` for work done in this process: "All GPUs (DDP)" means the first GPU here
+    (the LR finder, batch preview and predictions run on one device)."""
+    if config.device != DDP_DEVICE:
+        return config
+    out = copy.deepcopy(config)
+    out.device = "auto"
+    return out
+
+
 def _attach(project: Project, config: TrainConfig, state: EngineState, ctx: JobContext,
             reuse: bool) -> tuple[Learner, ReportCallback]:
     """The learner to work on, with a ReportCallback to ``ctx.report`` attached."""
+    config = in_process(config)
     report = ReportCallback(ctx.report)
     fresh_ok = not state.trained and state.config == config.to_dict()
     if state.learner is not None and (reuse or fresh_ok):
@@ -154,6 +166,21 @@ def training_job(project: Project, config: TrainConfig, state: EngineState,
     return job
 
 
+def ddp_training_job(project: Project, config: TrainConfig, n_gpus: int,
+                     python: str | None = None) -> Job:
+    """Train the config's recipe on ``n_gpus`` processes (torchrun child + DDP); progress
+    comes from rank 0's log, Stop ends every process."""
+    config = copy.deepcopy(config)
+
+    def job(ctx: JobContext) -> TrainResult:
+        run = DdpChildRun(Path(project.root), config, n_gpus, python=python)
+        ctx.on_cancel(run.stop)
+        run_id = run.run(ctx.report)
+        return TrainResult(run_id, run.cancelled or ctx.cancelled, None, [])
+
+    return job
+
+
 def lr_find_job(project: Project, config: TrainConfig, state: EngineState,
                 frozen: bool | None = None, continue_model: bool = False,
                 num_it: int = 100) -> Job:
@@ -214,7 +241,8 @@ def predict_run_job(project: Project, run_id: str, device: str,
                 raise TrainingCancelled("the prediction was stopped; nothing was written")
             ctx.report(PredictProgress(done, total))
 
-        return predict_project(project, run_id, images=images, device=device,
+        dev = "auto" if device == DDP_DEVICE else device  # predictions run in this process
+        return predict_project(project, run_id, images=images, device=dev,
                                progress=progress)
 
     return job

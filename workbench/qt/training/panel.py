@@ -173,11 +173,17 @@ class TrainingPanel(QWidget):
     def start_training(self) -> None:
         settings = self.stages.settings
         recipe = settings.to_config(self.form.config)  # planned by the engine, as the CLI
+        planned = sum(s.epochs for s in settings.plan(self.form.config))
+        if recipe.device == "ddp":  # the same recipe in torchrun child processes, one per GPU
+            job = _jobs().ddp_training_job(self.project, recipe,
+                                           self.form.device_picker.gpu_count())
+            self._launch("train", job, planned_epochs=planned)
+            return
         continue_model = settings.continues_model() and self.engine.trained
         job = _jobs().training_job(self.project, recipe, self.engine, continue_model,
                                    self.lr_find_iters)
         self._launch("train", job, keep_history=continue_model,
-                     planned_epochs=sum(s.epochs for s in settings.plan(self.form.config)))
+                     planned_epochs=planned)
 
     def run_lr_find(self) -> None:
         settings = self.stages.settings
@@ -379,7 +385,9 @@ class TrainingPanel(QWidget):
         self.refresh_history()
         run_id = getattr(self.last_result, "run_id", None)
         if kind == "train" and self.engine.learner is not None:
-            run_id = str(run_id or self.engine.learner.run_id)
+            run_id = run_id or self.engine.learner.run_id
+        if kind == "train" and run_id:  # a DDP run has no learner in this process
+            run_id = str(run_id)
             if self.auto_predict and level != "error" and not stopped and not self.closing:
                 self._after_job = lambda: self._predict_unlabelled(run_id)
             self.runFinished.emit(run_id)
