@@ -82,6 +82,7 @@ def create_main_window(project: Project | str | Path,
     from workbench.core.project import Project
     from workbench.qt.annotation import AnnotationWorkspace
     from workbench.qt.main_window import MainWindow
+    from workbench.qt.refit.hookup import install_loop
     from workbench.qt.training import TrainingPanel
 
     owns = not isinstance(project, Project)
@@ -90,6 +91,7 @@ def create_main_window(project: Project | str | Path,
         workspace = AnnotationWorkspace(opened)
         panel = TrainingPanel(opened)
         window = MainWindow(opened, workspace, panel, settings, owns_project=owns)
+        install_loop(window)  # Mistakes, corrections queue, refit (workbench/qt/refit)
     except BaseException:
         if owns:
             opened.close()

@@ -1,0 +1,134 @@
+"""Adds the corrections loop to a main window: Queue dock, Mistakes tab, refit, the
+label/prediction/errors toggle, and the "add to queue" action. The window's modules only call
+:func:`install_loop`; everything the loop needs lives here and in its sibling modules.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QObject, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QMainWindow
+
+from workbench.core.project import Task
+from workbench.qt.browser.model import NameRole
+from workbench.qt.refit.corrections import CorrectionTracker
+from workbench.qt.refit.prediction_view import PredictionView, ViewToggle
+from workbench.qt.refit.queue_model import QueueModel
+from workbench.qt.refit.queue_panel import QueuePanel, badge_title
+
+QUEUE_KEY = "Ctrl+E"
+VIEW_KEY = "V"
+
+
+class CorrectionsLoop(QObject):
+    """The loop's parts for one window (kept as ``window.loop``)."""
+
+    def __init__(self, window: QMainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        project, workspace, browser = window.project, window.workspace, window.browser
+        self.tracker = CorrectionTracker(project, self)
+        self.queue_model = QueueModel(project.queue, self._thumbnail, self)
+        browser.model.dataChanged.connect(self._thumbnail_changed)
+        self.queue_panel = QueuePanel(self.queue_model)
+        self.queue_panel.openRequested.connect(self.open_image)
+        self.queue_dock = self._dock()
+        self.queue_panel.countChanged.connect(self._badge)
+        self._badge(self.queue_model.pending_count())
+        workspace.labelsSaved.connect(self.tracker.labels_saved)
+        browser.currentImageChanged.connect(self._image_changed)
+        self.view: PredictionView | None = None
+        if Task(project.task) == Task.SEGMENTATION:
+            self._install_view()
+        self._install_actions()
+
+    # -- construction ------------------------------------------------------------------------
+    def _dock(self) -> QDockWidget:
+        dock = QDockWidget("Queue", self.window)
+        dock.setObjectName("queueDock")
+        dock.setWidget(self.queue_panel)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        training = getattr(self.window, "training_dock", None)
+        if training is not None:
+            self.window.tabifyDockWidget(training, dock)
+            training.raise_()
+        return dock
+
+    def _install_view(self) -> None:
+        ws = self.window.workspace
+        self.view = PredictionView(ws, self)
+        self.view_toggle = ViewToggle(self.view)
+        layout = ws.seg_panel.layout()
+        layout.insertWidget(max(0, layout.count() - 1), self.view_toggle)  # above the stretch
+        action = QAction("Show Label / Prediction / Errors", ws)
+        action.setObjectName("action_cycle_view")
+        action.setShortcut(QKeySequence(VIEW_KEY))
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        action.triggered.connect(lambda _c=False: self.view.cycle())
+        ws.addAction(action)
+        ws.actions_by_id["cycle_view"] = action
+        self.cycle_view_action = action
+
+    def _install_actions(self) -> None:
+        menu = self.window.menuBar().addMenu("&Corrections")
+        menu.setObjectName("correctionsMenu")
+        self.add_action = QAction("&Add Image to Queue", self.window)
+        self.add_action.setObjectName("action_queue_add")
+        self.add_action.setShortcut(QKeySequence(QUEUE_KEY))
+        self.add_action.setStatusTip("Queue the open image for the next refit")
+        self.add_action.triggered.connect(lambda _c=False: self.add_current())
+        menu.addAction(self.add_action)
+        if self.view is not None:
+            menu.addAction(f"Show Label / Prediction / Errors\t{VIEW_KEY}", self.view.cycle)
+        menu.addSeparator()
+        menu.addAction(self.queue_dock.toggleViewAction())
+
+    # -- behaviour ---------------------------------------------------------------------------
+    def open_image(self, name: str) -> bool:
+        return bool(self.window.browser.select(name))
+
+    def correct(self, name: str, run_id: str | None, score: float | None,
+                reason: str = "top loss") -> bool:
+        """Open ``name`` as a correction: its next saves put it in the queue."""
+        self.window.workspace.flush()
+        self.tracker.begin(name, run_id=run_id, score=score, reason=reason)
+        opened = self.open_image(name)
+        if opened and self.view is not None and self.view.prediction() is not None:
+            self.view.set_view("errors")  # what the model got wrong, one toggle from the label
+        return opened
+
+    def add_current(self) -> bool:
+        name = self.window.browser.current_name()
+        if name is None:
+            return False
+        self.window.workspace.flush()
+        item = self.tracker.add_by_hand(name)
+        self.window.statusBar().showMessage(f"{item.image} queued for the next refit.", 5000)
+        return True
+
+    def _image_changed(self, name: str) -> None:
+        self.tracker.forget_others(name)
+        if self.view is not None:
+            self.view.image_opened()
+
+    def _badge(self, pending: int) -> None:
+        self.queue_dock.setWindowTitle(badge_title("Queue", pending))
+
+    def _thumbnail(self, name: str):
+        model = self.window.browser.model
+        row = model.row_of(name)
+        return model.index(row).data(Qt.ItemDataRole.DecorationRole) if row >= 0 else None
+
+    def _thumbnail_changed(self, top: QModelIndex, bottom: QModelIndex, roles=()) -> None:
+        if roles and Qt.ItemDataRole.DecorationRole not in roles:
+            return
+        for row in range(top.row(), bottom.row() + 1):
+            self.queue_model.thumbnail_ready(str(top.model().index(row, 0).data(NameRole)))
+
+
+def install_loop(window: QMainWindow) -> CorrectionsLoop:
+    window.loop = CorrectionsLoop(window)
+    return window.loop
