@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,27 +41,39 @@ def _prepare(img: np.ndarray, size: int) -> torch.Tensor:
     return x.round().clamp(0, 255)
 
 
-@torch.no_grad()
+def iter_logits(model: nn.Module, paths: Sequence[Path], size: int, device: torch.device,
+                bs: int = 8) -> Iterator[tuple[list[np.ndarray], torch.Tensor]]:
+    """Batches of (original RGB images, float32 logits at ``size``) with the model in eval
+    mode and gradients off: the one inference loop behind prediction, top losses and ranking."""
+    model.eval().to(device)
+    for start in range(0, len(paths), bs):
+        imgs = [load_image(p) for p in paths[start:start + bs]]
+        x = normalize_batch(torch.cat([_prepare(i, size) for i in imgs]).to(device) / 1.0)
+        with torch.no_grad():
+            logits = model(x).float()
+        yield imgs, logits
+
+
+def full_size_logits(logits: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    """One image's segmentation logits (C, h, w) resized to its own (H, W)."""
+    return F.interpolate(logits[None], size=tuple(shape[:2]), mode="bilinear",
+                         align_corners=False)[0]
+
+
 def predict_paths(model: nn.Module, paths: Sequence[Path], task: str, size: int,
                   device: torch.device, bs: int = 8,
                   progress: Callable[[int, int], None] | None = None) -> list[np.ndarray]:
     """Per image: uint8 HxW index mask (segmentation) or float32 tag probabilities."""
-    model.eval().to(device)
     task = task_name(task)
     out: list[np.ndarray] = []
-    for start in range(0, len(paths), bs):
-        imgs = [load_image(p) for p in paths[start:start + bs]]
-        x = normalize_batch(torch.cat([_prepare(i, size) for i in imgs]).to(device) / 1.0)
-        logits = model(x).float()
+    for imgs, logits in iter_logits(model, paths, size, device, bs):
         if task == "multilabel":
             out.extend(torch.sigmoid(logits).cpu().numpy())
         else:
             for img, lg in zip(imgs, logits, strict=True):
-                full = F.interpolate(lg[None], size=img.shape[:2], mode="bilinear",
-                                     align_corners=False)
-                out.append(full[0].argmax(0).to(torch.uint8).cpu().numpy())
+                out.append(full_size_logits(lg, img.shape).argmax(0).to(torch.uint8).cpu().numpy())
         if progress is not None:
-            progress(min(start + bs, len(paths)), len(paths))
+            progress(len(out), len(paths))
     return out
 
 
@@ -117,15 +129,37 @@ def predict_project(project: Project, run_id: str | None = None,
     paths = [Path(project.image_path(n)) for n in names]
     results = predict_paths(load_model(ckpt), paths, ckpt["task"], int(ckpt["size"]),
                             resolve_device(device), bs, progress)
-    if task_name(ckpt["task"]) == "segmentation":
-        for name, mask in zip(names, results, strict=True):
-            write_mask(out / f"{Path(name).stem}.png", mask)
-    else:
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(["image_name", *ckpt["classes"]])
-        for name, probs in zip(names, results, strict=True):
-            writer.writerow([Path(name).stem, *(f"{p:.6f}" for p in probs)])
-        atomic_write_text(out / "predictions.csv", buf.getvalue())
+    write_predictions(out, names, results, ckpt["task"], ckpt["classes"])
     log.info("Wrote predictions for %d image(s) to %s", len(names), out)
     return out
+
+
+def write_predictions(out: Path, names: Sequence[str], results: Sequence[np.ndarray], task: str,
+                      classes: Sequence[str]) -> None:
+    """``<stem>.png`` masks, or rows of ``predictions.csv`` (merged with the rows already
+    there, so predicting a subset keeps the other images' predictions)."""
+    out.mkdir(parents=True, exist_ok=True)
+    if task_name(task) == "segmentation":
+        for name, mask in zip(names, results, strict=True):
+            write_mask(out / f"{Path(name).stem}.png", mask)
+        return
+    rows = read_prediction_csv(out / "predictions.csv", classes)
+    for name, probs in zip(names, results, strict=True):
+        rows[Path(name).stem] = [float(p) for p in probs]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["image_name", *classes])
+    for stem, probs in rows.items():
+        writer.writerow([stem, *(f"{p:.6f}" for p in probs)])
+    atomic_write_text(out / "predictions.csv", buf.getvalue())
+
+
+def read_prediction_csv(path: Path, classes: Sequence[str]) -> dict[str, list[float]]:
+    """stem -> probabilities from a ``predictions.csv``; empty when missing or for other tags."""
+    if not path.is_file():
+        return {}
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    if not rows or rows[0] != ["image_name", *classes]:
+        return {}
+    return {r[0]: [float(v) for v in r[1:]] for r in rows[1:] if len(r) == len(classes) + 1}

@@ -118,7 +118,8 @@ def show_batch(data: DataBunch, n: int = 8, ncols: int = 4, path: Path | str | N
 
 def _grid(cells: list[Cell], ncols: int, caption: bool, pad: int = 4) -> np.ndarray:
     h, w = cells[0][0].shape[:2]
-    cell_h = h + (CAPTION_HEIGHT if caption else 0)
+    lines = max(text.count("\n") + 1 for _, text in cells) if caption else 0
+    cell_h = h + CAPTION_HEIGHT * lines
     ncols = max(1, min(ncols, len(cells)))
     nrows = -(-len(cells) // ncols)
     canvas = Image.new("RGB", (ncols * (w + pad) + pad, nrows * (cell_h + pad) + pad), "white")
@@ -128,5 +129,12 @@ def _grid(cells: list[Cell], ncols: int, caption: bool, pad: int = 4) -> np.ndar
         y0 = pad + (k // ncols) * (cell_h + pad)
         canvas.paste(Image.fromarray(img), (x0, y0))
         if caption and text:
-            draw.text((x0 + 1, y0 + h + 1), text, fill=(0, 0, 0))
+            draw.multiline_text((x0 + 1, y0 + h + 1), text, fill=(0, 0, 0), spacing=3)
     return np.asarray(canvas)
+
+
+def grid_image(cells: list[Cell], ncols: int = 4) -> np.ndarray:
+    """Equal-sized captioned cells in a grid (captions may have several lines)."""
+    if not cells:
+        raise ValueError("no cells to render")
+    return _grid(cells, ncols, caption=True)
