@@ -5,16 +5,19 @@ label/prediction/errors toggle, and the "add to queue" action. The window's modu
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QObject, Qt
+from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMainWindow
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
 
 from workbench.core.project import Task
 from workbench.qt.browser.model import NameRole
 from workbench.qt.refit.corrections import CorrectionTracker
+from workbench.qt.refit.launcher import MistakesController
+from workbench.qt.refit.mistakes import MistakesView
 from workbench.qt.refit.prediction_view import PredictionView, ViewToggle
 from workbench.qt.refit.queue_model import QueueModel
 from workbench.qt.refit.queue_panel import QueuePanel, badge_title
+from workbench.qt.theme import icon
 
 QUEUE_KEY = "Ctrl+E"
 VIEW_KEY = "V"
@@ -40,6 +43,10 @@ class CorrectionsLoop(QObject):
         self.view: PredictionView | None = None
         if Task(project.task) == Task.SEGMENTATION:
             self._install_view()
+        self.mistakes: MistakesView | None = None
+        panel = getattr(window, "training_panel", None)
+        if panel is not None and hasattr(panel, "tabs"):
+            self._install_mistakes(panel)
         self._install_actions()
 
     # -- construction ------------------------------------------------------------------------
@@ -55,7 +62,26 @@ class CorrectionsLoop(QObject):
         if training is not None:
             self.window.tabifyDockWidget(training, dock)
             training.raise_()
+            # The window hides the training dock in narrow windows (the canvas gets the room)
+            # once it is shown; the queue, in the same dock group, follows that choice.
+            self.window.installEventFilter(self)
+        toolbar = getattr(self.window, "toolbar", None)
+        if toolbar is not None:
+            dock.toggleViewAction().setIcon(icon("reviewed"))
+            toolbar.addAction(dock.toggleViewAction())  # its text carries the pending count
         return dock
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.window and event.type() == QEvent.Type.Show:
+            self.window.removeEventFilter(self)
+            # Twice deferred: after the window's own deferred dock sizing.
+            QTimer.singleShot(0, lambda: QTimer.singleShot(0, self._follow_training_dock))
+        return False
+
+    def _follow_training_dock(self) -> None:
+        training = self.window.training_dock
+        if training is not None and training.isHidden():
+            self.queue_dock.hide()
 
     def _install_view(self) -> None:
         ws = self.window.workspace
@@ -71,6 +97,20 @@ class CorrectionsLoop(QObject):
         ws.addAction(action)
         ws.actions_by_id["cycle_view"] = action
         self.cycle_view_action = action
+
+    def _install_mistakes(self, panel: QWidget) -> None:
+        self.mistakes = MistakesView()
+        panel.tabs.addTab(self.mistakes, "Mistakes")
+        self.mistakes_controller = MistakesController(panel, self.mistakes, self)
+        self.mistakes.correctRequested.connect(
+            lambda name, run, loss: self.correct(name, run, loss))
+        panel.tabs.currentChanged.connect(self._tab_changed)
+
+    def _tab_changed(self, _index: int) -> None:
+        # Shown for the first time with a run but nothing in it: the saved scores, if any.
+        view = self.mistakes
+        if view is not None and view.isVisible() and view.result is None and view.run_id:
+            self.mistakes_controller.score(use_cache=True)
 
     def _install_actions(self) -> None:
         menu = self.window.menuBar().addMenu("&Corrections")

@@ -1,0 +1,103 @@
+"""Runs the loop's jobs on the training panel's JobRunner (one training thread per window):
+scoring for the Mistakes view, and the refit with the panel's live plots."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Signal
+
+from workbench.qt.refit.mistakes import MistakesView
+from workbench.qt.training.worker import JobSignals
+
+log = logging.getLogger(__name__)
+
+
+def _loop_jobs():
+    """Imported on first use: the jobs pull in torch (seconds)."""
+    from workbench.qt.refit import jobs
+
+    return jobs
+
+
+class MistakesController(QObject):
+    """Keeps the Mistakes view on the run selected in History (else the newest finished one)
+    and scores it on the panel's training thread."""
+
+    failed = Signal(str)
+
+    def __init__(self, panel: QObject, view: MistakesView, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.panel, self.view = panel, view
+        self._running = self._again = False
+        view.scoreRequested.connect(lambda: self.score(use_cache=False))
+        panel.history.tree.itemSelectionChanged.connect(self.follow_history)
+        panel.runner.busyChanged.connect(self._busy_changed)
+        if hasattr(panel, "runFinished"):
+            panel.runFinished.connect(lambda _run: self.follow_history())
+        self.follow_history()
+
+    def current_run(self) -> str | None:
+        selected = self.panel.history.selected_run_id()
+        if selected:
+            return selected
+        for run in self.panel.project.db.list_runs():
+            if run.get("status") == "finished":
+                return str(run.get("run_id") or run.get("id"))
+        return None
+
+    def follow_history(self) -> None:
+        run = self.current_run()
+        if run != self.view.run_id:
+            self.view.set_run(run)
+            if run is not None and self.view.isVisible():
+                self.score(use_cache=True)
+
+    def score(self, use_cache: bool = False) -> bool:
+        """Start scoring (or loading the cached scores of) the view's run; False if busy."""
+        run = self.view.run_id
+        if run is None:
+            return False
+        if self.panel.runner.is_running():
+            if self._running and not use_cache:
+                self._again = True  # asked while our cache load runs: score right after it
+            return False
+        job = _loop_jobs().mistakes_job(self.panel.project, run, self.panel.form.config.device,
+                                        self.view.top_box.value(), use_cache=use_cache)
+        self._start(job)
+        return True
+
+    def _start(self, job: Callable) -> None:
+        def connect(relay: JobSignals) -> None:
+            relay.otherMessage.connect(self._on_message)
+            relay.succeeded.connect(self._on_result)
+            relay.failed.connect(self._on_failed)
+            relay.finished.connect(self._on_finished)
+
+        self.view.show_progress(0, 1, "Starting")
+        self._running = True
+        self.panel.runner.start(job, connect=connect)
+
+    def _on_finished(self) -> None:
+        self._running = False
+        self.view.hide_progress()
+
+    def _busy_changed(self, busy: bool) -> None:
+        self.view.set_busy(busy)
+        if not busy and self._again:  # the thread has ended: the runner takes a new job
+            self._again = False
+            self.score(use_cache=False)
+
+    def _on_message(self, msg: object) -> None:
+        if isinstance(msg, _loop_jobs().ScoringProgress):
+            self.view.show_progress(msg.done, msg.total, msg.what)
+
+    def _on_result(self, result: object) -> None:
+        if result is not None:
+            self.view.show_result(result)
+
+    def _on_failed(self, kind: str, text: str) -> None:
+        log.info("finding mistakes ended (%s): %s", kind, text)
+        self.view.run_label.setText(f"<b>Could not find the mistakes</b>: {text}")
+        self.failed.emit(text)
