@@ -5,12 +5,13 @@ label/prediction/errors toggle, and the "add to queue" action. The window's modu
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, QTimer
+from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
 
 from workbench.core.project import Task
 from workbench.qt.browser.model import NameRole
+from workbench.qt.main_window import TRAINING_DOCK_MIN_WINDOW
 from workbench.qt.refit.corrections import CorrectionTracker
 from workbench.qt.refit.launcher import MistakesController
 from workbench.qt.refit.mistakes import MistakesView
@@ -62,8 +63,8 @@ class CorrectionsLoop(QObject):
         if training is not None:
             self.window.tabifyDockWidget(training, dock)
             training.raise_()
-            # The window hides the training dock in narrow windows (the canvas gets the room)
-            # once it is shown; the queue, in the same dock group, follows that choice.
+            # Narrow windows start with the training dock hidden so the canvas gets the room;
+            # the queue, in the same dock group, follows the same rule.
             self.window.installEventFilter(self)
         toolbar = getattr(self.window, "toolbar", None)
         if toolbar is not None:
@@ -74,14 +75,9 @@ class CorrectionsLoop(QObject):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.window and event.type() == QEvent.Type.Show:
             self.window.removeEventFilter(self)
-            # Twice deferred: after the window's own deferred dock sizing.
-            QTimer.singleShot(0, lambda: QTimer.singleShot(0, self._follow_training_dock))
+            if self.window.width() < TRAINING_DOCK_MIN_WINDOW:
+                self.queue_dock.hide()
         return False
-
-    def _follow_training_dock(self) -> None:
-        training = self.window.training_dock
-        if training is not None and training.isHidden():
-            self.queue_dock.hide()
 
     def _install_view(self) -> None:
         ws = self.window.workspace
@@ -100,7 +96,10 @@ class CorrectionsLoop(QObject):
 
     def _install_mistakes(self, panel: QWidget) -> None:
         self.mistakes = MistakesView()
-        panel.tabs.addTab(self.mistakes, "Mistakes")
+        if hasattr(panel, "add_view"):
+            panel.add_view(self.mistakes, "Mistakes")
+        else:
+            panel.tabs.addTab(self.mistakes, "Mistakes")
         self.mistakes_controller = MistakesController(panel, self.mistakes, self)
         self.mistakes.correctRequested.connect(
             lambda name, run, loss: self.correct(name, run, loss))
