@@ -18,6 +18,7 @@ from workbench.core.errors import WorkbenchError
 COMMAND_MODULES = (
     "workbench.cli.project_cmds",
     "workbench.cli.train_cmds",
+    "workbench.cli.loop_cmds",
     "workbench.cli.gui_cmds",
 )
 

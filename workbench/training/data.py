@@ -7,14 +7,14 @@ pickle them and never touch the project database.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
@@ -138,10 +138,17 @@ class DataSpec:
     top_down: bool = False
     num_workers: int = 0
     seed: int = 0
+    # Optional: builds the training sampler from the training set's length (a refit's mix of
+    # oversampled queue items and replayed images); None shuffles the training set.
+    train_sampler: Callable[[int], Sampler] | None = None
 
     def datasets(self, size: int) -> tuple[Dataset, Dataset]:
         tt, vt = train_transforms(size, top_down=self.top_down), valid_transforms(size)
         return self._dataset(self.train_names, tt), self._dataset(self.valid_names, vt)
+
+    def eval_dataset(self, names: Sequence[str], size: int) -> Dataset:
+        """Any of the spec's images with validation transforms (resize only)."""
+        return self._dataset(list(names), valid_transforms(size))
 
     def _dataset(self, names: list[str], tfms: v2.Transform) -> Dataset:
         images = [self.image_paths[n] for n in names]
@@ -152,14 +159,16 @@ class DataSpec:
 
     def build(self, size: int, bs: int, device: torch.device) -> DataBunch:
         train_ds, valid_ds = self.datasets(size)
-        bs = max(1, min(bs, len(train_ds)))
+        sampler = self.train_sampler(len(train_ds)) if self.train_sampler else None
+        n_train = len(sampler) if sampler is not None else len(train_ds)
+        bs = max(1, min(bs, n_train))
         cuda = device.type == "cuda"
         common = {"num_workers": self.num_workers, "pin_memory": cuda,
                       "persistent_workers": self.num_workers > 0}
         gen = torch.Generator().manual_seed(self.seed)
         # drop_last avoids a final batch of 1, which BatchNorm cannot train on.
-        train = DataLoader(train_ds, bs, shuffle=True, drop_last=len(train_ds) > bs,
-                           generator=gen, **common)
+        train = DataLoader(train_ds, bs, shuffle=sampler is None, sampler=sampler,
+                           drop_last=n_train > bs, generator=gen, **common)
         valid = DataLoader(valid_ds, bs * 2, shuffle=False, **common)
         return DataBunch(DeviceLoader(train, device), DeviceLoader(valid, device), self.task,
                          self.classes, self.colors, size, bs, self.train_names, self.valid_names)
