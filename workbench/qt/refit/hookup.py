@@ -13,11 +13,12 @@ from workbench.core.project import Task
 from workbench.qt.browser.model import NameRole
 from workbench.qt.main_window import TRAINING_DOCK_MIN_WINDOW
 from workbench.qt.refit.corrections import CorrectionTracker
-from workbench.qt.refit.launcher import MistakesController
+from workbench.qt.refit.launcher import MistakesController, RefitController
 from workbench.qt.refit.mistakes import MistakesView
 from workbench.qt.refit.prediction_view import PredictionView, ViewToggle
 from workbench.qt.refit.queue_model import QueueModel
 from workbench.qt.refit.queue_panel import QueuePanel, badge_title
+from workbench.qt.refit.refit_panel import RefitControls
 from workbench.qt.theme import icon
 
 QUEUE_KEY = "Ctrl+E"
@@ -48,6 +49,11 @@ class CorrectionsLoop(QObject):
         panel = getattr(window, "training_panel", None)
         if panel is not None and hasattr(panel, "tabs"):
             self._install_mistakes(panel)
+            self.refit_controls = RefitControls()
+            self.queue_panel.footer.addWidget(self.refit_controls)
+            self.refit_controller = RefitController(panel, self.refit_controls,
+                                                    self.queue_model, self)
+            self.refit_controller.finished.connect(self._refit_finished)
         self._install_actions()
 
     # -- construction ------------------------------------------------------------------------
@@ -104,6 +110,12 @@ class CorrectionsLoop(QObject):
         self.mistakes.correctRequested.connect(
             lambda name, run, loss: self.correct(name, run, loss))
         panel.tabs.currentChanged.connect(self._tab_changed)
+
+    def _refit_finished(self, result: object) -> None:
+        if result is not None:
+            self.queue_dock.show()
+            self.queue_dock.raise_()  # the before / after table is under the queue
+            self.window.statusBar().showMessage(f"Refit run {result.run} finished.", 8000)
 
     def _tab_changed(self, _index: int) -> None:
         # Shown for the first time with a run but nothing in it: the saved scores, if any.

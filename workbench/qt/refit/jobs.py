@@ -16,6 +16,8 @@ from workbench.training.interpret import (
     item_cells,
     load_interpretation,
 )
+from workbench.training.refit import RefitResult, RefitSettings, refit
+from workbench.training.reports import ReportCallback
 from workbench.training.visualize import Cell
 
 if TYPE_CHECKING:
@@ -61,5 +63,18 @@ def mistakes_job(project: Project, run_id: str | None, device: str, top: int,
             cells.append(item_cells(project, interp, item, side=THUMB_SIDE))
             ctx.report(ScoringProgress(n + 1, len(items), "Drawing thumbnails"))
         return MistakesResult(interp, cells, cached)
+
+    return job
+
+
+def refit_job(project: Project, parent_run: str | None, settings: RefitSettings) -> Job:
+    """Refit ``parent_run`` on the pending queue; the panel's live plots follow its reports."""
+
+    def job(ctx: JobContext) -> RefitResult:
+        report = ReportCallback(ctx.report)
+        return refit(project, parent_run, settings, callbacks=[report],
+                     progress=lambda done, total: ctx.report(
+                         ScoringProgress(done, total, "Predicting every image")),
+                     should_stop=lambda: ctx.cancelled)
 
     return job

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, Signal
 
 from workbench.qt.refit.mistakes import MistakesView
+from workbench.qt.refit.refit_panel import RefitControls
 from workbench.qt.training.worker import JobSignals
 
 log = logging.getLogger(__name__)
@@ -19,6 +20,27 @@ def _loop_jobs():
     from workbench.qt.refit import jobs
 
     return jobs
+
+
+def selected_or_newest_run(panel: QObject) -> str | None:
+    """The run selected in History, else the newest finished one (None: no run yet)."""
+    selected = panel.history.selected_run_id()
+    if selected:
+        return selected
+    for run in panel.project.db.list_runs():
+        if run.get("status") == "finished":
+            return str(run.get("run_id") or run.get("id"))
+    return None
+
+
+def show_plots(panel: QObject) -> None:
+    """Bring the tab holding the live plots to the front."""
+    tabs = panel.tabs
+    for i in range(tabs.count()):
+        widget = tabs.widget(i)
+        if widget is panel.plots or widget.isAncestorOf(panel.plots):
+            tabs.setCurrentIndex(i)
+            return
 
 
 class MistakesController(QObject):
@@ -39,13 +61,7 @@ class MistakesController(QObject):
         self.follow_history()
 
     def current_run(self) -> str | None:
-        selected = self.panel.history.selected_run_id()
-        if selected:
-            return selected
-        for run in self.panel.project.db.list_runs():
-            if run.get("status") == "finished":
-                return str(run.get("run_id") or run.get("id"))
-        return None
+        return selected_or_newest_run(self.panel)
 
     def follow_history(self) -> None:
         run = self.current_run()
@@ -101,3 +117,67 @@ class MistakesController(QObject):
         log.info("finding mistakes ended (%s): %s", kind, text)
         self.view.run_label.setText(f"<b>Could not find the mistakes</b>: {text}")
         self.failed.emit(text)
+
+
+class RefitController(QObject):
+    """The Refit button: refit on the panel's thread with its live plots, then before/after,
+    the new run selected in History and the queue items shown as done."""
+
+    finished = Signal(object)  # the RefitResult, or None when it failed / was stopped
+
+    def __init__(self, panel: QObject, controls: RefitControls, queue_model: QObject,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.panel, self.controls, self.queue_model = panel, controls, queue_model
+        controls.refitRequested.connect(self.refit)
+        panel.runner.busyChanged.connect(lambda _b: self._sync())
+        queue_model.modelReset.connect(self._sync)
+        self._sync()
+
+    def _sync(self) -> None:
+        self.controls.set_busy(self.panel.runner.is_running(), self.queue_model.pending_count())
+
+    def refit(self, epochs: int, lr: float, replay: float) -> bool:
+        panel = self.panel
+        run = selected_or_newest_run(panel)
+        if panel.runner.is_running():
+            self.controls.status.setText("A job is running on the training thread; stop it or "
+                                         "wait for it first.")
+            return False
+        if run is None:
+            self.controls.status.setText("No finished run to refit: train a model first.")
+            return False
+        jobs = _loop_jobs()
+        settings = jobs.RefitSettings(epochs=epochs, lr=lr or None, replay=replay,
+                                      device=panel.form.config.device)
+        panel.monitor.begin(False, epochs)
+        show_plots(panel)
+        self.controls.status.setText(f"Refitting run <b>{run}</b> on "
+                                     f"{self.queue_model.pending_count()} image(s)…")
+        panel.runner.start(jobs.refit_job(panel.project, run, settings), connect=self._connect)
+        return True
+
+    def _connect(self, relay: JobSignals) -> None:
+        self.panel.monitor.connect_worker(relay)
+        relay.succeeded.connect(self._on_result)
+        relay.failed.connect(self._on_failed)
+        relay.finished.connect(self._on_finished)
+
+    def _on_result(self, result: object) -> None:
+        self.controls.show_result(result)
+        self.panel.refresh_history()
+        self.panel.history.select_run(result.run)
+        self.queue_model.reload()
+        self.finished.emit(result)
+
+    def _on_failed(self, kind: str, text: str) -> None:
+        title = "Refit stopped" if kind == "cancelled" else "Refit failed"
+        self.controls.status.setText(f"<b>{title}</b>: {text}")
+        self.finished.emit(None)
+
+    def _on_finished(self) -> None:
+        self.panel.monitor.end()
+        failed = self.controls.status.text().startswith("<b>Refit failed")
+        self.panel.progress.finish("Failed" if failed else "Done")
+        self.panel.refresh_history()
+        self._sync()

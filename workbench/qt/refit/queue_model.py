@@ -18,6 +18,8 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     Qt,
+    QThread,
+    Signal,
 )
 from PySide6.QtGui import QColor, QPixmap
 
@@ -42,13 +44,18 @@ def format_time(seconds: float) -> str:
 class QueueModel(QAbstractTableModel):
     """One row per queue item, in queue order; pending items can be dragged to a new row."""
 
+    _queueChanged = Signal()
+
     def __init__(self, queue: RefitQueue, thumbnails: Thumbnails | None = None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.queue = queue
         self._thumbnails = thumbnails
         self._items: list[QueueItem] = queue.items()
-        self._unsubscribe = queue.subscribe(self.reload)
+        # The queue may change on the training thread (a refit marks items used): the
+        # signal hops to this model's thread before the rows are touched.
+        self._queueChanged.connect(self.reload, Qt.ConnectionType.QueuedConnection)
+        self._unsubscribe = queue.subscribe(self._on_queue_changed)
         self.destroyed.connect(lambda *_: self._unsubscribe())
 
     # -- Qt model API --------------------------------------------------------------------
@@ -117,6 +124,12 @@ class QueueModel(QAbstractTableModel):
         return bool(ids)
 
     # -- our API ---------------------------------------------------------------------------
+    def _on_queue_changed(self) -> None:
+        if QThread.currentThread() is self.thread():
+            self.reload()
+        else:
+            self._queueChanged.emit()
+
     def reload(self) -> None:
         self.beginResetModel()
         self._items = self.queue.items()
