@@ -270,13 +270,14 @@ class Project:
         return report
 
     # -- status ----------------------------------------------------------------------------
-    def _has_label(self, name: str) -> bool:
+    def has_label(self, name: str) -> bool:
+        """Whether the image has a mask file / a labels.csv row (cheap: no file is read)."""
         stem = stem_of(name)
         return stem in (self._mask_stems if self.task is Task.SEGMENTATION else self._labels)
 
     def _effective(self, name: str, row: str | None) -> Status:
         # Files decide whether an image is labelled; the db adds "reviewed" / "unlabelled again".
-        has = self._has_label(name)
+        has = self.has_label(name)
         if row is None:
             return Status.LABELLED if has else Status.UNLABELLED
         status = Status(row)
@@ -311,7 +312,7 @@ class Project:
         self._check_writable()
         self._check_name(name)
         status = Status(status)
-        if status in _DONE and not self._has_label(name):
+        if status in _DONE and not self.has_label(name):
             if self.task is Task.SEGMENTATION:
                 raise LabelError(f"Cannot mark {name} as {status.value}: it has no mask yet.")
             self.set_many_tags({name: []})  # "labelled, carries none of the tags"

@@ -6,6 +6,7 @@ from workbench.core.annotation.history import EditHistory
 from workbench.core.annotation.journal import StrokeJournal, journal_path
 from workbench.core.annotation.predictions import newest_prediction, read_prediction
 from workbench.core.annotation.session import AnnotationSession, AutosavePolicy
+from workbench.core.annotation.tag_edit import TagEdit
 from workbench.core.annotation.tools import (
     BrushStroke,
     brush,
@@ -27,6 +28,7 @@ __all__ = [
     "MaskDocument",
     "MaskEdit",
     "StrokeJournal",
+    "TagEdit",
     "brush",
     "diff_edit",
     "erase",

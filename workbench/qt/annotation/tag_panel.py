@@ -72,7 +72,8 @@ class TagPanel(QWidget):
         self.same_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.same_button.clicked.connect(self.sameAsPreviousRequested)
         layout.addWidget(self.same_button)
-        self.hint = QLabel("Ticking a tag saves it at once.")
+        self.hint = QLabel("Ticking a tag saves it at once; Ctrl+Z undoes.")
+        self.hint.setWordWrap(True)
         self.hint.setStyleSheet(f"color: {muted_color()}; font-size: 11px;")
         layout.addWidget(self.hint)
 

@@ -1,4 +1,4 @@
-"""QUndoStack commands wrapping core mask edits, with undo memory bounded in bytes.
+"""QUndoStack commands wrapping core mask and tag edits; mask undo memory is bounded in bytes.
 
 The core :class:`EditHistory` of the session does the byte accounting; when it forgets old
 edits, the matching commands are marked obsolete so QUndoStack drops them when reached.
@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from workbench.core.annotation import AnnotationSession, BBox, Edit
+from workbench.core.annotation import AnnotationSession, BBox, Edit, TagEdit
 
 
 class MaskEditCommand(QUndoCommand):
@@ -93,3 +93,26 @@ class MaskUndoStack(QUndoStack):
     def reset(self) -> None:
         self.clear()
         self._live = []
+
+
+class TagEditCommand(QUndoCommand):
+    """One tag change (a tick, "same as previous", "take predicted tags") as one undo step.
+
+    ``write(edit, forward)`` stores the change and refreshes the view; its failure (a full disk,
+    a read-only project) is reported there, and the step is marked obsolete so the stack never
+    claims a state that is not on disk.
+    """
+
+    def __init__(self, edit: TagEdit, text: str,
+                 write: Callable[[TagEdit, bool], bool]) -> None:
+        super().__init__(text)
+        self.edit = edit
+        self._write = write
+
+    def redo(self) -> None:
+        if not self._write(self.edit, True):
+            self.setObsolete(True)
+
+    def undo(self) -> None:
+        if not self._write(self.edit, False):
+            self.setObsolete(True)

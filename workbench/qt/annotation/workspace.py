@@ -1,17 +1,18 @@
 """AnnotationWorkspace: tool bar + ImageCanvas + side panel, the main window's central widget.
 
 It wires the canvas and panels to the project; painting logic is in
-:class:`SegmentationController`, tag editing is a direct ``project.set_tags`` on every change.
+:class:`SegmentationController`. A tag change is written at once, as one undo step on the
+image's own tag undo stack (kept while the window is open, so returning to an image can still
+undo its changes).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from pathlib import Path
 
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QAction, QColor, QKeySequence
+from PySide6.QtGui import QAction, QColor, QKeySequence, QUndoGroup, QUndoStack
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.core.annotation import TagEdit
 from workbench.core.errors import WorkbenchError
 from workbench.core.imageio import load_image
 from workbench.core.project import Project, Status, Task
@@ -38,6 +40,7 @@ from workbench.qt.annotation.shortcuts import (
 from workbench.qt.annotation.state import Tool, ToolState
 from workbench.qt.annotation.tag_panel import TagPanel, tag_keys
 from workbench.qt.annotation.toolbar import AnnotationToolBar
+from workbench.qt.annotation.undo import TagEditCommand
 from workbench.qt.canvas import ImageCanvas
 from workbench.qt.theme import current_colors
 
@@ -70,6 +73,8 @@ class AnnotationWorkspace(QWidget):
         self.controller: SegmentationController | None = None
         self.seg_panel: SegmentationPanel | None = None
         self.tag_panel: TagPanel | None = None
+        self.tag_undo = QUndoGroup(self)
+        self._tag_stacks: dict[str, QUndoStack] = {}
         if self.task == Task.SEGMENTATION:
             self._build_segmentation()
         else:
@@ -162,6 +167,7 @@ class AnnotationWorkspace(QWidget):
             })
         else:
             handlers.update({
+                "undo": self.tag_undo.undo, "redo": self.tag_undo.redo,
                 "same_as_previous": self.same_as_previous,
                 "filter_tags": lambda: self.tag_panel.filter_edit.setFocus(),
             })
@@ -188,6 +194,9 @@ class AnnotationWorkspace(QWidget):
                                  lambda i=i: self.state.set_label(i))
             self.controller.undo_stack.indexChanged.connect(self._sync_undo_actions)
         else:
+            self.tag_undo.canUndoChanged.connect(self._sync_undo_actions)
+            self.tag_undo.canRedoChanged.connect(self._sync_undo_actions)
+            self.tag_undo.activeStackChanged.connect(self._sync_undo_actions)
             for i, key in enumerate(self.tag_keys):
                 if key:
                     self._add_action(f"tag_{i}", f"Toggle tag {i}", [key],
@@ -253,10 +262,7 @@ class AnnotationWorkspace(QWidget):
         name = self._name
         current = self.project.status(name)
         if current == Status.REVIEWED:
-            labelled = (self.project.mask_path(name).exists() if self.controller is not None
-                        else Path(name).stem in self.project.all_tags()
-                        or name in self.project.all_tags())
-            new = Status.LABELLED if labelled else Status.UNLABELLED
+            new = Status.LABELLED if self.project.has_label(name) else Status.UNLABELLED
         else:
             new = Status.REVIEWED
         self.project.set_status(name, new)
@@ -270,8 +276,28 @@ class AnnotationWorkspace(QWidget):
             self.help_overlay.show_over_parent()
 
     def same_as_previous(self) -> None:
-        if self.tag_panel is not None and self._previous_tags is not None and self._name:
-            self.tag_panel.set_checked(self._previous_tags, notify=True)
+        if self.tag_panel is None or self._previous_tags is None or not self._name:
+            return
+        edit = self.set_tags(self._previous_tags, "Same tags as the previous image")
+        if edit is not None and edit.replaces_labels:
+            # Short: the status bar shares its width with the progress widgets.
+            self.errorOccurred.emit(f"Replaced {', '.join(edit.old or ())} · Ctrl+Z undoes")
+
+    def set_tags(self, tags: list[str], text: str = "Change tags") -> TagEdit | None:
+        """Give the current image ``tags`` as one undo step; None when nothing changed."""
+        if self._name is None or self.tag_panel is None:
+            return None
+        try:
+            edit = TagEdit.replacing(self.project, self._name, tags)
+        except WorkbenchError as exc:
+            self.errorOccurred.emit(str(exc))
+            return None
+        if edit.is_noop:
+            return None
+        stack = self.tag_undo.activeStack()
+        assert stack is not None, "a tag image is open, so its stack is active"
+        stack.push(TagEditCommand(edit, text, self._write_tag_edit))
+        return edit
 
     # ---------------------------------------------------------------- internals
     def _open_mask(self, name: str) -> None:
@@ -287,6 +313,9 @@ class AnnotationWorkspace(QWidget):
 
     def _open_tags(self, name: str) -> None:
         assert self.tag_panel is not None
+        if name not in self._tag_stacks:
+            self._tag_stacks[name] = QUndoStack(self.tag_undo)
+        self.tag_undo.setActiveStack(self._tag_stacks[name])
         self.tag_panel.setEnabled(not getattr(self.project, "readonly", False))
         self.tag_panel.set_checked(self.project.tags(name))
         self._show_badges()
@@ -325,10 +354,12 @@ class AnnotationWorkspace(QWidget):
 
     def _sync_undo_actions(self, *_args: object) -> None:
         if self.controller is None:
-            return
-        stack = self.controller.undo_stack
-        self.actions_by_id["undo"].setEnabled(stack.can_really_undo())
-        self.actions_by_id["redo"].setEnabled(stack.canRedo())
+            can_undo, can_redo = self.tag_undo.canUndo(), self.tag_undo.canRedo()
+        else:
+            stack = self.controller.undo_stack
+            can_undo, can_redo = stack.can_really_undo(), stack.canRedo()
+        self.actions_by_id["undo"].setEnabled(can_undo)
+        self.actions_by_id["redo"].setEnabled(can_redo)
 
     def _safe_status(self, name: str) -> str | None:
         try:
@@ -349,15 +380,29 @@ class AnnotationWorkspace(QWidget):
         self._emit_status(name)
 
     def _on_tags_changed(self, tags: list[str]) -> None:
-        if self._name is None:
-            return
+        if self.set_tags(tags) is None and self._name is not None:
+            self._show_tags(self.project.tags(self._name))  # a failed write: show what is stored
+
+    def _write_tag_edit(self, edit: TagEdit, forward: bool) -> bool:
+        """Store one side of ``edit``; show it when that image is on screen."""
         try:
-            self.project.set_tags(self._name, tags)
+            edit.apply(self.project) if forward else edit.revert(self.project)
         except WorkbenchError as exc:
             self.errorOccurred.emit(str(exc))
-            return
+            ok = False
+        else:
+            ok = True
+        if edit.image == self._name:
+            self._show_tags(self.project.tags(edit.image))
+        if ok:
+            self.labelsSaved.emit(edit.image)
+            self._emit_status(edit.image)
+        return ok
+
+    def _show_tags(self, tags: list[str]) -> None:
+        assert self.tag_panel is not None
+        self.tag_panel.set_checked(tags)
         self._show_badges()
-        self._on_saved(self._name)
 
     def _show_badges(self) -> None:
         if self.tag_panel is None:
