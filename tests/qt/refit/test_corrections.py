@@ -97,3 +97,30 @@ def test_view_toggle_shows_label_prediction_and_errors(qtbot, seg_project):
     assert np.array_equal(ws.controller.session.mask, pred)
     ws.controller.undo()
     assert np.array_equal(ws.controller.session.mask, painted)
+
+
+def test_tag_probabilities_and_predicted_tags_as_one_undo_step(qtbot, tag_project):
+    window = _window(qtbot, tag_project)
+    loop, ws = window.loop, window.workspace
+    name = "tag_00.png"  # labelled ["red"]
+    folder = Path(tag_project.root) / "predictions" / "run-t"
+    folder.mkdir(parents=True)
+    (folder / "predictions.csv").write_text(
+        "image_name,red,green,blue\ntag_00,0.10,0.90,0.35\n", encoding="utf-8")
+    assert loop.correct(name, "run-t", 1.2)
+    red, green, blue = ws.tag_panel.boxes
+    assert red.text().endswith("0.10") and green.text().endswith("0.90")
+    assert red.isChecked() and not green.isChecked()
+    button = loop.tag_predictions.button
+    assert button.isEnabled()
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert tag_project.tags(name) == ["green", "blue"]  # above the 0.2 threshold
+    assert green.isChecked() and blue.isChecked() and not red.isChecked()
+    items = tag_project.queue.pending()  # saved as a correction: one item with the tag diff
+    assert len(items) == 1 and items[0].change == {"added": ["green", "blue"],
+                                                   "removed": ["red"]}
+    ws.tag_undo.undo()  # one step back to the label
+    assert tag_project.tags(name) == ["red"]
+    assert tag_project.queue.pending() == []  # undone to where it started: nothing to refit
+    window.browser.select("tag_01.png")  # no prediction: plain ticks, button off
+    assert not button.isEnabled() and red.text() == "red   (1)"

@@ -57,9 +57,9 @@ def error_mask(label: np.ndarray, prediction: np.ndarray) -> np.ndarray:
 
 
 def newest_tag_probabilities(project_root: Path, name: str,
-                             tags: list[str]) -> dict[str, float] | None:
-    """Tag -> predicted probability for image ``name`` from the newest ``predictions.csv``
-    that lists it (multilabel runs write one per run folder); None if no run predicted it."""
+                             tags: list[str]) -> tuple[str, dict[str, float]] | None:
+    """(run id, tag -> predicted probability) for image ``name`` from the newest
+    ``predictions/<run>/predictions.csv`` that lists it; None if no run predicted it."""
     base = Path(project_root) / "predictions"
     if not base.is_dir():
         return None
@@ -73,7 +73,7 @@ def newest_tag_probabilities(project_root: Path, name: str,
                 for row in reader:
                     if row and row[0] in (stem, name):
                         probs = dict(zip(header[1:], (float(v) for v in row[1:])))
-                        return {t: probs[t] for t in tags if t in probs}
+                        return path.parent.name, {t: probs[t] for t in tags if t in probs}
         except (OSError, ValueError) as exc:
             raise MaskError(f"cannot read predictions {path}: {exc}; run `workbench predict` "
                             "again") from exc

@@ -19,6 +19,7 @@ from workbench.qt.refit.prediction_view import PredictionView, ViewToggle
 from workbench.qt.refit.queue_model import QueueModel
 from workbench.qt.refit.queue_panel import QueuePanel, badge_title
 from workbench.qt.refit.refit_panel import RefitControls
+from workbench.qt.refit.tag_predictions import TagPredictions
 from workbench.qt.theme import icon
 
 QUEUE_KEY = "Ctrl+E"
@@ -43,8 +44,11 @@ class CorrectionsLoop(QObject):
         workspace.labelsSaved.connect(self.tracker.labels_saved)
         browser.currentImageChanged.connect(self._image_changed)
         self.view: PredictionView | None = None
+        self.tag_predictions: TagPredictions | None = None
         if Task(project.task) == Task.SEGMENTATION:
             self._install_view()
+        else:
+            self.tag_predictions = TagPredictions(workspace, self)
         self.mistakes: MistakesView | None = None
         panel = getattr(window, "training_panel", None)
         if panel is not None and hasattr(panel, "tabs"):
@@ -147,6 +151,8 @@ class CorrectionsLoop(QObject):
         self.window.workspace.flush()
         self.tracker.begin(name, run_id=run_id, score=score, reason=reason)
         opened = self.open_image(name)
+        if opened and self.tag_predictions is not None:
+            self.tag_predictions.refresh(name)  # scoring may have just written them
         if opened and self.view is not None and self.view.prediction() is not None:
             self.view.set_view("errors")  # what the model got wrong, one toggle from the label
         return opened
@@ -164,6 +170,8 @@ class CorrectionsLoop(QObject):
         self.tracker.forget_others(name)
         if self.view is not None:
             self.view.image_opened()
+        if self.tag_predictions is not None:
+            self.tag_predictions.refresh(name)
 
     def _badge(self, pending: int) -> None:
         self.queue_dock.setWindowTitle(badge_title("Queue", pending))
