@@ -13,7 +13,11 @@ from workbench.core.project import Task
 from workbench.qt.browser.model import NameRole
 from workbench.qt.main_window import TRAINING_DOCK_MIN_WINDOW
 from workbench.qt.refit.corrections import CorrectionTracker
-from workbench.qt.refit.launcher import MistakesController, RefitController
+from workbench.qt.refit.launcher import (
+    MistakesController,
+    RefitController,
+    rank_unlabelled_on,
+)
 from workbench.qt.refit.mistakes import MistakesView
 from workbench.qt.refit.prediction_view import PredictionView, ViewToggle
 from workbench.qt.refit.queue_model import QueueModel
@@ -59,6 +63,7 @@ class CorrectionsLoop(QObject):
                                                     self.queue_model, self)
             self.refit_controller.finished.connect(self._refit_finished)
         self._install_actions()
+        browser.set_uncertainty(project.db.uncertainty())
 
     # -- construction ------------------------------------------------------------------------
     def _dock(self) -> QDockWidget:
@@ -115,8 +120,25 @@ class CorrectionsLoop(QObject):
             lambda name, run, loss: self.correct(name, run, loss))
         panel.tabs.currentChanged.connect(self._tab_changed)
 
+    def rank_unlabelled(self) -> bool:
+        bar = self.window.statusBar()
+        started = rank_unlabelled_on(
+            self.window.training_panel, lambda _r: self._uncertainty_ready(),
+            lambda text: bar.showMessage(f"Ranking failed: {text}", 10000))
+        if not started:
+            bar.showMessage("Ranking needs a finished run and a free training thread.", 6000)
+        return started
+
+    def _uncertainty_ready(self) -> None:
+        scores = self.window.project.db.uncertainty()
+        self.window.browser.set_uncertainty(scores)
+        self.window.statusBar().showMessage(
+            f"{len(scores)} unlabelled image(s) ranked: “Most uncertain first” in the image "
+            "list; N follows it.", 8000)
+
     def _refit_finished(self, result: object) -> None:
         if result is not None:
+            self._uncertainty_ready()  # the refit refreshed the scores
             self.queue_dock.show()
             self.queue_dock.raise_()  # the before / after table is under the queue
             self.window.statusBar().showMessage(f"Refit run {result.run} finished.", 8000)
@@ -138,6 +160,11 @@ class CorrectionsLoop(QObject):
         menu.addAction(self.add_action)
         if self.view is not None:
             menu.addAction(f"Show Label / Prediction / Errors\t{VIEW_KEY}", self.view.cycle)
+        if getattr(self.window, "training_panel", None) is not None:
+            rank = menu.addAction("&Rank Unlabelled by Uncertainty", self.rank_unlabelled)
+            rank.setObjectName("action_rank_unlabelled")
+            rank.setStatusTip("Score the unlabelled images with the selected run; the image "
+                              "list's “Most uncertain first” and N then follow the scores")
         menu.addSeparator()
         menu.addAction(self.queue_dock.toggleViewAction())
 

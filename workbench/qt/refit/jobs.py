@@ -18,6 +18,7 @@ from workbench.training.interpret import (
 )
 from workbench.training.refit import RefitResult, RefitSettings, refit
 from workbench.training.reports import ReportCallback
+from workbench.training.uncertainty import rank_unlabelled
 from workbench.training.visualize import Cell
 
 if TYPE_CHECKING:
@@ -76,5 +77,18 @@ def refit_job(project: Project, parent_run: str | None, settings: RefitSettings)
                      progress=lambda done, total: ctx.report(
                          ScoringProgress(done, total, "Predicting every image")),
                      should_stop=lambda: ctx.cancelled)
+
+    return job
+
+
+def rank_job(project: Project, run_id: str | None, device: str) -> Job:
+    """Score the unlabelled images' uncertainty with ``run_id`` (stored in workbench.db)."""
+
+    def job(ctx: JobContext) -> list[tuple[str, float]]:
+        return rank_unlabelled(
+            project, run_id, device=device,
+            progress=lambda done, total: ctx.report(
+                ScoringProgress(done, total, "Scoring unlabelled images")),
+            should_stop=lambda: ctx.cancelled)
 
     return job

@@ -181,3 +181,21 @@ class RefitController(QObject):
         self.panel.progress.finish("Failed" if failed else "Done")
         self.panel.refresh_history()
         self._sync()
+
+
+def rank_unlabelled_on(panel: QObject, on_done: Callable[[object], None],
+                       on_failed: Callable[[str], None]) -> bool:
+    """Rank the unlabelled images with the selected / newest run on the panel's thread."""
+    run = selected_or_newest_run(panel)
+    if run is None or panel.runner.is_running():
+        return False
+    panel.progress.set_busy("Scoring unlabelled images…")
+
+    def connect(relay: JobSignals) -> None:
+        relay.succeeded.connect(on_done)
+        relay.failed.connect(lambda _kind, text: on_failed(text))
+        relay.finished.connect(lambda: panel.progress.finish("Done"))
+
+    job = _loop_jobs().rank_job(panel.project, run, panel.form.config.device)
+    panel.runner.start(job, connect=connect)
+    return True

@@ -1,0 +1,44 @@
+"""Image list: "Most uncertain first" lists unlabelled images by stored uncertainty, and N
+(next unlabelled) follows that order when scores exist."""
+
+from __future__ import annotations
+
+from workbench.core.project import Status
+from workbench.qt.browser import ImageBrowser
+
+
+def test_most_uncertain_first_and_next_unlabelled_follow_the_scores(qtbot, seg_project):
+    names = seg_project.image_names()
+    unlabelled = names[2:6]
+    for name in unlabelled:
+        seg_project.set_status(name, Status.UNLABELLED)
+    scores = {names[4]: 0.9, names[2]: 0.5, names[5]: 0.1}  # names[3] has no score
+    seg_project.db.set_uncertainty("run-1", scores)
+    browser = ImageBrowser.for_project(seg_project)
+    qtbot.addWidget(browser)
+    browser.set_uncertainty(seg_project.db.uncertainty())
+    browser.set_filter("uncertain")
+    assert browser.visible_names() == [names[4], names[2], names[5], names[3]]
+    # N walks the scores, most uncertain first, skipping what got labelled meanwhile
+    browser.select(names[0])
+    assert browser.navigate("next_unlabelled") and browser.current_name() == names[4]
+    seg_project.set_status(names[2], Status.LABELLED)
+    browser.set_status(names[2], Status.LABELLED)
+    assert browser.navigate("next_unlabelled") and browser.current_name() == names[5]
+    # back to the project order
+    browser.set_filter("unlabelled")
+    assert [n for n in browser.visible_names() if n != names[2]] == [names[3], names[4],
+                                                                      names[5]]
+    browser.shutdown()
+
+
+def test_without_scores_next_unlabelled_keeps_list_order(qtbot, seg_project):
+    names = seg_project.image_names()
+    for name in (names[3], names[7]):
+        seg_project.set_status(name, Status.UNLABELLED)
+    browser = ImageBrowser.for_project(seg_project)
+    qtbot.addWidget(browser)
+    browser.set_uncertainty({})
+    browser.select(names[0])
+    assert browser.navigate("next_unlabelled") and browser.current_name() == names[3]
+    browser.shutdown()
