@@ -124,11 +124,12 @@ def cmd_interpret(args: argparse.Namespace) -> int:
 
 
 def cmd_rank(args: argparse.Namespace) -> int:
+    from workbench.training.predict import latest_run
     from workbench.training.uncertainty import rank_unlabelled
 
     with Project.open(args.project) as project:
-        ranked = rank_unlabelled(project, args.run, device=args.device, batch_size=args.bs)
-        run = project.db.uncertainty_run() or args.run
+        run = args.run or latest_run(project)
+        ranked = rank_unlabelled(project, run, device=args.device, batch_size=args.bs)
     if args.json:
         _write_json(args.json, {"run": run, "items": [
             {"image": n, "uncertainty": s} for n, s in ranked]})

@@ -155,6 +155,41 @@ def _refit_config(ckpt: dict[str, Any], settings: RefitSettings) -> TrainConfig:
     return config
 
 
+def _parent_learner(project: Project, parent: str, settings: RefitSettings,
+                    callbacks: list[Callback]) -> tuple[Learner, dict[str, Any]]:
+    """A learner for a new run holding the parent's weights, optimizer moments and freeze."""
+    ckpt = checkpoints.load(run_dir(project, parent) / checkpoints.LAST)
+    if list(ckpt["classes"]) != list(project.classes):
+        raise TrainingError(f"run {parent} was trained on classes {ckpt['classes']} but the "
+                            f"project now has {project.classes}; train a new model")
+    learner = build_learner(project, _refit_config(ckpt, settings), callbacks,
+                            run_id=new_run_id(project))
+    learner.model.load_state_dict(ckpt["model"])
+    # The parent's Adam moments: a fresh optimizer's first steps move every weight by about
+    # the full LR whatever its gradient, which undoes much of a small model's training.
+    learner.opt.load_state_dict(ckpt["optimizer"])
+    learner.freeze() if ckpt.get("frozen") else learner.unfreeze()
+    return learner, ckpt
+
+
+def _use_refit_mix(learner: Learner, items: list[str], settings: RefitSettings) -> dict:
+    """Train on the queue items + replay sample; validate on the validation images not
+    queued. Returns what was chosen (stored on the run)."""
+    spec = learner.spec
+    assert spec is not None  # build_learner always sets it
+    rest = [n for n in spec.train_names if n not in items]
+    n_replay = round(settings.replay * len(rest))
+    oversample = settings.oversample or max(2, math.ceil(n_replay / len(items)))
+    seed = learner.config.seed
+    spec.train_names = items + rest
+    spec.valid_names = [n for n in spec.valid_names if n not in items]
+    spec.train_sampler = lambda _n: RefitSampler(len(items), len(rest), oversample, n_replay,
+                                                 seed)
+    learner.set_batch_size(learner.config.bs)  # rebuild the loaders on the refit mix
+    return {"items": items, "oversample": oversample, "replay": settings.replay,
+            "replayed_per_epoch": n_replay}
+
+
 def refit(project: Project, parent_run: str | None = None,
           settings: RefitSettings | None = None, *, callbacks: Iterable[Callback] = (),
           progress: Callable[[int, int], None] | None = None,
@@ -170,41 +205,21 @@ def refit(project: Project, parent_run: str | None = None,
     if settings.epochs < 1 or not 0 <= settings.replay <= 1:
         raise TrainingError("A refit needs at least 1 epoch and a replay fraction in 0..1.")
     parent = parent_run or latest_run(project)
-    ckpt = checkpoints.load(run_dir(project, parent) / checkpoints.LAST)
-    if list(ckpt["classes"]) != list(project.classes):
-        raise TrainingError(f"run {parent} was trained on classes {ckpt['classes']} but the "
-                            f"project now has {project.classes}; train a new model")
     ids, items = _queued_images(project)
-    config = _refit_config(ckpt, settings)
-    run_id = new_run_id(project)
     extra = [_StopWhen(should_stop)] if should_stop else []
-    learner = build_learner(project, config, [*callbacks, *extra], run_id=run_id)
-    learner.model.load_state_dict(ckpt["model"])
-    # The parent's Adam moments: a fresh optimizer's first steps move every weight by about
-    # the full LR whatever its gradient, which undoes much of a small model's training.
-    learner.opt.load_state_dict(ckpt["optimizer"])
-    learner.freeze() if ckpt.get("frozen") else learner.unfreeze()
+    learner, ckpt = _parent_learner(project, parent, settings, [*callbacks, *extra])
+    run_id, config = learner.run_id, learner.config
     lrs = refit_lrs(ckpt, settings.lr, learner.n_groups)
     t0 = time.perf_counter()
-    spec = learner.spec
-    assert spec is not None
-    rest = [n for n in spec.train_names if n not in items]
-    valid = [n for n in spec.valid_names if n not in items]
+    valid = [n for n in learner.data.valid_names if n not in items]
     before = {"queue": evaluate(learner, items), "valid": evaluate(learner, valid)}
-    n_replay = round(settings.replay * len(rest))
-    oversample = settings.oversample or max(2, math.ceil(n_replay / len(items)))
-    spec.train_names, spec.valid_names = items + rest, valid
-    spec.train_sampler = lambda _n: RefitSampler(len(items), len(rest), oversample, n_replay,
-                                                 config.seed)
-    learner.set_batch_size(config.bs)  # rebuild the loaders on the refit mix
     config.lr = lrs[-1]
-    config.extra["refit"] = {"parent": parent, "items": items, "lrs": lrs, "oversample": oversample,
-                             "replay": settings.replay}
+    config.extra["refit"] = {"parent": parent, "lrs": lrs,
+                             **_use_refit_mix(learner, items, settings)}
     project.db.add_run(run_id, config.to_dict())
     project.db.update_run(run_id, parent=parent, queue_items=items)
     t_eval = time.perf_counter() - t0
-    log.info("Refit %s of %s on %d queued image(s) x%d + %d replayed per epoch, lr %s",
-             run_id, parent, len(items), oversample, n_replay, ", ".join(f"{v:.2e}" for v in lrs))
+    log.info("Refit %s of %s: %s", run_id, parent, config.extra["refit"])
     t0 = time.perf_counter()
     learner.fit_one_cycle(settings.epochs, lrs, pct_start=config.pct_start, wd=config.wd,
                           stage="refit")
