@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QWidget
 
 from workbench.core.project import Task
 from workbench.qt.browser.model import NameRole
@@ -150,7 +150,13 @@ class CorrectionsLoop(QObject):
             self.mistakes_controller.score(use_cache=True)
 
     def _install_actions(self) -> None:
-        menu = self.window.menuBar().addMenu("&Corrections")
+        bar = self.window.menuBar()
+        help_menu = next((a for a in bar.actions() if a.text() == "&Help"), None)
+        menu = QMenu("&Corrections", bar)
+        if help_menu is not None:  # before Help, which stays last
+            bar.insertMenu(help_menu, menu)
+        else:
+            bar.addMenu(menu)
         menu.setObjectName("correctionsMenu")
         self.add_action = QAction("&Add Image to Queue", self.window)
         self.add_action.setObjectName("action_queue_add")
