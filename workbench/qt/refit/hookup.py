@@ -62,6 +62,7 @@ class CorrectionsLoop(QObject):
             self.refit_controller = RefitController(panel, self.refit_controls,
                                                     self.queue_model, self)
             self.refit_controller.finished.connect(self._refit_finished)
+            self.refit_controller.started.connect(self._refit_started)
         self._install_actions()
         browser.set_uncertainty(project.db.uncertainty())
 
@@ -135,6 +136,12 @@ class CorrectionsLoop(QObject):
         self.window.statusBar().showMessage(
             f"{len(scores)} unlabelled image(s) ranked: “Most uncertain first” in the image "
             "list; N follows it.", 8000)
+
+    def _refit_started(self) -> None:
+        training = getattr(self.window, "training_dock", None)
+        if training is not None:  # the live plots, as for a training run
+            training.show()
+            training.raise_()
 
     def _refit_finished(self, result: object) -> None:
         if result is not None:

@@ -123,6 +123,7 @@ class RefitController(QObject):
     """The Refit button: refit on the panel's thread with its live plots, then before/after,
     the new run selected in History and the queue items shown as done."""
 
+    started = Signal()  # the live plots are worth showing now
     finished = Signal(object)  # the RefitResult, or None when it failed / was stopped
 
     def __init__(self, panel: QObject, controls: RefitControls, queue_model: QObject,
@@ -155,6 +156,7 @@ class RefitController(QObject):
         self.controls.status.setText(f"Refitting run <b>{run}</b> on "
                                      f"{self.queue_model.pending_count()} image(s)…")
         panel.runner.start(jobs.refit_job(panel.project, run, settings), connect=self._connect)
+        self.started.emit()
         return True
 
     def _connect(self, relay: JobSignals) -> None:
