@@ -30,7 +30,8 @@ def test_model_passes_modeltester_and_follows_changes(qtmodeltester, seg_project
     assert model.index(1, CHANGE).data() == "by hand"
     assert model.index(2, CHANGE).data() == "+red"
     seg_project.queue.mark_used([ids[0]], "run-2")
-    assert model.index(0, STATE).data() == "done (run-2)"
+    assert model.index(0, STATE).data() == "done"
+    assert "Used by refit run run-2" in model.index(0, STATE).data(Qt.ItemDataRole.ToolTipRole)
     assert model.pending_count() == 2
     seg_project.queue.remove([ids[1]])
     assert [i.image for i in model.items()] == ["img_00.png", "img_02.png"]

@@ -7,6 +7,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from workbench.app import create_main_window
+from workbench.qt.refit.queue_model import STATE
 from workbench.training.config import TrainConfig
 from workbench.training.session import train
 
@@ -63,6 +64,8 @@ def test_refit_button_runs_a_real_refit(qtbot, seg_project):
     # the items are kept, shown as done
     model = loop.queue_model
     assert model.pending_count() == 0 and model.rowCount() == 2
-    assert all(model.index(r, 5).data() == f"done ({result.run})" for r in range(2))
+    assert all(model.index(r, STATE).data() == "done" for r in range(2))
+    assert all(f"Used by refit run {result.run}" in model.index(r, STATE).data(
+        Qt.ItemDataRole.ToolTipRole) for r in range(2))
     assert window.loop.queue_dock.windowTitle() == "Queue"
     assert not controls.button.isEnabled()

@@ -38,6 +38,7 @@ class CorrectionsLoop(QObject):
         self.window = window
         project, workspace, browser = window.project, window.workspace, window.browser
         self.tracker = CorrectionTracker(project, self)
+        self.mistakes_dock: QDockWidget | None = None
         self.queue_model = QueueModel(project.queue, self._thumbnail, self)
         browser.model.dataChanged.connect(self._thumbnail_changed)
         self.queue_panel = QueuePanel(self.queue_model)
@@ -67,10 +68,10 @@ class CorrectionsLoop(QObject):
         browser.set_uncertainty(project.db.uncertainty())
 
     # -- construction ------------------------------------------------------------------------
-    def _dock(self) -> QDockWidget:
-        dock = QDockWidget("Queue", self.window)
-        dock.setObjectName("queueDock")
-        dock.setWidget(self.queue_panel)
+    def _tabbed_dock(self, title: str, name: str, widget: QWidget) -> QDockWidget:
+        dock = QDockWidget(title, self.window)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                          | QDockWidget.DockWidgetFeature.DockWidgetClosable
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
@@ -79,20 +80,38 @@ class CorrectionsLoop(QObject):
         if training is not None:
             self.window.tabifyDockWidget(training, dock)
             training.raise_()
+            if training.isHidden():
+                dock.hide()
+        return dock
+
+    def _dock(self) -> QDockWidget:
+        dock = self._tabbed_dock("Queue", "queueDock", self.queue_panel)
+        training = getattr(self.window, "training_dock", None)
+        if training is not None:
             # Narrow windows start with the training dock hidden so the canvas gets the room;
-            # the queue, in the same dock group, follows the same rule.
+            # the loop's docks, in the same group, follow it: hidden with it, shown with it.
             self.window.installEventFilter(self)
+            training.toggleViewAction().toggled.connect(self._training_toggled)
         toolbar = getattr(self.window, "toolbar", None)
         if toolbar is not None:
             dock.toggleViewAction().setIcon(icon("reviewed"))
             toolbar.addAction(dock.toggleViewAction())  # its text carries the pending count
         return dock
 
+    def _training_toggled(self, shown: bool) -> None:
+        if shown:
+            for dock in (self.queue_dock, self.mistakes_dock):
+                if dock is not None:
+                    dock.show()
+            self.window.training_dock.raise_()
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.window and event.type() == QEvent.Type.Show:
             self.window.removeEventFilter(self)
             if self.window.width() < TRAINING_DOCK_MIN_WINDOW:
-                self.queue_dock.hide()
+                for dock in (self.queue_dock, self.mistakes_dock):
+                    if dock is not None:
+                        dock.hide()
         return False
 
     def _install_view(self) -> None:
@@ -112,10 +131,11 @@ class CorrectionsLoop(QObject):
 
     def _install_mistakes(self, panel: QWidget) -> None:
         self.mistakes = MistakesView()
-        if hasattr(panel, "add_view"):
+        if hasattr(panel, "add_view"):  # the panel hosts extra views beside its own tabs
             panel.add_view(self.mistakes, "Mistakes")
-        else:
-            panel.tabs.addTab(self.mistakes, "Mistakes")
+        else:  # no room for a seventh tab: a dock tabbed with Training instead
+            self.mistakes_dock = self._tabbed_dock("Mistakes", "mistakesDock", self.mistakes)
+            self.mistakes_dock.visibilityChanged.connect(lambda _v: self._tab_changed(0))
         self.mistakes_controller = MistakesController(panel, self.mistakes, self)
         self.mistakes.correctRequested.connect(
             lambda name, run, loss: self.correct(name, run, loss))
@@ -180,6 +200,8 @@ class CorrectionsLoop(QObject):
                               "list's “Most uncertain first” and N then follow the scores")
         menu.addSeparator()
         menu.addAction(self.queue_dock.toggleViewAction())
+        if self.mistakes_dock is not None:
+            menu.addAction(self.mistakes_dock.toggleViewAction())
 
     # -- behaviour ---------------------------------------------------------------------------
     def open_image(self, name: str) -> bool:

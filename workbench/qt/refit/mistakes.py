@@ -108,7 +108,7 @@ class MistakesView(QWidget):
         row.addStretch(1)
         row.addWidget(self.correct_button)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 4, 0, 0)
+        layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.run_label)
         layout.addLayout(row)
         layout.addWidget(self.progress)

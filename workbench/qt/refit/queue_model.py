@@ -28,8 +28,8 @@ from workbench.core.queue import QueueItem, RefitQueue, describe_change
 Index = QModelIndex | QPersistentModelIndex
 ItemIdRole = Qt.ItemDataRole.UserRole + 1
 NameRole = Qt.ItemDataRole.UserRole + 2
-COLUMNS = ("", "image", "what changed", "run", "added", "state")
-THUMB, IMAGE, CHANGE, RUN, ADDED, STATE = range(len(COLUMNS))
+COLUMNS = ("", "image", "state", "what changed", "run", "added")
+THUMB, IMAGE, STATE, CHANGE, RUN, ADDED = range(len(COLUMNS))
 MIME = "application/x-workbench-queue-ids"
 
 Thumbnails = Callable[[str], QPixmap | None]
@@ -166,7 +166,7 @@ class QueueModel(QAbstractTableModel):
         if column == ADDED:
             return format_time(item.added_at)
         if column == STATE:
-            return f"done ({item.used_by})" if item.used else "pending"
+            return "done" if item.used else "pending"  # the run is in the tooltip
         return None
 
     @staticmethod

@@ -71,8 +71,8 @@ class RefitControls(QWidget):
         self.table = QTableWidget(len(ROWS), 4)
         self.table.setObjectName("refitBeforeAfter")
         self.table.setVerticalHeaderLabels([label for _, label in ROWS])
-        self.table.setHorizontalHeaderLabels(["loss before", "loss after", "metric before",
-                                              "metric after"])
+        self.table.setHorizontalHeaderLabels(["loss\nbefore", "loss\nafter", "metric\nbefore",
+                                              "metric\nafter"])
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setMaximumHeight(self.table.verticalHeader().length()
@@ -120,9 +120,9 @@ class RefitControls(QWidget):
     def show_result(self, result: Any) -> None:
         """Before / after of a RefitResult, side by side."""
         metric = main_metric(result.before.get("valid") or result.before.get("queue") or {})
+        name = metric or "metric"
         self.table.setHorizontalHeaderLabels(
-            ["loss before", "loss after", f"{metric or 'metric'} before",
-             f"{metric or 'metric'} after"])
+            ["loss\nbefore", "loss\nafter", f"{name}\nbefore", f"{name}\nafter"])
         for r, (key, _label) in enumerate(ROWS):
             before, after = result.before.get(key) or {}, result.after.get(key) or {}
             values = (before.get("loss"), after.get("loss"),
