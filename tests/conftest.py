@@ -6,9 +6,12 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import http.server
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -112,3 +115,43 @@ def fashion_project(_demo_templates: dict[str, Path], tmp_path: Path) -> Iterato
     project = _demo_copy(_demo_templates, "multilabel", tmp_path / "fashion")
     yield project
     project.close()
+
+
+class _WeightsHandler(http.server.BaseHTTPRequestHandler):
+    files: ClassVar[dict[str, bytes]] = {}
+    cut: ClassVar[set[str]] = set()  # paths whose body stops half way (Content-Length says more)
+
+    def do_GET(self) -> None:
+        body = self.files.get(self.path)
+        if body is None:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2] if self.path in self.cut else body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def weights_server() -> Iterator[tuple[str, type[_WeightsHandler]]]:
+    """(base URL, handler class) of an HTTP server on 127.0.0.1 standing in for torchvision's
+    download host: put bytes in ``handler.files[path]``, paths in ``handler.cut`` to truncate."""
+    handler = type("Handler", (_WeightsHandler,), {"files": {}, "cut": set()})
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", handler
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty torch hub cache; returns its ``checkpoints`` folder (not created)."""
+    import torch
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    return tmp_path / "hub" / "checkpoints"

@@ -56,12 +56,15 @@ def test_grey_and_rgba_images_load_as_rgb(seg_project, tmp_path) -> None:
     for name in ("grey.png", "rgba.png"):
         seg_project.write_mask(name, np.zeros((48, 48), np.uint8))
     spec = data_spec(seg_project)
-    ds, _ = spec.datasets(32)
-    index = {n: i for i, n in enumerate(spec.train_names)}
+    train_ds, valid_ds = spec.datasets(32)
+    # Each image is checked in whichever split it landed (train and valid transforms differ).
+    where = {n: (train_ds, i) for i, n in enumerate(spec.train_names)}
+    where.update({n: (valid_ds, i) for i, n in enumerate(spec.valid_names)})
     for name in ("grey.png", "rgba.png"):
-        if name in index:
-            x, _ = ds[index[name]]
-            assert x.shape == (3, 32, 32)
+        ds, index = where[name]
+        x, y = ds[index]
+        assert x.shape == (3, 32, 32), name
+        assert y.shape == (32, 32), name
 
 
 def test_augmentations_move_image_and_mask_together() -> None:

@@ -11,7 +11,14 @@ from workbench.training import checkpoints
 from workbench.training.callbacks import SmoothLoss
 from workbench.training.errors import NonFiniteLossError, NotEnoughLabelsError, OutOfMemoryError
 from workbench.training.events import Callback, Event, FunctionCallback
-from workbench.training.reports import BatchEnd, EpochEnd, FitEnded, FitStarted, ReportCallback
+from workbench.training.reports import (
+    BatchEnd,
+    EpochEnd,
+    FitEnded,
+    FitStarted,
+    Notice,
+    ReportCallback,
+)
 from workbench.training.schedules import one_cycle_lr, one_cycle_mom
 
 
@@ -143,6 +150,47 @@ def test_out_of_memory_retries_at_half_batch(make_learner) -> None:
     assert learn.data.bs == 2
     assert len(learn.recorder.epochs) == 1
     assert len(learn.recorder.losses) == len(learn.data.train_dl)
+
+
+def test_out_of_memory_restores_weights_and_optimizer(make_learner) -> None:
+    """OOM part way through (after steps changed weights and optimizer state): the retry must
+    start from exactly the state the fit started with, at half the batch size."""
+    seen: dict[str, object] = {}
+
+    def before_epoch(learn):
+        if learn.state.epoch == 1 and learn.data.bs == 4:
+            seen["changed"] = not torch.equal(learn.model.head.weight, start["head"])
+            seen["opt_state"] = len(learn.opt.state)
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+
+    def before_fit(learn):
+        if learn.data.bs == 2:  # the retry
+            seen["restored"] = torch.equal(learn.model.head.weight, start["head"])
+            seen["retry_opt_state"] = len(learn.opt.state)
+
+    messages: list[object] = []
+    learn = make_learner(callbacks=[FunctionCallback(before_epoch=before_epoch,
+                                                     before_fit=before_fit),
+                                    ReportCallback(messages.append)])
+    learn.snapshot_weights = True  # what CUDA does; on the CPU only when asked
+    start = {"head": learn.model.head.weight.detach().clone()}
+    learn.fit_one_cycle(2, 1e-3)
+    assert seen["changed"] and seen["opt_state"] > 0  # the first attempt did train
+    assert seen["restored"] and seen["retry_opt_state"] == 0
+    assert learn.data.bs == 2 and len(learn.recorder.epochs) == 2
+    cut = [m for m in messages if isinstance(m, Notice) and m.kind == "batch_size"]
+    assert len(cut) == 1 and "cut to 2" in cut[0].text
+
+
+def test_snapshot_restore_round_trip(make_learner) -> None:
+    learn = make_learner()
+    snap = learn.snapshot()
+    before = {k: v.clone() for k, v in learn.model.state_dict().items()}
+    learn.fit_one_cycle(1, 1e-2)
+    assert any(not torch.equal(before[k], v) for k, v in learn.model.state_dict().items())
+    learn.restore(snap)
+    assert all(torch.equal(before[k], v) for k, v in learn.model.state_dict().items())
+    assert len(learn.opt.state) == 0 and learn.recorder.losses == []
 
 
 def test_out_of_memory_twice_gives_clear_message(make_learner) -> None:

@@ -112,7 +112,7 @@ def test_pretrained_from_file_and_hub_cache(tmp_path: Path, monkeypatch, caplog)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(hub))
     assert find_pretrained("resnet18", "auto") == path
     assert find_pretrained("resnet34", "auto") is None
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.INFO):
         _, used = build_model("multilabel", "resnet34", 3, pretrained="auto")
     assert used is None
     assert sum("random init" in r.message for r in caplog.records) == 1

@@ -11,7 +11,7 @@ from workbench.core.imageio import read_mask
 from workbench.training.config import TrainConfig
 from workbench.training.errors import TrainingError
 from workbench.training.predict import predict_project
-from workbench.training.reports import FitEnded, FitStarted, ReportCallback
+from workbench.training.reports import FitEnded, FitStarted, Notice, ReportCallback
 from workbench.training.session import (
     Stage,
     build_learner,
@@ -55,9 +55,18 @@ def test_predict_without_runs_is_a_clear_error(seg_project) -> None:
 
 
 def test_stages_from_config() -> None:
-    st = stages_from_config(TrainConfig(epochs=3, freeze_epochs=1, resize=[64, 128], lr=1e-3))
-    assert [(s.epochs, s.frozen, s.size) for s in st] == [
-        (1, True, 64), (3, False, 64), (1, True, 128), (3, False, 128)]
+    cfg = TrainConfig(epochs=3, freeze_epochs=1, resize=[64, 128], lr=1e-3)
+    st = stages_from_config(cfg, True)
+    assert [(s.name, s.epochs, s.frozen, s.size) for s in st] == [
+        ("frozen", 1, True, 64), ("unfrozen", 3, False, 64), ("128px", 3, False, 128)]
+    assert st[0].lr == 1e-3 and st[1].lr == pytest.approx(2e-4) and st[1].spread == 100
+    # Random init: nothing is ever frozen, the epochs stay.
+    st = stages_from_config(cfg, False)
+    assert [(s.name, s.epochs, s.frozen) for s in st] == [
+        ("random init", 1, False), ("unfrozen", 3, False), ("128px", 3, False)]
+    # No max LR: every stage takes the LR finder's value (no fixed fallback anywhere).
+    auto = stages_from_config(TrainConfig(epochs=2, freeze_epochs=1, resize=[64, 96]), True)
+    assert [s.lr for s in auto] == [None, None, None] and [s.lrs for s in auto] == [None] * 3
     assert [s.frozen for s in stages_from_config(TrainConfig(epochs=2), True)] == [True]
     assert [s.frozen for s in stages_from_config(TrainConfig(epochs=2), False)] == [False]
     assert [s.frozen for s in stages_from_config(TrainConfig(epochs=2, unfreeze=True), True)] == [
@@ -79,10 +88,13 @@ def test_run_stages_resizes_freezes_and_finds_lr(seg_project, config_factory) ->
     learn.lr_find = lambda: sweep(num_it=16)  # a short sweep keeps the test fast
     run_stages(learn, [Stage("head", 1, lr=1e-3, frozen=True),
                        Stage("all", 1, lrs=(1e-5, 1e-3), size=40),
-                       Stage("auto", 1, size=40)])
+                       Stage("auto", 1, size=40, spread=100)])
     assert [s[:2] for s in seen] == [(True, 32), (False, 40), (False, 40)]
     assert seen[1][2] == pytest.approx([1e-5, 1e-4, 1e-3])
-    assert isinstance(seen[2][2], float) and seen[2][2] > 0  # from the LR finder
+    # From the LR finder, spread down to a hundredth for the first layer group.
+    finder = seen[2][2]
+    assert len(finder) == 3 and finder[-1] > 0
+    assert finder[-1] / finder[0] == pytest.approx(100)
     starts = [m for m in messages if isinstance(m, FitStarted)]
     assert [m.stage for m in starts] == ["head", "all", "auto"]
     assert all(m.run_id == learn.run_id for m in starts)
@@ -104,6 +116,10 @@ def test_report_messages_are_plain_and_ordered(make_learner) -> None:
     messages: list[object] = []
     learn = make_learner(callbacks=[ReportCallback(messages.append)])
     learn.fit_one_cycle(1, 1e-3)
+    # Setup notices (e.g. "training on the CPU") come before the fit's messages, once.
+    notices = [m for m in messages if isinstance(m, Notice)]
+    assert notices == learn.notices and messages[:len(notices)] == notices
+    messages = messages[len(notices):]
     kinds = [type(m).__name__ for m in messages]
     assert kinds[0] == "FitStarted" and kinds[-2:] == ["EpochEnd", "FitEnded"]
     start, end = messages[0], messages[-1]

@@ -76,3 +76,21 @@ def test_sampler_oversamples_queue_and_replays_a_fresh_sample() -> None:
         assert idx.count(0) == idx.count(1) == 3
         assert len({i for i in idx if i >= 2}) == 4
     assert len({tuple(sorted(i for i in e if i >= 2)) for e in epochs}) > 1
+
+
+def test_feedback_csv_then_refit_multilabel(tag_project, config_factory, tmp_path) -> None:
+    from workbench.core.feedback import import_feedback
+
+    parent = train(tag_project, config_factory(epochs=1, bs=4)).run_id
+    name = tag_project.split()[1][0]
+    feedback = tmp_path / "fb.csv"
+    feedback.write_text(f"image_name,tags\n{name},red green blue\n")
+    report = import_feedback(tag_project, csv_path=feedback, run_id=parent)
+    assert report.ok and [i.image for i in report.items] == [name]
+    result = refit(tag_project, parent, RefitSettings(epochs=1, lr=1e-3))
+    assert result.items == [name] and result.parent == parent
+    for when in (result.before, result.after):
+        assert {"loss", "f2", "accuracy_thresh"} <= set(when["queue"])
+        assert {"loss", "f2"} <= set(when["valid"])  # the other validation images
+    assert (tag_project.predictions_dir / result.run / "predictions.csv").is_file()
+    assert tag_project.queue.get(report.items[0].id).used_by == result.run

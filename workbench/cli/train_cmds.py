@@ -43,6 +43,20 @@ def _sizes(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected sizes like 128,256, got {text!r}") from None
 
 
+def _count(minimum: int) -> Any:
+    """argparse type: an integer >= ``minimum`` with a message saying why."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            what = "nothing would be trained" if minimum > 0 else "it cannot be negative"
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}: {what}")
+        return value
+    return parse
+
+
 def _pretrained(text: str) -> str | None:
     return None if text.lower() in ("none", "no", "off") else text
 
@@ -75,14 +89,17 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("train", help="train a model on the labelled images",
                               description="Train with the one-cycle policy (fast.ai recipe).")
     _common(p)
-    p.add_argument("--epochs", type=int, required=True, help="epochs per (unfrozen) stage")
+    p.add_argument("--epochs", type=_count(1), required=True,
+                   help="epochs of the main stage (unfrozen after --freeze-epochs)")
     p.add_argument("--lr", type=_lr, default=None, help="max learning rate, or 'auto' (default)")
     p.add_argument("--lrs", type=_lr_pair, help="discriminative rates: LO,HI spread over layer groups, or X (head X, rest X/10)")
-    p.add_argument("--freeze-epochs", type=int, default=0,
+    p.add_argument("--freeze-epochs", type=_count(0), default=0,
                    help="epochs training only the decoder/head first (0)")
     p.add_argument("--unfreeze", action="store_true",
                    help="train the whole network even with pretrained weights")
     p.add_argument("--resize", type=_sizes, help="progressive resizing, e.g. 128,256")
+    p.add_argument("--resize-epochs", type=_count(1), metavar="N",
+                   help="epochs at each size after the first (default: --epochs)")
     p.add_argument("--wd", type=float, default=0.01, help="weight decay (0.01)")
     p.add_argument("--pct-start", type=float, default=0.25, help="warm-up fraction (0.25)")
     p.add_argument("--log-jsonl", type=Path, metavar="FILE",
@@ -109,7 +126,8 @@ def _config(args: argparse.Namespace) -> Any:
         lr=getattr(args, "lr", None), wd=getattr(args, "wd", 0.01),
         pct_start=getattr(args, "pct_start", 0.25), top_down=args.top_down, device=args.device,
         freeze_epochs=getattr(args, "freeze_epochs", 0), unfreeze=getattr(args, "unfreeze", False),
-        lrs=getattr(args, "lrs", None), resize=getattr(args, "resize", None), seed=args.seed,
+        lrs=getattr(args, "lrs", None), resize=getattr(args, "resize", None),
+        resize_epochs=getattr(args, "resize_epochs", None), seed=args.seed,
         num_workers=args.workers, pretrained=args.pretrained,
     )
 

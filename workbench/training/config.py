@@ -29,6 +29,8 @@ class TrainConfig:
     unfreeze: bool = False
     lrs: tuple[float, float] | float | None = None  # float: head lr, earlier groups / 10
     resize: list[int] | None = None
+    resize_epochs: int | None = None  # epochs at each later size (None: ``epochs``)
+    only_stage: str | None = None  # train only this kind of recipe stage (see recipe.py)
     seed: int = 0
     num_workers: int = 0
     pretrained: str | None = "auto"

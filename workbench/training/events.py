@@ -34,6 +34,7 @@ class Event(str, Enum):
     AFTER_CANCEL_FIT = "after_cancel_fit"
     AFTER_FIT = "after_fit"
     AFTER_LR_FIND = "after_lr_find"
+    NOTICE = "notice"  # the engine adjusted something on its own: learn.notices[-1]
 
 
 class CancelFitException(Exception):

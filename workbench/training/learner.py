@@ -39,6 +39,7 @@ from workbench.training.events import (
 from workbench.training.lr_find import LRFindResult, run_lr_find
 from workbench.training.metrics import Metric
 from workbench.training.models import set_frozen
+from workbench.training.reports import Notice
 from workbench.training.schedules import spread_lrs
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,10 @@ class Learner:
         self.callbacks: list[Callback] = [self.recorder, *callbacks]
         self.state = FitState()
         self.frozen = False
+        # Setup notices (random init, batch size cut...): true for every fit of this learner,
+        # so each new ReportCallback sends them again. Per-run ones are only fired.
+        self.notices: list[Notice] = []
+        self.snapshot_weights: bool | None = None  # for the OOM retry; None: on CUDA only
         self._cancel = threading.Event()
         self.amp_dtype = _amp_dtype(self.device, amp)
         use_scaler = self.amp_dtype == torch.float16
@@ -127,6 +132,19 @@ class Learner:
     @property
     def cancel_requested(self) -> bool:
         return self._cancel.is_set()
+
+    def notify(self, kind: str, text: str, level: str = "warning", sticky: bool = True) -> None:
+        """Tell the user about an adjustment the engine made on its own: kept on
+        ``self.notices`` (while ``sticky``) and sent to the callbacks' ``notice`` method
+        (ReportCallback turns it into a Notice message for the CLI and the panel)."""
+        notice = Notice(kind, level, text)
+        log.debug("notice (%s): %s", level, text)  # the sinks show it; no second copy
+        self.notices.append(notice)
+        try:
+            self.fire(Event.NOTICE, self.sorted_callbacks())
+        finally:
+            if not sticky:
+                self.notices.remove(notice)
 
     def fire(self, event: Event, cbs: Sequence[Callback]) -> None:
         for cb in cbs:
@@ -197,8 +215,11 @@ class Learner:
             stage: str = "fit", schedule: dict[str, Any] | None = None) -> None:
         """Train ``n_epoch`` epochs. On CUDA out-of-memory, retry once at half the batch size
         from the state this call started with; otherwise raise OutOfMemoryError."""
-        # Copying the weights costs time; only CUDA can run out of memory mid-fit.
-        snapshot = self.snapshot(weights=self.device.type == "cuda")
+        # Copying the weights costs time; only CUDA can run out of memory mid-fit (tests set
+        # ``snapshot_weights`` to exercise the restore on the CPU).
+        weights = self.snapshot_weights if self.snapshot_weights is not None else (
+            self.device.type == "cuda")
+        snapshot = self.snapshot(weights=weights)
         retried = False
         while True:
             try:
@@ -209,8 +230,8 @@ class Learner:
                 retried = True
                 self.restore(snapshot)
                 new_bs = self.data.bs // 2
-                log.warning("Out of GPU memory at batch size %d; retrying at %d.",
-                            self.data.bs, new_bs)
+                self.notify("batch_size", f"Out of GPU memory at batch size {self.data.bs}: "
+                            f"the batch size was cut to {new_bs} and the stage restarted.")
                 self.set_batch_size(new_bs)
 
     def fit_lr_find(self, n_epoch: int, cbs: list[Callback]) -> None:

@@ -17,6 +17,7 @@ import torchvision.models as tvm
 from torch import nn
 
 from workbench.training.errors import TrainingError
+from workbench.training.weights import find_cached, hub_checkpoint_dir
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,7 @@ def set_frozen(model: SegmentationModel | MultilabelModel, frozen: bool) -> None
 
 def find_pretrained(arch: str, pretrained: str | None) -> Path | None:
     """The weights file to use: an explicit path, or for "auto" a torchvision file in the torch
-    hub cache (``<hub>/checkpoints/<arch>-*.pth``). Never downloads."""
+    hub cache (``<hub>/checkpoints/<arch>-*.pth``). Never downloads (see weights.py)."""
     if pretrained is None:
         return None
     if pretrained != "auto":
@@ -167,9 +168,7 @@ def find_pretrained(arch: str, pretrained: str | None) -> Path | None:
                 "state dict (.pth) or use --pretrained none"
             )
         return path
-    ckpt_dir = Path(torch.hub.get_dir()) / "checkpoints"
-    found = sorted(ckpt_dir.glob(f"{arch}-*.pth"))
-    return found[-1] if found else None
+    return find_cached(arch)
 
 
 def load_encoder_weights(encoder: ResNetEncoder, path: Path) -> None:
@@ -202,10 +201,9 @@ def build_model(
         raise TrainingError(f"unknown task {task!r}")
     path = find_pretrained(arch, pretrained)
     if path is None and pretrained == "auto":
-        log.warning(
-            "No pretrained %s weights found (looked in %s/checkpoints); training from random "
-            "init, which needs more epochs and data.", arch, torch.hub.get_dir(),
-        )
+        # Said to the user as a notice by the session; here only for the log.
+        log.info("No pretrained %s weights found in %s; training from random init.", arch,
+                 hub_checkpoint_dir())
     elif path is None:
         log.debug("Building %s without pretrained weights.", arch)
     else:

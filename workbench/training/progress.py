@@ -9,7 +9,14 @@ import sys
 import time
 from typing import IO
 
-from workbench.training.reports import BatchEnd, EpochEnd, FitEnded, FitStarted, LRFindDone
+from workbench.training.reports import (
+    BatchEnd,
+    EpochEnd,
+    FitEnded,
+    FitStarted,
+    LRFindDone,
+    Notice,
+)
 
 BAR_WIDTH = 30
 
@@ -57,6 +64,9 @@ class ConsoleProgress:
                 self._write("\ncancelled; the last completed epoch's checkpoint is kept\n")
             elif msg.error:
                 self._write(f"\nstopped: {msg.error}\n")
+        elif isinstance(msg, Notice):
+            prefix = "warning" if msg.level == "warning" else "note"
+            self._write(("\n" if self.tty else "") + f"{prefix}: {msg.text}\n")
         elif isinstance(msg, LRFindDone):
             sugg = ", ".join(f"{k} {v:.2e}" for k, v in msg.suggestions.items())
             self._write(f"LR finder: {len(msg.lrs)} steps; suggestions: {sugg}\n")
@@ -88,6 +98,8 @@ class JsonlLogger:
         elif isinstance(msg, FitStarted):
             rec = {"type": "stage", "stage": msg.stage, "epochs": msg.epochs,
                    "batches_per_epoch": msg.batches_per_epoch, "run_id": msg.run_id}
+        elif isinstance(msg, Notice):
+            rec = {"type": "notice", "kind": msg.kind, "level": msg.level, "text": msg.text}
         elif isinstance(msg, FitEnded):
             rec = {"type": "end", "cancelled": msg.cancelled, "error": msg.error,
                    "best_metric": msg.best_metric}

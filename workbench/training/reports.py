@@ -63,7 +63,18 @@ class LRFindDone:
     suggestions: dict[str, float] = field(default_factory=dict)
 
 
-Message = FitStarted | BatchEnd | EpochEnd | FitEnded | LRFindDone
+@dataclass(frozen=True)
+class Notice:
+    """Something the engine decided on its own (batch size cut, random init, CPU instead of
+    a GPU, almost nothing trained) that the user must see where they look, not only in a log.
+    ``level``: "info" or "warning"; ``kind``: a short machine name for tests and filters."""
+
+    kind: str
+    level: str
+    text: str
+
+
+Message = FitStarted | BatchEnd | EpochEnd | FitEnded | LRFindDone | Notice
 
 
 class ReportCallback(Callback):
@@ -77,8 +88,21 @@ class ReportCallback(Callback):
 
     def __init__(self, sink: Callable[[object], None]) -> None:
         self.sink = sink
+        self._sent: set[int] = set()
+
+    def notice(self, learn: Learner) -> None:
+        self._send_notices(learn.notices)
+
+    def _send_notices(self, notices: list[Notice]) -> None:
+        # Notices made before this callback was attached (building the learner) go out at
+        # its first fit; each one once.
+        for notice in notices:
+            if id(notice) not in self._sent:
+                self._sent.add(id(notice))
+                self.sink(notice)
 
     def before_fit(self, learn: Learner) -> None:
+        self._send_notices(learn.notices)
         st = learn.state
         if st.lr_find:
             return

@@ -10,7 +10,6 @@ import logging
 import random
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,15 +21,22 @@ from workbench.training import checkpoints
 from workbench.training.callbacks import CheckpointCallback
 from workbench.training.config import TrainConfig
 from workbench.training.data import data_spec, task_name
-from workbench.training.device import configure_backend, describe_devices, resolve_device
-from workbench.training.errors import TrainingCancelled
+from workbench.training.device import (
+    configure_backend,
+    cuda_unavailable_reason,
+    describe_devices,
+    resolve_device,
+)
+from workbench.training.errors import TrainingCancelled, TrainingError
 from workbench.training.events import Callback
 from workbench.training.learner import Learner
 from workbench.training.losses import loss_for_task
 from workbench.training.metrics import Metric, MultilabelMetrics, SegmentationMetrics
 from workbench.training.models import build_model
 from workbench.training.predict import run_dir
+from workbench.training.recipe import Stage, plan_stages
 from workbench.training.schedules import spread_lrs
+from workbench.training.weights import hub_checkpoint_dir
 
 if TYPE_CHECKING:
     from workbench.core.project import Project
@@ -38,20 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["Stage", "build_learner", "describe_devices", "resume_run", "run_stages",
            "stages_from_config", "train"]
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Stage:
-    """One one-cycle fit of the recipe. ``lr`` None: use the LR finder's valley suggestion.
-    ``lrs``: discriminative rates, a (lo, hi) pair spread geometrically over the parameter
-    groups, or one value for the head with a tenth of it for the earlier groups."""
-
-    name: str
-    epochs: int
-    lr: float | None = None
-    lrs: tuple[float, float] | float | None = None
-    frozen: bool = False
-    size: int | None = None
+FEW_ITERATIONS = 5  # "a handful": fewer trained batches in a run and the model learnt ~nothing
 
 
 def seed_everything(seed: int) -> None:
@@ -144,34 +137,51 @@ def build_learner(project: Project, config: TrainConfig, callbacks: Iterable[Cal
         config=config, spec=spec,
     )
     learner.project = project
+    _setup_notices(learner, config, device, weights)
     log.info("Run %s: %s %s (%s) on %s, %d train / %d valid images at %dpx, batch %d",
              run_id, task, config.arch, f"weights {weights}" if weights else "random init",
              device, len(spec.train_names), len(spec.valid_names), data.size, data.bs)
     return learner
 
 
+def _setup_notices(learner: Learner, config: TrainConfig, device: torch.device,
+                   weights: Path | None) -> None:
+    """Say what the engine chose on its own while building: the user asked for something else."""
+    if config.device in ("auto", "", None) and device.type == "cpu":
+        reason = cuda_unavailable_reason()
+        if reason:
+            learner.notify("device", f"Training on the CPU: {reason}.", level="info")
+    if weights is None and config.pretrained == "auto":
+        learner.notify(
+            "random_init",
+            f"No ImageNet weights for {config.arch} were found in {hub_checkpoint_dir()}: "
+            "training from random init, nothing frozen (it needs more epochs and labels). "
+            "Get them with “Download…” next to “ImageNet weights”, or `workbench weights "
+            f"download {config.arch}`.")
+    n_train = len(learner.data.train_names)
+    if learner.data.bs < config.bs:
+        learner.notify("batch_size", f"Batch size {config.bs} was cut to {learner.data.bs}: "
+                       f"there are only {n_train} training images.")
+
+
+def check_plan(stages: Sequence[Stage]) -> None:
+    """Refuse a plan that trains nothing, before a run is recorded."""
+    if sum(s.epochs for s in stages) <= 0:
+        raise TrainingError("Nothing to train: the plan has no epochs. Give at least one "
+                            "epoch (--epochs 1 or more).")
+
+
 def stages_from_config(config: TrainConfig, pretrained_loaded: bool = False) -> list[Stage]:
-    """The fast.ai recipe, repeated at each size of ``config.resize`` (progressive resizing):
-    ``freeze_epochs`` > 0 -> that many frozen epochs, then ``epochs`` unfrozen; otherwise
-    ``epochs`` in one stage, frozen only for pretrained weights without ``unfreeze``."""
-    stages: list[Stage] = []
-    for size in config.sizes():
-        if config.freeze_epochs > 0:
-            stages.append(Stage(f"frozen {size}px", config.freeze_epochs, lr=config.lr,
-                                frozen=True, size=size))
-            main_frozen = False
-        else:
-            main_frozen = pretrained_loaded and not config.unfreeze
-        if config.epochs > 0:
-            kind = "frozen" if main_frozen else "unfrozen"
-            stages.append(Stage(f"{kind} {size}px", config.epochs, lr=config.lr, lrs=config.lrs,
-                                frozen=main_frozen, size=size))
-    return stages
+    """The recipe for ``config``: :func:`workbench.training.recipe.plan_stages`, the planner
+    the training panel uses too."""
+    return plan_stages(config, pretrained_loaded)
 
 
 def run_stages(learner: Learner, stages: Sequence[Stage], *, first_index: int = 0) -> None:
     """Run each stage: resize if asked, (un)freeze, pick the lr (LR finder valley when none
-    is given), fit one cycle. Stops quietly after a cancelled stage or LR sweep."""
+    is given), fit one cycle. Stops quietly after a cancelled stage or LR sweep. Warns (a
+    notice) when the whole run trained fewer than FEW_ITERATIONS batches."""
+    trained = 0
     for offset, stage in enumerate(stages):
         if learner.cancel_requested:
             break
@@ -180,23 +190,42 @@ def run_stages(learner: Learner, stages: Sequence[Stage], *, first_index: int = 
             log.info("Resizing to %dpx", stage.size)
             learner.set_size(stage.size)
         learner.freeze() if stage.frozen else learner.unfreeze()
-        lr: float | list[float] | None = stage.lr
-        if stage.lrs is not None:
-            lr = spread_lrs(stage.lrs, learner.n_groups)
-        if lr is None:
-            try:
-                lr = learner.lr_find().valley
-            except TrainingCancelled:
-                break
-            log.info("Stage %s: LR finder suggests %.2e (valley)", stage.name, lr)
+        try:
+            lr = _stage_lr(learner, stage)
+        except TrainingCancelled:
+            break
         learner.fit_one_cycle(stage.epochs, lr, pct_start=learner.config.pct_start,
                               wd=learner.config.wd, stage=stage.name)
         if learner.state.cancelled:
             break
+        trained += learner.state.train_iter
+    else:
+        if stages and trained < FEW_ITERATIONS:
+            learner.notify(
+                "few_iterations",
+                f"Trained {trained} iteration{'' if trained == 1 else 's'} in all: label more "
+                f"images or lower the batch size ({len(learner.data.train_names)} training "
+                f"images, batch size {learner.data.bs}). The metrics mean little yet.",
+                sticky=False)
+
+
+def _stage_lr(learner: Learner, stage: Stage) -> float | list[float]:
+    """The stage's max LR per group: explicit rates, else its lr (the LR finder's valley on
+    the model as the stage trains it when None), spread when the stage asks."""
+    if stage.lrs is not None:
+        return spread_lrs(stage.lrs, learner.n_groups)
+    lr = stage.lr
+    if lr is None:
+        lr = learner.lr_find().valley
+        log.info("Stage %s: LR finder suggests %.2e (valley)", stage.name, lr)
+    if stage.spread:
+        return spread_lrs((lr / stage.spread, lr), learner.n_groups)
+    return lr
 
 
 def train(project: Project, config: TrainConfig, callbacks: Iterable[Callback] = ()) -> Learner:
     """Build a learner and run the whole recipe for ``config``."""
+    check_plan(stages_from_config(config, True))
     learner = build_learner(project, config, callbacks)
     loaded = bool(config.extra.get("pretrained_file"))
     run_stages(learner, stages_from_config(config, loaded))

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QPointF, Qt, QTimer
-from PySide6.QtWidgets import QLineEdit, QPushButton, QSpinBox
+from PySide6.QtWidgets import QLabel, QLineEdit, QPushButton, QSpinBox
 
 from workbench.core.project import Project, SplitRule, Task
 from workbench.qt.training import TrainingPanel
@@ -208,6 +208,15 @@ def test_stage_two_alone_continues_the_model(qtbot, seg_project, make_panel):
     panel.start_training()
     wait_idle(qtbot, panel)
     first = panel.engine.learner
+    # 8 training images at batch 4: 2 iterations. The panel says so, and that the encoder
+    # trained from random init (pretrained None: chosen, so no "not found" notice).
+    notices = panel.notice_texts()
+    few = ("Trained 2 iterations in all: label more images or lower the batch size (8 "
+           "training images, batch size 4). The metrics mean little yet.")
+    assert ("warning", few) in notices
+    assert panel.message()[0] == "warning" and "trained almost nothing" in panel.message()[1]
+    assert panel.findChild(QLabel, "trainNotices").isVisibleTo(panel)
+    assert not any("ImageNet" in text for _level, text in notices)
     used_first = first.data.train_names + first.data.valid_names
     assert late not in used_first and seg_project.read_mask(late) is not None
     panel.stages.set_mode("unfrozen")
@@ -218,7 +227,8 @@ def test_stage_two_alone_continues_the_model(qtbot, seg_project, make_panel):
     assert learner is first and not learner.frozen  # same model, same run, now unfrozen
     rec = learner.recorder
     assert list(panel.plots.lr_curve.getData()[1]) == rec.lrs and len(rec.epochs) == 2
-    assert [row.stage for row in panel.table.table_model.rows] == ["frozen", "unfrozen"]
+    # Random init: stage 1 trained the whole network (never a frozen random encoder).
+    assert [row.stage for row in panel.table.table_model.rows] == ["random init", "unfrozen"]
     assert len(panel.plots.stage_lines) == 3  # one marker on each per-batch plot
     assert panel.history.run_ids() == [learner.run_id]
     assert late in learner.data.train_names + learner.data.valid_names

@@ -140,12 +140,14 @@ def test_device_picker_says_why_no_gpu(qtbot):
 def test_stage_plans():
     config = TrainConfig(epochs=3, lr=1e-3, size=128)
     settings = StageSettings(unfreeze_epochs=2, resize_enabled=True, resize_size=256)
-    plan = settings.plan(config)
+    plan = settings.plan(config, pretrained_loaded=True)
     assert [(s.name, s.frozen, s.size) for s in plan] == [
-        ("frozen", True, None), ("unfrozen", False, None), ("resize", False, 256)]
-    assert plan[1].lrs == pytest.approx((2e-6, 2e-4))
+        ("frozen", True, 128), ("unfrozen", False, 128), ("256px", False, 256)]
+    assert plan[1].lr == pytest.approx(2e-4) and plan[1].spread == 100  # (2e-6 … 2e-4)
+    assert not any(s.frozen for s in settings.plan(config, pretrained_loaded=False))
     settings.mode, settings.lo, settings.hi = "unfrozen", 1e-6, 1e-4
-    assert settings.plan(config)[0].lrs == (1e-6, 1e-4) and settings.continues_model()
+    assert [s.lrs for s in settings.plan(config, True)] == [(1e-6, 1e-4)]
+    assert settings.continues_model()
 
 
 def test_stage_controls_update_settings(qtbot):

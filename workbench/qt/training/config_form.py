@@ -16,7 +16,9 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QHBoxLayout,
     QLineEdit,
+    QPushButton,
     QSpinBox,
     QWidget,
 )
@@ -24,6 +26,7 @@ from PySide6.QtWidgets import (
 from workbench.qt.training.devices import DevicePicker
 from workbench.qt.training.hover import format_value
 from workbench.training.config import ARCHS, TrainConfig
+from workbench.training.weights import find_cached
 
 
 def parse_lr(text: str) -> float | None:
@@ -55,6 +58,7 @@ class ConfigForm(QWidget):
     """Architecture, size, batch size, epochs, max LR, wd, pct_start, top-down, device."""
 
     configChanged = Signal()
+    downloadWeightsRequested = Signal(str)  # architecture
 
     def __init__(self, config: TrainConfig | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -62,6 +66,7 @@ class ConfigForm(QWidget):
         self._build()
         self.set_config(self.config)
         self._connect()
+        self.refresh_weights()
 
     def _build(self) -> None:
         self.arch_combo = QComboBox()
@@ -92,7 +97,11 @@ class ConfigForm(QWidget):
         self.pretrained_check = QCheckBox("ImageNet weights")
         self.pretrained_check.setObjectName("pretrainedCheck")
         self.pretrained_check.setToolTip("Start from ImageNet-pretrained weights when they are "
-                                         "cached locally (no download); else from scratch")
+                                         "in the torch hub cache; else from scratch")
+        self.download_button = QPushButton("Download…")
+        self.download_button.setObjectName("downloadWeightsButton")
+        self.download_button.setToolTip("Download torchvision's ImageNet weights for this "
+                                        "architecture into the torch hub cache")
         self.device_picker = DevicePicker()
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
@@ -104,7 +113,11 @@ class ConfigForm(QWidget):
         form.addRow("Weight decay", self.wd_spin)
         form.addRow("pct_start", self.pct_spin)
         form.addRow("", self.top_down_check)
-        form.addRow("", self.pretrained_check)
+        weights_row = QHBoxLayout()
+        weights_row.addWidget(self.pretrained_check)
+        weights_row.addWidget(self.download_button)
+        weights_row.addStretch(1)
+        form.addRow("", weights_row)
         form.addRow("Device", self.device_picker)
 
     def _connect(self) -> None:
@@ -119,6 +132,13 @@ class ConfigForm(QWidget):
         self.pretrained_check.toggled.connect(
             lambda v: self._set("pretrained", "auto" if v else None))
         self.device_picker.deviceChanged.connect(lambda v: self._set("device", v))
+        self.download_button.clicked.connect(
+            lambda: self.downloadWeightsRequested.emit(self.config.arch))
+        self.configChanged.connect(self.refresh_weights)
+
+    def refresh_weights(self) -> None:
+        """Offer the download only while the architecture's weights are not in the cache."""
+        self.download_button.setVisible(find_cached(self.config.arch) is None)
 
     def _set(self, name: str, value: object) -> None:
         setattr(self.config, name, value)

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,14 +17,13 @@ import torch
 
 from workbench.core.imageio import load_image
 from workbench.qt.training.engine_state import EngineState
-from workbench.qt.training.stages import StageSpec
 from workbench.qt.training.worker import Job, JobContext
 from workbench.training.config import TrainConfig
 from workbench.training.data import data_spec, task_name
 from workbench.training.learner import Learner
 from workbench.training.predict import predict_project
 from workbench.training.reports import ReportCallback
-from workbench.training.session import Stage, build_learner, run_stages
+from workbench.training.session import build_learner, run_stages, stages_from_config
 from workbench.training.visualize import Cell, batch_cells, prediction_cells
 
 if TYPE_CHECKING:
@@ -72,19 +70,21 @@ def _attach(project: Project, config: TrainConfig, state: EngineState, ctx: JobC
         learner = build_learner(project, copy.deepcopy(config))
         state.learner, state.trained, state.config = learner, False, config.to_dict()
     learner.add_callback(report)
+    report.notice(learner)  # setup notices (random init, batch size cut...) at once
     ctx.on_cancel(learner.cancel)
     return learner, report
 
 
-def training_job(project: Project, config: TrainConfig, specs: Sequence[StageSpec],
-                 state: EngineState, continue_model: bool) -> Job:
-    """Run ``specs`` in order on a new model (or the previous one for ``continue_model``)."""
+def training_job(project: Project, config: TrainConfig, state: EngineState,
+                 continue_model: bool) -> Job:
+    """Train the recipe ``config`` plans (``StageSettings.to_config``; the engine's planner,
+    as the CLI) on a new model, or the previous one for ``continue_model``."""
     config = copy.deepcopy(config)
-    stages = [Stage(**asdict(s)) for s in specs]
 
     def job(ctx: JobContext) -> TrainResult:
         learner, report = _attach(project, config, state, ctx, reuse=continue_model)
         try:
+            stages = stages_from_config(config, _loaded(learner))
             ctx.report(PreviewReady("batch", batch_cells(learner.data), "Augmented training batch"))
             state.trained = True
             run_stages(learner, stages)
@@ -101,20 +101,31 @@ def training_job(project: Project, config: TrainConfig, specs: Sequence[StageSpe
     return job
 
 
-def lr_find_job(project: Project, config: TrainConfig, state: EngineState, frozen: bool,
-                continue_model: bool, num_it: int = 100) -> Job:
-    """LR sweep on the model the next Start would train (its result arrives as LRFindDone)."""
+def lr_find_job(project: Project, config: TrainConfig, state: EngineState,
+                frozen: bool | None = None, continue_model: bool = False,
+                num_it: int = 100) -> Job:
+    """LR sweep on the model the next Start would train (its result arrives as LRFindDone);
+    ``frozen`` None: as the first stage ``config`` plans for the weights really loaded."""
     config = copy.deepcopy(config)
 
     def job(ctx: JobContext) -> object:
         learner, report = _attach(project, config, state, ctx, reuse=continue_model)
         try:
-            learner.freeze() if frozen else learner.unfreeze()
+            freeze = frozen
+            if freeze is None:
+                stages = stages_from_config(config, _loaded(learner))
+                freeze = bool(stages) and stages[0].frozen
+            learner.freeze() if freeze else learner.unfreeze()
             return learner.lr_find(num_it=num_it)
         finally:
             learner.remove_callback(report)
 
     return job
+
+
+def _loaded(learner: Learner) -> bool:
+    """Whether the learner's model started from pretrained weights (kept in its config)."""
+    return bool(learner.config.extra.get("pretrained_file"))
 
 
 def show_batch_job(project: Project, config: TrainConfig) -> Job:

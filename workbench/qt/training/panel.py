@@ -37,12 +37,15 @@ from workbench.qt.training.history import RunHistory
 from workbench.qt.training.hover import format_value
 from workbench.qt.training.lr_finder_plot import LRFinderPlot
 from workbench.qt.training.monitor import RunMonitor
+from workbench.qt.training.notices import NoticeBox
 from workbench.qt.training.plots import LivePlots
 from workbench.qt.training.preview import Gallery
 from workbench.qt.training.progress import TrainingProgress
 from workbench.qt.training.stages import StageControls
+from workbench.qt.training.weights_dialog import WeightsDownloadDialog
 from workbench.qt.training.worker import JobRunner, JobSignals
 from workbench.training.config import TrainConfig
+from workbench.training.reports import Notice
 
 if TYPE_CHECKING:
     from workbench.core.project import Project
@@ -105,6 +108,7 @@ class TrainingPanel(QWidget):
         self._connect()
         # Probing devices imports torch (seconds): do it once the event loop runs, off the GUI
         # thread, so the window shows at once.
+        self._weights_dialog: WeightsDownloadDialog | None = None
         self._device_probe = DeviceProbe(self)
         self._device_probe.found.connect(self._devices_found)
         QTimer.singleShot(0, self._device_probe.start)
@@ -133,6 +137,7 @@ class TrainingPanel(QWidget):
         self.banner.setWordWrap(True)
         self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.banner.setVisible(False)
+        self.notices = NoticeBox()  # what the engine chose on its own, under the banner
 
     def _build_layout(self) -> None:
         controls = QWidget()
@@ -174,6 +179,7 @@ class TrainingPanel(QWidget):
         outer.addLayout(buttons)
         outer.addWidget(self.progress)
         outer.addWidget(self.banner)
+        outer.addWidget(self.notices)
         outer.addWidget(self.splitter, 1)
 
     def _plots_tab(self) -> QWidget:
@@ -235,6 +241,7 @@ class TrainingPanel(QWidget):
         self.form.configChanged.connect(lambda: self.stages.update_summary(self.form.config))
         self.stages.changed.connect(lambda: self.stages.update_summary(self.form.config))
         self.runner.busyChanged.connect(self._set_busy)
+        self.form.downloadWeightsRequested.connect(self.download_weights)
 
     # ------------------------------------------------------------------ public API
     def is_training(self) -> bool:
@@ -258,24 +265,44 @@ class TrainingPanel(QWidget):
 
     def start_training(self) -> None:
         settings = self.stages.settings
-        specs = settings.plan(self.form.config)
+        recipe = settings.to_config(self.form.config)  # planned by the engine, as the CLI
         continue_model = settings.continues_model() and self.engine.trained
-        job = _jobs().training_job(self.project, self.form.config, specs, self.engine,
-                                continue_model)
+        job = _jobs().training_job(self.project, recipe, self.engine, continue_model)
         self._launch("train", job, keep_history=continue_model,
-                     planned_epochs=sum(s.epochs for s in specs))
+                     planned_epochs=sum(s.epochs for s in settings.plan(self.form.config)))
 
     def run_lr_find(self) -> None:
         settings = self.stages.settings
-        specs = settings.plan(self.form.config)
         continue_model = settings.continues_model() and self.engine.trained
-        job = _jobs().lr_find_job(self.project, self.form.config, self.engine,
-                               frozen=specs[0].frozen, continue_model=continue_model,
-                               num_it=self.lr_find_iters)
+        job = _jobs().lr_find_job(self.project, settings.to_config(self.form.config),
+                                  self.engine, continue_model=continue_model,
+                                  num_it=self.lr_find_iters)
         self._launch("lr_find", job)
 
     def show_batch(self) -> None:
         self._launch("show_batch", _jobs().show_batch_job(self.project, self.form.config))
+
+    def download_weights(self, arch: str, url: str | None = None) -> WeightsDownloadDialog:
+        """Download ``arch``'s ImageNet weights with a progress dialog (its own thread)."""
+        dialog = WeightsDownloadDialog(arch, url, self)
+        dialog.ended.connect(lambda: self._weights_ended(dialog))
+        self._weights_dialog = dialog  # alive until its thread has ended
+        dialog.start()
+        dialog.show()
+        return dialog
+
+    def _weights_ended(self, dialog: WeightsDownloadDialog) -> None:
+        if dialog.result_path is not None:
+            self.show_message("ok", f"ImageNet weights for {dialog.arch} saved to "
+                              f"{dialog.result_path}. The next run starts from them.")
+        elif dialog.error:
+            self.show_message("error", f"<b>Download failed</b><br>{_escape(dialog.error)}")
+        else:
+            self.show_message("info", "Download cancelled; nothing was saved.")
+        self.form.refresh_weights()
+        self.stages.update_summary(self.form.config)
+        self._weights_dialog = None
+        dialog.deleteLater()
 
     def load_run(self, run_id: str) -> None:
         """Predict every image with run ``run_id`` (the annotation panel offers them)."""
@@ -297,6 +324,14 @@ class TrainingPanel(QWidget):
         self.banner.setProperty("level", level)
         self.banner.setVisible(bool(text))
 
+    def show_notice(self, text: str, level: str = "warning") -> None:
+        """Add one engine notice ("warning" or "info") to the box under the banner."""
+        self.notices.add(text, level)
+
+    def notice_texts(self) -> list[tuple[str, str]]:
+        """(level, text) of each notice shown, oldest first."""
+        return self.notices.items()
+
     def message(self) -> tuple[str, str]:
         """(level, text) of the message shown in the panel; ("", "") when none."""
         if self.banner.isHidden():
@@ -315,6 +350,7 @@ class TrainingPanel(QWidget):
         self.job_kind = kind
         self.last_result = None
         self.banner.setVisible(False)
+        self.notices.clear_all()
         if kind == "train":
             self.monitor.begin(keep_history, planned_epochs)
             self.pred_gallery.clear()
@@ -342,6 +378,9 @@ class TrainingPanel(QWidget):
 
     @Slot(object)
     def _on_other_message(self, msg: object) -> None:
+        if isinstance(msg, Notice):
+            self.notices.add(msg.text, msg.level, msg.kind)
+            return
         if isinstance(msg, _jobs().PreviewReady):
             gallery = self.batch_gallery if msg.kind == "batch" else self.pred_gallery
             gallery.set_tiles(msg.tiles, msg.note)
@@ -354,6 +393,9 @@ class TrainingPanel(QWidget):
             if result.cancelled:
                 self.show_message("warning", f"Run {result.run_id} stopped{best}. The last "
                                   "checkpoint is kept.")
+            elif self.notices.has("few_iterations"):
+                self.show_message("warning", f"Run {result.run_id} finished{best}, but it "
+                                  "trained almost nothing: see below.")
             else:
                 self.show_message("ok", f"Run {result.run_id} finished{best}.")
         elif isinstance(result, Path):

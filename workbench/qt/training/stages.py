@@ -1,16 +1,17 @@
 """Stage controls: the fast.ai recipe as widgets.
 
-1. frozen one-cycle (pretrained body fixed, head trained) at the form's epochs and max LR,
+1. stage 1 at the form's epochs and max LR, frozen when ImageNet weights are loaded,
 2. unfreeze and one-cycle with discriminative rates (lo for the first layers, hi for the head),
 3. optionally continue at a larger image size (progressive resizing, same model).
 
 Each stage can run alone (stages 2 and 3 continue the model of the previous run when there is
-one) or the "recipe" runs them in order.
+one) or the "recipe" runs them in order. The plan itself is the engine's
+(:func:`workbench.training.recipe.plan_stages`), the same the CLI uses.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -29,6 +30,8 @@ from PySide6.QtWidgets import (
 from workbench.qt.training.config_form import LRValidator, parse_lr
 from workbench.qt.training.hover import format_value
 from workbench.training.config import TrainConfig
+from workbench.training.recipe import FINE_TUNE_DIV, SPREAD, Stage, plan_stages
+from workbench.training.weights import find_cached
 
 MODES = (
     ("recipe", "Recipe: all stages in order"),
@@ -36,56 +39,63 @@ MODES = (
     ("unfrozen", "Stage 2 only: unfreeze + discriminative LRs"),
     ("resize", "Stage 3 only: continue at larger size"),
 )
-DEFAULT_LR = 1e-3
-
-
-@dataclass(frozen=True)
-class StageSpec:
-    """Qt-free description of one stage; the panel turns it into the engine's ``Stage``."""
-
-    name: str
-    epochs: int
-    lr: float | None = None
-    lrs: tuple[float, float] | None = None
-    frozen: bool = False
-    size: int | None = None
 
 
 @dataclass
 class StageSettings:
-    """The stage widgets' model: written by the widgets, read by :meth:`plan`."""
+    """The stage widgets' model: written by the widgets, turned into the engine's recipe
+    settings by :meth:`to_config` and planned by the engine's planner (the CLI's too)."""
 
     mode: str = "recipe"
     unfreeze_epochs: int = 2
     lo: float | None = None  # None: hi / 100
-    hi: float | None = None  # None: max LR / 5 (fast.ai lesson: slice(lr/500, lr/5))
+    hi: float | None = None  # None: max LR / 5, or the LR finder's value without a max LR
     resize_enabled: bool = False
     resize_size: int = 256
     resize_epochs: int = 2
 
-    def discriminative(self, max_lr: float | None) -> tuple[float, float]:
-        hi = self.hi if self.hi is not None else (max_lr or DEFAULT_LR) / 5
-        lo = self.lo if self.lo is not None else hi / 100
+    def discriminative(self, max_lr: float | None) -> tuple[float, float] | None:
+        """Explicit (lo, hi) rates, or None to let the planner derive them from the max LR
+        (or the LR finder). ``lo`` alone needs a max LR to derive ``hi`` from."""
+        hi = self.hi
+        if hi is None:
+            if self.lo is None or max_lr is None:
+                return None
+            hi = max_lr / FINE_TUNE_DIV
+        lo = self.lo if self.lo is not None else hi / SPREAD
         return (min(lo, hi), hi)
 
-    def plan(self, config: TrainConfig) -> list[StageSpec]:
-        """Stages for the current mode; a frozen stage with lr=None uses the LR finder valley."""
-        frozen = StageSpec("frozen", config.epochs, lr=config.lr, frozen=True)
-        lrs = self.discriminative(config.lr)
-        unfrozen = StageSpec("unfrozen", self.unfreeze_epochs, lrs=lrs, frozen=False)
-        resize = StageSpec("resize", self.resize_epochs, lrs=lrs, frozen=False,
-                           size=self.resize_size)
-        if self.mode == "frozen":
-            return [frozen]
-        if self.mode == "unfrozen":
-            return [unfrozen]
-        if self.mode == "resize":
-            return [resize]
-        return [frozen, unfrozen, *([resize] if self.resize_enabled else [])]
+    def to_config(self, config: TrainConfig) -> TrainConfig:
+        """``config`` (the form: stage 1's epochs and max LR) with these stages applied, in the
+        terms the CLI flags set: --freeze-epochs, --epochs, --lrs, --resize, --resize-epochs."""
+        resize = self.resize_enabled or self.mode == "resize"
+        return replace(
+            config, freeze_epochs=config.epochs, epochs=self.unfreeze_epochs, unfreeze=False,
+            lrs=self.discriminative(config.lr),
+            resize=[config.size, self.resize_size] if resize else None,
+            resize_epochs=self.resize_epochs,
+            only_stage=None if self.mode == "recipe" else self.mode,
+        )
+
+    def plan(self, config: TrainConfig, pretrained_loaded: bool | None = None) -> list[Stage]:
+        """The engine's plan for these settings. ``pretrained_loaded`` None: guess from the hub
+        cache (the job plans again with what the model really loaded)."""
+        if pretrained_loaded is None:
+            pretrained_loaded = weights_expected(config)
+        return plan_stages(self.to_config(config), pretrained_loaded)
 
     def continues_model(self) -> bool:
         """Stages 2 and 3 alone build on the model trained before; the others start afresh."""
         return self.mode in ("unfrozen", "resize")
+
+
+def weights_expected(config: TrainConfig) -> bool:
+    """Whether building ``config``'s model will load ImageNet weights (torch-free check)."""
+    if config.pretrained is None:
+        return False
+    if config.pretrained != "auto":
+        return True
+    return find_cached(config.arch) is not None
 
 
 class StageControls(QGroupBox):
@@ -164,17 +174,30 @@ class StageControls(QGroupBox):
 
     def update_summary(self, config: TrainConfig) -> None:
         """Describe in words what Start will do with ``config``."""
-        parts = []
-        for spec in self.settings.plan(config):
-            if spec.frozen:
-                lr = "LR finder valley" if spec.lr is None else f"lr {format_value(spec.lr)}"
-                parts.append(f"{spec.epochs} ep frozen at {lr}")
-            else:
-                lo, hi = spec.lrs or (0.0, 0.0)
-                size = f" at {spec.size}px" if spec.size else ""
-                parts.append(f"{spec.epochs} ep unfrozen{size}, lr {format_value(lo)}"
-                             f"…{format_value(hi)}")
-        self.summary.setText("Start runs: " + " → ".join(parts))
+        loaded = weights_expected(config)
+        parts = [_describe(stage) for stage in self.settings.plan(config, loaded)]
+        text = "Start runs: " + " → ".join(parts)
+        if not loaded:
+            text += (" (no ImageNet weights: nothing is frozen)" if config.pretrained is None
+                     else " (no ImageNet weights found: nothing is frozen; download them)")
+        self.summary.setText(text)
+
+
+def _describe(stage: Stage) -> str:
+    state = "frozen" if stage.frozen else "unfrozen"
+    size = f" at {stage.size}px" if stage.size and stage.kind == "resize" else ""
+    if isinstance(stage.lrs, tuple):
+        lr = f"lr {format_value(stage.lrs[0])}…{format_value(stage.lrs[1])}"
+    elif stage.lrs is not None:
+        lr = f"lr {format_value(stage.lrs)} (head)"
+    elif stage.lr is None:
+        lr = "lr from the LR finder" + (f" (first layers /{stage.spread:g})" if stage.spread
+                                        else "")
+    elif stage.spread:
+        lr = f"lr {format_value(stage.lr / stage.spread)}…{format_value(stage.lr)}"
+    else:
+        lr = f"lr {format_value(stage.lr)}"
+    return f"{stage.epochs} ep {state}{size}, {lr}"
 
 
 def _spin(name: str, value: int) -> QSpinBox:
