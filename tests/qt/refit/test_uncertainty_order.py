@@ -42,3 +42,31 @@ def test_without_scores_next_unlabelled_keeps_list_order(qtbot, seg_project):
     browser.select(names[0])
     assert browser.navigate("next_unlabelled") and browser.current_name() == names[3]
     browser.shutdown()
+
+
+def test_rank_action_scores_unlabelled_images_on_the_training_thread(qtbot, seg_project):
+    import torch
+
+    from workbench.app import create_main_window
+    from workbench.training.config import TrainConfig
+    from workbench.training.session import train
+
+    torch.set_num_threads(1)
+    run = train(seg_project, TrainConfig(arch="resnet18", size=32, bs=4, epochs=1, lr=1e-3,
+                                         pretrained=None, device="cpu", seed=0)).run_id
+    names = seg_project.image_names()
+    for name in names[:3]:
+        seg_project.clear_label(name)
+    window = create_main_window(seg_project)
+    qtbot.addWidget(window)
+    window.show()
+    # a shown Mistakes view may first look for saved scores on the training thread
+    qtbot.waitUntil(lambda: not window.training_panel.is_training(), timeout=30000)
+    assert window.loop.rank_unlabelled()
+    assert window.training_panel.is_training()
+    qtbot.waitUntil(lambda: bool(window.browser._uncertainty), timeout=60000)
+    ranked = list(seg_project.db.uncertainty())
+    assert sorted(ranked) == sorted(names[:3]) and seg_project.db.uncertainty_run() == run
+    assert window.browser._uncertainty == ranked
+    window.browser.set_filter("uncertain")
+    assert window.browser.visible_names()[:3] == ranked
