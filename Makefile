@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup run test lint bench system-deps clean
+.PHONY: setup run test lint bench system-deps clean package package-test
 
 setup: $(STAMP)
 
@@ -34,5 +34,17 @@ lint: setup
 bench: setup
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
 
+# The installer (not part of `make test`): wheel -> PyInstaller app folder dist/workbench/ ->
+# .deb + .tar.gz. Uses its own build environment under build/package/. WORKBENCH_SITE=<an
+# environment's site-packages> reuses its torch & co. instead of downloading them.
+package: system-deps
+	WORKBENCH_SITE="$(WORKBENCH_SITE)" PYTHON="$(PYTHON)" packaging/build_app.sh
+	packaging/make_packages.sh
+
+# Self-test without Python, ldd of the Qt plugins, GUI screenshot under Xvfb, .deb/.desktop/
+# AppStream validation, and the .deb installed into a minimal Debian root (root, network).
+package-test:
+	packaging/package_test.sh
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache

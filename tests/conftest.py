@@ -103,7 +103,8 @@ def _demo_copy(templates: dict[str, Path], task: str, dest: Path) -> Project:
 
 @pytest.fixture
 def nuclei_project(_demo_templates: dict[str, Path], tmp_path: Path) -> Iterator[Project]:
-    """The 60-image nuclei demo (segmentation, all labelled), opened for writing."""
+    """The 60-image nuclei demo (segmentation, 40 labelled, every third slice not), opened for
+    writing."""
     project = _demo_copy(_demo_templates, "segmentation", tmp_path / "nuclei")
     yield project
     project.close()

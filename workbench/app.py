@@ -79,18 +79,22 @@ def create_main_window(project: Project | str | Path,
     caller's to close.
     """
     ensure_application()
+    from workbench.core.prefs import ProjectPrefs
     from workbench.core.project import Project
     from workbench.qt.annotation import AnnotationWorkspace
     from workbench.qt.main_window import MainWindow
+    from workbench.qt.project_prefs import PrefsBinder, saved_config
     from workbench.qt.refit.hookup import install_loop
     from workbench.qt.training import TrainingPanel
 
     owns = not isinstance(project, Project)
     opened = Project.open(project) if owns else project
     try:
+        prefs = ProjectPrefs(opened.root, readonly=getattr(opened, "readonly", False))
         workspace = AnnotationWorkspace(opened)
-        panel = TrainingPanel(opened)
+        panel = TrainingPanel(opened, config=saved_config(prefs))
         window = MainWindow(opened, workspace, panel, settings, owns_project=owns)
+        window.prefs = PrefsBinder(prefs, window, workspace, panel)
         install_loop(window)  # Mistakes, corrections queue, refit (workbench/qt/refit)
     except BaseException:
         if owns:

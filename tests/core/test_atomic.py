@@ -109,7 +109,8 @@ def test_process_killed_mid_write_leaves_old_file(tmp_path: Path) -> None:
     assert path.read_text() == "image_name,tags\nold,row\n"
     # The temp file of the killed writer is left, hidden, beside it; it is never read, and the
     # next writable open of the project removes it.
-    assert all(name.startswith(".labels.csv.") for name in _leftovers(tmp_path))
+    leftovers = _leftovers(tmp_path)
+    assert len(leftovers) == 1 and leftovers[0].startswith(".labels.csv."), leftovers
 
 
 def test_project_open_removes_crash_leftovers(seg_project: Project) -> None:

@@ -35,8 +35,8 @@ def test_segmentation_update_after_save(seg_project: Project) -> None:
 
 def test_demo_nuclei_counts(nuclei_project: Project) -> None:
     tally = ClassTally.compute(nuclei_project)
-    assert tally.labelled == 60
-    assert tally.counts() == {"background": 60, "nucleus": 43}
+    assert tally.labelled == 40
+    assert tally.counts() == {"background": 40, "nucleus": 29}
     assert nuclei_project.info()["per_class"] == tally.counts()
 
 

@@ -128,10 +128,10 @@ def test_demo_then_info_json_in_a_subprocess(tmp_path: Path) -> None:
                            "--json"], capture_output=True, text=True, env=env, check=False)
     assert info.returncode == 0, info.stderr
     data = json.loads(info.stdout)
-    assert data["images"] == 60 and data["labelled"] == 60
-    assert data["status"] == {"unlabelled": 0, "labelled": 60, "reviewed": 0}
-    assert data["split"]["train"] == 48 and data["split"]["valid"] == 12
-    assert data["per_class"]["background"] == 60
+    assert data["images"] == 60 and data["labelled"] == 40
+    assert data["status"] == {"unlabelled": 20, "labelled": 40, "reviewed": 0}
+    assert data["split"]["train"] == 32 and data["split"]["valid"] == 8
+    assert data["per_class"]["background"] == 40
 
 
 def test_demo_opens_the_window_unless_no_gui(tmp_path: Path, capsys: pytest.CaptureFixture[str],

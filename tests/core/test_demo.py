@@ -16,11 +16,21 @@ def test_nuclei_demo_contents(nuclei_project: Project) -> None:
     assert nuclei_project.task is Task.SEGMENTATION
     assert nuclei_project.classes == ["background", "nucleus"]
     assert len(nuclei_project.image_names()) == 60
-    assert set(nuclei_project.statuses().values()) == {Status.LABELLED}
+    statuses = nuclei_project.statuses()
+    # Every third slice starts unlabelled, with no mask in the project; its mask stays in
+    # resources/ for tests.
+    unlabelled = sorted(n for n, s in statuses.items() if s == Status.UNLABELLED)
+    assert unlabelled == [f"nuclei_z{i:02d}.png" for i in range(1, 60, 3)]
+    assert unlabelled == demo.nuclei_unlabelled(nuclei_project.image_names())
+    assert sum(s == Status.LABELLED for s in statuses.values()) == 40
+    for name in unlabelled:
+        assert nuclei_project.read_mask(name) is None
+        assert not nuclei_project.mask_path(name).exists()
+        assert (demo.source_dir("segmentation") / "masks" / name).exists()
     train, valid = nuclei_project.split()
     # A contiguous block of slices validates: near-identical neighbours stay on one side.
-    assert valid == [f"nuclei_z{i:02d}.png" for i in range(48, 60)]
-    assert len(train) == 48
+    assert valid == [f"nuclei_z{i:02d}.png" for i in range(48, 60) if i % 3 != 1]
+    assert len(train) == 32
     mask = nuclei_project.read_mask("nuclei_z30.png")
     assert mask is not None and mask.shape == (256, 256) and set(mask.ravel()) <= {0, 1}
 

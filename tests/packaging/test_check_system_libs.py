@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -45,15 +44,14 @@ def test_library_present_finds_real_and_rejects_fake():
     assert not system_libs.library_present("libdefinitely-not-here.so.42")
 
 
-def test_script_runs_with_isolated_python_quickly_when_nothing_is_missing():
+def test_script_runs_with_isolated_python_when_nothing_is_missing():
     # -I: no site-packages, no user paths: the script must need the standard library only.
-    start = time.perf_counter()
+    # Its speed is measured by benchmarks/check_system_libs.py.
     result = subprocess.run([sys.executable, "-I", str(SCRIPT), "--install-if-root",  # noqa: PLW1510
                              "--platform", "offscreen"], capture_output=True, text=True,
                             timeout=30)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "" and result.stderr == ""
-    assert time.perf_counter() - start < 5
 
 
 @pytest.fixture

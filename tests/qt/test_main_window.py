@@ -8,6 +8,9 @@ window with create_main_window.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -15,8 +18,11 @@ import pytest
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from workbench.core.lock import LOCK_NAME
 from workbench.core.project import Project, Status
 from workbench.qt.main_window import MainWindow
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 class RecordingWorkspace(QWidget):
@@ -75,7 +81,9 @@ def test_layout_has_named_docks_and_widgets(host):
     assert host.findChild(QWidget, "imageList") is host.browser.view
     assert host.findChild(QWidget, "imageFilter") is host.browser.filter_box
     assert host.dockWidgetArea(host.images_dock) == Qt.DockWidgetArea.LeftDockWidgetArea
-    assert host.dockWidgetArea(host.training_dock) == Qt.DockWidgetArea.RightDockWidgetArea
+    assert host.dockWidgetArea(host.training_dock) == Qt.DockWidgetArea.BottomDockWidgetArea
+    # the image list keeps the full height; the training dock goes under the image only
+    assert host.corner(Qt.Corner.BottomLeftCorner) == Qt.DockWidgetArea.LeftDockWidgetArea
     assert host.training_dock.widget() is host.training_panel
     menus = [a.text().replace("&", "") for a in host.menuBar().actions()]
     assert menus == ["File", "Go", "View", "Help"]
@@ -140,15 +148,35 @@ def test_close_when_idle_flushes_saves_layout_and_does_not_ask(qtbot, host):
     assert host.settings.value("mainWindow/state") is not None
 
 
-def test_owned_project_is_closed_with_the_window(qtbot, seg_project, tmp_path):
+def _lock_owner_in_a_fresh_process(root) -> str:
+    # Another process sees the lock file itself, not this process's shared reference count.
+    probe = ("import sys\nfrom workbench.core.errors import ProjectLockedError\n"
+             "from workbench.core.project import Project\n"
+             "try:\n    Project.open(sys.argv[1]).close()\nexcept ProjectLockedError:\n"
+             "    print('locked')\nelse:\n    print('free')\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run([sys.executable, "-c", probe, str(root)], capture_output=True,
+                            text=True, env=env, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+@pytest.mark.parametrize("owns", [True, False])
+def test_window_releases_the_project_lock_only_when_it_owns_it(qtbot, seg_project, owns):
     root = seg_project.root
     seg_project.close()
+    assert not (root / LOCK_NAME).exists()
     project = Project.open(root)
-    window = MainWindow(project, RecordingWorkspace(), None, owns_project=True)
+    window = MainWindow(project, RecordingWorkspace(), None, owns_project=owns)
     qtbot.addWidget(window)
+    assert _lock_owner_in_a_fresh_process(root) == "locked"
     window.close()
-    again = Project.open(root)  # the lock was released
-    again.close()
+    # An owning window closes the project: the lock file is gone and another program may
+    # open it. A window that does not own it leaves the project (and its lock) to its owner.
+    assert (root / LOCK_NAME).exists() is not owns
+    assert _lock_owner_in_a_fresh_process(root) == ("free" if owns else "locked")
+    project.close()
+    assert not (root / LOCK_NAME).exists()
 
 
 def test_import_action_reloads_the_list(qtbot, host, seg_project, tmp_path):

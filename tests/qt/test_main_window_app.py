@@ -166,3 +166,28 @@ def test_workbench_open_reports_a_bad_folder_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("workbench: error:")
     assert "nowhere" in err[0]
+
+
+def test_welcome_names_projects_by_title_and_never_scrolls_sideways(qtbot, tmp_path, settings):
+    from workbench.core.demo import create_demo
+
+    deep = tmp_path / ("a-very-long-folder-name-" * 6) / "demo-segmentation"
+    root = create_demo(deep, "segmentation")
+    recent = RecentProjects(settings)
+    recent.add(root)
+    welcome = WelcomeWindow(recent)
+    qtbot.addWidget(welcome)
+    welcome.resize(900, 560)
+    welcome.show()
+    qtbot.waitExposed(welcome)
+    item = welcome.recent_list.item(0)
+    assert item.text().splitlines()[0] == "Nuclei (demo)"  # not "demo-segmentation"
+    assert item.toolTip() == str(root)
+    view = welcome.recent_list
+    assert view.fontMetrics().horizontalAdvance(str(root)) > view.viewport().width()
+    assert not view.horizontalScrollBar().isVisible()
+    assert view.visualItemRect(item).right() <= view.viewport().width()
+    # The second line is the path, shortened in the middle so that it fits the row.
+    shown = item.text().splitlines()[1]
+    assert "…" in shown and shown.endswith("demo-segmentation")
+    assert view.fontMetrics().horizontalAdvance(shown) < view.viewport().width()

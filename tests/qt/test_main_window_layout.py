@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QAbstractButton, QLabel, QWidget
 
 from workbench.app import create_main_window
 from workbench.core.project import Project, Status
-from workbench.qt.main_window import IMAGES_DOCK_WIDTH, TRAINING_DOCK_MIN_WINDOW
+from workbench.qt.main_window import IMAGES_DOCK_WIDTH, LAYOUT_VERSION, TRAINING_DOCK_MIN_HEIGHT
 
 
 @pytest.fixture
@@ -64,27 +64,41 @@ def test_remembered_image_wins_over_the_start_image(qtbot, open_window, nuclei_p
     assert open_window(nuclei_project).workspace.current_name == "nuclei_z31.png"
 
 
-def test_narrow_window_gives_the_canvas_the_room_and_training_is_one_click_away(
+def test_short_window_starts_without_training_and_it_is_one_click_away(
         qtbot, open_window, seg_project):
     window = open_window(seg_project, 1256, 706)
     assert not window.training_dock.isVisible()
-    assert window.workspace.width() > window.width() * 0.6
+    canvas = window.findChild(QWidget, "canvas")
     toggle = window.training_dock.toggleViewAction()
     assert toggle in window.toolbar.actions()
+    width_before = canvas.width()
     toggle.trigger()
-    # the room comes from the canvas, not from the image list
-    qtbot.waitUntil(lambda: window.training_dock.width() >= 440
-                    and window.images_dock.width() >= IMAGES_DOCK_WIDTH - 5, timeout=3000)
-    panel = window.training_panel
-    assert panel.compact and panel.tabs.tabText(0) == "Settings"
-    assert panel.tabs.tabBar().sizeHint().width() <= panel.tabs.width()  # every tab visible
+    # the dock goes under the image: the canvas keeps its width, the list its full height
+    qtbot.waitUntil(lambda: window.training_dock.height() >= 0.35 * window.height(),
+                    timeout=3000)
+    assert abs(canvas.width() - width_before) <= 2
+    assert window.images_dock.geometry().bottom() >= window.training_dock.geometry().bottom() - 2
+    assert window.training_dock.width() < window.width() - IMAGES_DOCK_WIDTH + 10
 
 
-def test_wide_window_shows_the_training_dock_at_about_a_third(open_window, seg_project):
-    window = open_window(seg_project, TRAINING_DOCK_MIN_WINDOW + 66, 993)
+def test_tall_window_shows_the_training_dock_under_the_image(open_window, seg_project):
+    window = open_window(seg_project, 1766, TRAINING_DOCK_MIN_HEIGHT + 93)
     assert window.training_dock.isVisible()
-    assert 0.25 * window.width() < window.training_dock.width() < 0.4 * window.width()
-    assert window.workspace.width() > window.training_dock.width()
+    assert 0.3 * window.height() < window.training_dock.height() < 0.5 * window.height()
+    assert window.workspace.height() > window.training_dock.height()
+
+
+def test_layout_of_an_older_version_is_not_restored(qtbot, open_window, seg_project,
+                                                      settings):
+    from PySide6.QtCore import Qt
+
+    window = open_window(seg_project, 1766, 993)
+    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, window.training_dock)
+    settings.setValue("mainWindow/state", window.saveState(LAYOUT_VERSION - 1))
+    window._closed = True  # close without saving over the old layout
+    window.close()
+    again = open_window(seg_project, 1766, 993)
+    assert again.dockWidgetArea(again.training_dock) == Qt.DockWidgetArea.BottomDockWidgetArea
 
 
 def _clipped(root: QWidget) -> list[str]:
@@ -105,29 +119,43 @@ def test_side_panel_and_toolbar_fit_at_1366(request, qtbot, open_window, project
     for show_training in (False, True):
         if show_training:
             window.training_dock.toggleViewAction().trigger()
-            qtbot.waitUntil(lambda: window.training_dock.width() >= 440, timeout=3000)
+            qtbot.waitUntil(lambda: window.training_dock.height() >= 250, timeout=3000)
         assert workspace.toolbar.sizeHint().width() <= workspace.width()
     assert workspace.toolbar.actions()[0].isSeparator() is False
     assert workspace.minimumSizeHint().width() < 520  # the status line no longer sets it
 
 
-def test_training_panel_moves_settings_into_a_tab_when_narrow(qtbot, seg_project):
+def test_training_panel_settings_collapse_and_use_two_columns_when_wide(qtbot, seg_project):
     from workbench.qt.training import TrainingPanel
 
     panel = TrainingPanel(seg_project)
     qtbot.addWidget(panel)
-    panel.resize(1100, 700)
+    panel.resize(1100, 400)
     panel.show()
-    qtbot.waitUntil(lambda: not panel.compact and panel.splitter.count() == 2, timeout=3000)
-    assert panel.tabs.indexOf(panel.settings_scroll) == -1
-    panel.resize(480, 700)
-    qtbot.waitUntil(lambda: panel.compact, timeout=3000)
-    assert panel.tabs.widget(0) is panel.settings_scroll
-    assert panel.tabs.currentWidget() is panel.settings_scroll  # idle: settings come first
-    panel.resize(1100, 700)
-    qtbot.waitUntil(lambda: not panel.compact, timeout=3000)
-    assert panel.splitter.widget(0) is panel.settings_scroll and panel.settings_scroll.isVisible()
-    assert panel.tabs.tabText(0) == "Plots"
+    section = panel.settings_section
+    qtbot.waitUntil(lambda: section.columns == 1, timeout=3000)
+    one_column = section.width()
+    panel.resize(1700, 400)
+    qtbot.waitUntil(lambda: section.columns == 2, timeout=3000)
+    assert section.width() > 1.5 * one_column  # Model and Stages side by side
+    tabs_before = panel.tabs.width()
+    panel.settings_button.click()
+    qtbot.waitUntil(lambda: not section.isVisible(), timeout=3000)
+    qtbot.waitUntil(lambda: panel.tabs.width() > tabs_before + 200, timeout=3000)
+    panel.settings_button.click()
+    qtbot.waitUntil(section.isVisible, timeout=3000)
+
+
+def test_extra_views_become_tabs(qtbot, seg_project):
+    from PySide6.QtWidgets import QLabel
+
+    from workbench.qt.training import TrainingPanel
+
+    panel = TrainingPanel(seg_project)
+    qtbot.addWidget(panel)
+    view = QLabel("mistakes")
+    index = panel.add_view(view, "Mistakes")
+    assert panel.tabs.widget(index) is view and panel.tabs.tabText(index) == "Mistakes"
 
 
 def test_annotation_toolbar_drops_text_step_by_step(qtbot, seg_project):

@@ -9,13 +9,15 @@ from workbench.training.session import build_learner
 
 
 def test_nuclei_unet_beats_all_background(nuclei_project) -> None:
-    cfg = TrainConfig(arch="resnet18", size=64, bs=8, epochs=4, lr=1e-2, pretrained=None, seed=0)
+    # The demo leaves every third slice unlabelled: 32 training slices. 6 epochs of 4 batches
+    # give the same 24 iterations (and images seen) as the 48 labelled slices x 4 epochs did.
+    cfg = TrainConfig(arch="resnet18", size=64, bs=8, epochs=6, lr=1e-2, pretrained=None, seed=0)
     learn = build_learner(nuclei_project, cfg)
     # Trivial answer: every pixel background -> Dice 2N_bg/(2N_bg+N_fg) for bg, 0 for nuclei.
     targets = torch.cat([y for _, y in learn.data.valid_dl])
     n_fg, n_bg = int((targets == 1).sum()), int((targets == 0).sum())
     trivial = (2 * n_bg / (2 * n_bg + n_fg) + 0.0) / 2
-    learn.fit_one_cycle(4, 1e-2)
+    learn.fit_one_cycle(6, 1e-2)
     rows = learn.recorder.epochs
     assert rows[-1]["valid_loss"] < rows[0]["valid_loss"]
     assert rows[-1]["dice_mean"] > trivial + 0.2, (rows[-1]["dice_mean"], trivial)

@@ -10,6 +10,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from workbench.cli.ddp_cmds import (
+    add_launcher_options,
+    inside_torchrun,
+    predict_rank,
+    spawn_torchrun,
+    train_rank,
+    wants_torchrun,
+)
+
 log = logging.getLogger(__name__)
 ARCH_CHOICES = ("resnet18", "resnet34", "resnet50")
 
@@ -105,6 +114,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--log-jsonl", type=Path, metavar="FILE",
                    help="write one JSON object per batch and per epoch to FILE")
     p.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run")
+    p.add_argument("--sync-bn", action="store_true",
+                   help="with several GPUs: BatchNorm statistics over the global batch")
+    # The window starts DDP runs while it holds the project's write lock.
+    p.add_argument("--parent-holds-lock", action="store_true", help=argparse.SUPPRESS)
+    # The panel's "run one stage" choice (TrainConfig.only_stage), forwarded to DDP children.
+    p.add_argument("--only-stage", help=argparse.SUPPRESS)
+    add_launcher_options(p)
     p.set_defaults(func=cmd_train)
 
     p = subparsers.add_parser("predict", help="predict masks or tags with a trained run",
@@ -115,6 +131,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", type=Path, help="output folder (default <project>/predictions/<run>)")
     p.add_argument("--device", default="auto")
     p.add_argument("--bs", type=int, default=8)
+    add_launcher_options(p)
     p.set_defaults(func=cmd_predict)
 
 
@@ -127,7 +144,8 @@ def _config(args: argparse.Namespace) -> Any:
         pct_start=getattr(args, "pct_start", 0.25), top_down=args.top_down, device=args.device,
         freeze_epochs=getattr(args, "freeze_epochs", 0), unfreeze=getattr(args, "unfreeze", False),
         lrs=getattr(args, "lrs", None), resize=getattr(args, "resize", None),
-        resize_epochs=getattr(args, "resize_epochs", None), seed=args.seed,
+        resize_epochs=getattr(args, "resize_epochs", None),
+        only_stage=getattr(args, "only_stage", None), seed=args.seed,
         num_workers=args.workers, pretrained=args.pretrained,
     )
 
@@ -151,6 +169,12 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if wants_torchrun(args):
+        return spawn_torchrun(args, "train")
+    if inside_torchrun():
+        from workbench.training.launch import run_distributed
+
+        return run_distributed(args, train_rank)
     from workbench.core.project import Project
     from workbench.training.progress import ConsoleProgress, JsonlLogger
     from workbench.training.reports import ReportCallback
@@ -182,6 +206,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    if wants_torchrun(args):
+        return spawn_torchrun(args, "predict")
+    if inside_torchrun():
+        from workbench.training.launch import run_distributed
+
+        return run_distributed(args, predict_rank)
     from workbench.core.project import Project
     from workbench.training.predict import predict_project
 

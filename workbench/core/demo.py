@@ -3,7 +3,10 @@
 ``nuclei`` (segmentation): 60 z-slices of one confocal stack. Adjacent slices are nearly the
 same picture, so a random split would put near-duplicates of training images in the validation
 set and report a flattering score. The demo therefore validates on a contiguous block: the last
-12 slices. ``fashion-tags`` (multilabel): 240 labelled mosaics with a random 20 % split.
+12 slices. Every third slice (z01, z04, ..., 20 in all) is left unlabelled, so there is work for
+"Next unlabelled" and for starting from a model's prediction; their masks stay in
+``workbench/resources/demo/nuclei/masks`` (tests compare against them) but are not imported.
+``fashion-tags`` (multilabel): 240 labelled mosaics with a random 20 % split.
 """
 
 from __future__ import annotations
@@ -17,16 +20,18 @@ from pathlib import Path
 from workbench.core.errors import ProjectError, WorkbenchError
 from workbench.core.importers import import_csv, import_masks
 from workbench.core.labels import read_codes
-from workbench.core.manifest import MANIFEST_NAME, SplitRule, Task
+from workbench.core.manifest import BACKGROUND_COLOR, MANIFEST_NAME, SplitRule, Task
 from workbench.core.project import Project
+from workbench.resources import resource_path
 
 log = logging.getLogger(__name__)
 
-DEMO_ROOT = Path(__file__).resolve().parents[2] / "resources" / "demo"
+DEMO_ROOT = resource_path("demo")
 NUCLEI_VALID_SLICES = 12
 NUCLEI_START = "nuclei_z30.png"  # the stack's first slices are nearly empty noise
 _SOURCES = {Task.SEGMENTATION: "nuclei", Task.MULTILABEL: "fashion-tags"}
-_COLORS = {"background": (0, 0, 0), "nucleus": (255, 64, 160)}
+NUCLEI_UNLABELLED_EVERY = 3  # slices 1, 4, 7, ... of every 3 start unlabelled
+_COLORS = {"background": BACKGROUND_COLOR, "nucleus": (255, 64, 160)}
 
 
 def default_demo_dir(task: Task | str = Task.SEGMENTATION) -> Path:
@@ -56,17 +61,27 @@ def _is_valid_demo(dest: Path, task: Task) -> bool:
         return False
 
 
+def nuclei_unlabelled(names: list[str]) -> list[str]:
+    """The demo slices that start without a mask: every third one, from the second on."""
+    return sorted(names)[1::NUCLEI_UNLABELLED_EVERY]
+
+
 def _build_nuclei(root: Path) -> None:
     src = source_dir(Task.SEGMENTATION)
     classes = read_codes(src / "codes.txt")
     names = sorted(p.name for p in (src / "images").glob("*.png"))
     split = SplitRule(kind="list", valid_names=names[-NUCLEI_VALID_SLICES:])
     colors = [_COLORS.get(c, (255, 200, 0)) for c in classes]
-    with Project.create(root, name="Nuclei (demo)", task=Task.SEGMENTATION, classes=classes,
-                        colors=colors, split=split) as project:
-        report = import_masks(project, src / "images", src / "masks", codes=src / "codes.txt")
-        if NUCLEI_START in project.image_names():
-            project.set_start_image(NUCLEI_START)
+    unlabelled = set(nuclei_unlabelled(names))
+    with tempfile.TemporaryDirectory(prefix=".demo-masks.", dir=root.parent) as masks:
+        for name in names:  # only the masks of the slices that start labelled
+            if name not in unlabelled and (src / "masks" / name).exists():
+                shutil.copyfile(src / "masks" / name, Path(masks) / name)
+        with Project.create(root, name="Nuclei (demo)", task=Task.SEGMENTATION, classes=classes,
+                            colors=colors, split=split) as project:
+            report = import_masks(project, src / "images", masks, codes=src / "codes.txt")
+            if NUCLEI_START in project.image_names():
+                project.set_start_image(NUCLEI_START)
     if report.skipped or report.error:
         raise ProjectError(f"Demo data in {src} is damaged:\n{report.summary()}")
 

@@ -18,11 +18,15 @@ MANIFEST_NAME = "workbench.json"
 
 Color = tuple[int, int, int]
 
-# Distinct, colour-blind-friendly-ish colours (Tableau 10), cycled for long class lists.
+# Default class colours: Tableau 10 with its grey swapped for teal (grey would read as the
+# "unlabelled" swatch). Every one is mid-luminance and saturated, so the overlay stays visible
+# on dark and on light images (tests/core/test_default_colors.py checks contrast against both).
 _PALETTE: list[Color] = [
     (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
-    (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
+    (140, 86, 75), (227, 119, 194), (0, 150, 136), (188, 189, 34), (23, 190, 207),
 ]
+#: Background-like classes: an indigo no other default uses (black vanished on dark images).
+BACKGROUND_COLOR: Color = (90, 90, 230)
 _BACKGROUND_NAMES = {"background", "void", "bg", "unlabelled", "unlabeled"}
 _HEX = re.compile(r"^#([0-9a-fA-F]{6})$")
 
@@ -82,12 +86,13 @@ class SplitRule:
 
 
 def default_colors(classes: list[str]) -> list[Color]:
-    """One colour per class; background-like names get black so objects stand out."""
+    """One colour per class, each visible on dark and light images; background-like names get
+    :data:`BACKGROUND_COLOR`, the others the palette in order."""
     colors: list[Color] = []
     k = 0
     for name in classes:
         if name.strip().lower() in _BACKGROUND_NAMES:
-            colors.append((0, 0, 0))
+            colors.append(BACKGROUND_COLOR)
         else:
             colors.append(_PALETTE[k % len(_PALETTE)])
             k += 1

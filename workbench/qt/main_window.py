@@ -8,7 +8,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
@@ -27,14 +27,21 @@ from workbench.core.project import Project, Status
 from workbench.qt.browser import ImageBrowser
 from workbench.qt.class_progress import ClassProgress
 from workbench.qt.dialogs.recent import RecentProjects
+from workbench.qt.prediction_offer import PredictionOffer
 from workbench.qt.theme import icon
+
+if TYPE_CHECKING:
+    from workbench.qt.project_prefs import PrefsBinder
 
 log = logging.getLogger(__name__)
 
 IMAGES_DOCK_WIDTH = 235
-# Below this window width the training dock starts hidden (its tool bar button shows it), so
-# the image gets the room; wider windows show it from the start.
-TRAINING_DOCK_MIN_WINDOW = 1700
+# The training dock sits under the image (plots in a strip), so the image keeps its width.
+# Below this window height it starts hidden (its tool bar button shows it), so the image keeps
+# its height too; taller windows show it from the start.
+TRAINING_DOCK_MIN_HEIGHT = 900
+# saveState() layouts of older versions (training dock on the right) are not restored.
+LAYOUT_VERSION = 2
 
 
 class Workspace(Protocol):
@@ -73,6 +80,7 @@ class MainWindow(QMainWindow):
         self.recent = RecentProjects(settings) if settings is not None else None
         self._owns_project = owns_project
         self._closed = False
+        self.prefs: PrefsBinder | None = None  # the project's remembered settings (set by app)
         self.setObjectName("mainWindow")
         self.setWindowTitle(f"{project.name} — Workbench")
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks
@@ -81,8 +89,11 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(workspace)
         self.images_dock = self._add_dock("Images", "imagesDock", self.browser,
                                           Qt.DockWidgetArea.LeftDockWidgetArea)
+        # The image list keeps the window's full height; the training dock spans the rest.
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.training_dock = (self._add_dock("Training", "trainingDock", training_panel,
-                                             Qt.DockWidgetArea.RightDockWidgetArea)
+                                             Qt.DockWidgetArea.BottomDockWidgetArea)
                               if training_panel is not None else None)
         self._build_status_bar()
         self._build_actions()
@@ -186,6 +197,8 @@ class MainWindow(QMainWindow):
         if self.training_panel is not None and hasattr(self.training_panel, "runFinished"):
             self.training_panel.runFinished.connect(
                 lambda run_id: self.statusBar().showMessage(f"Training run {run_id} ended.", 8000))
+        if hasattr(ws, "predictionMissing") and hasattr(self.training_panel, "predictionsWritten"):
+            self.prediction_offer = PredictionOffer(self, ws, self.training_panel)
 
     def _restore_geometry(self) -> None:
         screen = self.screen().availableGeometry() if self.screen() is not None else None
@@ -200,7 +213,7 @@ class MainWindow(QMainWindow):
             if isinstance(geometry, QByteArray):
                 self.restoreGeometry(geometry)
             if isinstance(state, QByteArray):
-                self._default_docks = not self.restoreState(state)
+                self._default_docks = not self.restoreState(state, LAYOUT_VERSION)
                 self._training_sized = not self._default_docks
         if self.training_dock is not None:
             self.training_dock.visibilityChanged.connect(self._on_training_visibility)
@@ -215,23 +228,22 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.images_dock], [IMAGES_DOCK_WIDTH], Qt.Orientation.Horizontal)
         if self.training_dock is None:
             return
-        if self.width() < TRAINING_DOCK_MIN_WINDOW:
+        if self.height() < TRAINING_DOCK_MIN_HEIGHT:
             self.training_dock.hide()
             self._training_sized = False  # sized when the user first shows it
         else:
             self._size_training_dock()
 
-    def training_dock_width(self) -> int:
-        """The training dock's default width: about a third of the window, plots readable."""
-        return max(450, min(620, int(self.width() * 0.32)))
+    def training_dock_height(self) -> int:
+        """The training dock's default height: about 40 % of the window, which leaves the
+        image most of the height and the plots enough to read."""
+        return max(270, min(480, int(self.height() * 0.42)))
 
     def _size_training_dock(self) -> None:
         if self.training_dock is not None and self.training_dock.isVisible():
             self._training_sized = True
-            # Name the image list too, so the room comes from the canvas, not from the list.
-            self.resizeDocks([self.images_dock, self.training_dock],
-                             [max(self.images_dock.width(), IMAGES_DOCK_WIDTH),
-                              self.training_dock_width()], Qt.Orientation.Horizontal)
+            self.resizeDocks([self.training_dock], [self.training_dock_height()],
+                             Qt.Orientation.Vertical)
 
     def _on_training_visibility(self, visible: bool) -> None:
         # Shown for the first time (it started hidden): give it its default width, not the
@@ -303,8 +315,12 @@ class MainWindow(QMainWindow):
     def show_import_dialog(self) -> None:
         from workbench.qt.dialogs.import_dialog import ImportDialog  # loaded when first used
 
-        dialog = ImportDialog(self.project, self)
+        prefs = self.prefs
+        dialog = ImportDialog(self.project, self, prefs.import_folder() if prefs else "")
         dialog.imported.connect(self.reload_images)
+        if prefs is not None:
+            dialog.imported.connect(
+                lambda _report: prefs.remember_import_folder(str(dialog.values()["images"])))
         dialog.exec()
 
     def reload_images(self) -> None:
@@ -359,7 +375,7 @@ class MainWindow(QMainWindow):
             if (current := self.browser.current_name()) is not None:
                 self.settings.setValue(self._last_image_key(), current)
             self.settings.setValue("mainWindow/geometry", self.saveGeometry())
-            self.settings.setValue("mainWindow/state", self.saveState())
+            self.settings.setValue("mainWindow/state", self.saveState(LAYOUT_VERSION))
         if self._owns_project:
             self.project.close()
         self._closed = True

@@ -9,16 +9,16 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QApplication
 
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
-ICON_DIR = RESOURCES / "icons"
-THEME_DIR = RESOURCES / "theme"
+from workbench.resources import resource_path
+
+ICON_DIR = resource_path("icons")
+THEME_DIR = resource_path("theme")
 _ICON_INK = "#3b4252"  # the stroke colour the SVG files are drawn with; recoloured per theme
 
 

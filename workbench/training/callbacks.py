@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 
+from workbench.training.distributed import is_main
 from workbench.training.events import Callback
 from workbench.training.metrics import Metric
 from workbench.training.schedules import Schedule, one_cycle_lr, one_cycle_mom
@@ -105,6 +106,15 @@ class Recorder(Callback):
         for m in self.metrics:
             m.reset()
 
+    def gather_validation(self, all_gather: Callable[[Any], list[Any]]) -> None:
+        """Make the validation loss and metrics cover every process's shard (DDP)."""
+        local = (0.0 if self._valid_sum is None else float(self._valid_sum), self._valid_n)
+        parts = all_gather(local)
+        self._valid_n = sum(n for _, n in parts)
+        self._valid_sum = torch.tensor(sum(s for s, _ in parts)) if self._valid_n else None
+        for m in self.metrics:
+            m.gather(all_gather)
+
     def after_epoch(self, learn: Learner) -> None:
         row: dict[str, float] = {"epoch": float(len(self.epochs))}
         row["train_loss"] = (
@@ -158,5 +168,5 @@ class CheckpointCallback(Callback):
     order = 10
 
     def after_epoch(self, learn: Learner) -> None:
-        if not learn.state.lr_find:
+        if not learn.state.lr_find and is_main():  # DDP: every rank holds the same weights
             learn.save_checkpoint()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from workbench.core.atomic import atomic_write_bytes
+from workbench.training.distributed import unwrap
 from workbench.training.errors import TrainingError
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ def checkpoint_dict(learn: Learner) -> dict[str, Any]:
         "size": learn.data.size,
         "config": learn.config.to_dict(),
         "frozen": learn.frozen,
-        "model": learn.model.state_dict(),
+        "model": unwrap(learn.model).state_dict(),  # no DDP "module." prefix
         "optimizer": learn.opt.state_dict(),
         "scaler": learn.scaler.state_dict() if learn.scaler is not None else None,
         "schedule": schedule,

@@ -19,6 +19,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from workbench.core.imageio import UNLABELLED_VALUE, load_image, read_mask
+from workbench.training.ddp import shard_samplers
 from workbench.training.errors import NotEnoughLabelsError, TrainingError
 from workbench.training.transforms import normalize_batch, train_transforms, valid_transforms
 
@@ -159,7 +160,13 @@ class DataSpec:
 
     def build(self, size: int, bs: int, device: torch.device) -> DataBunch:
         train_ds, valid_ds = self.datasets(size)
-        sampler = self.train_sampler(len(train_ds)) if self.train_sampler else None
+        # Under torchrun each rank loads its shard (workbench.training.ddp); the refit sampler
+        # (train_sampler) is for runs in one process.
+        sampler, valid_idx = shard_samplers(train_ds, len(valid_ds), self.seed)
+        if sampler is not None and self.train_sampler is not None:
+            raise TrainingError("refit's sampler runs in one process, not under torchrun")
+        if sampler is None and self.train_sampler is not None:
+            sampler = self.train_sampler(len(train_ds))
         n_train = len(sampler) if sampler is not None else len(train_ds)
         bs = max(1, min(bs, n_train))
         cuda = device.type == "cuda"
@@ -169,7 +176,7 @@ class DataSpec:
         # drop_last avoids a final batch of 1, which BatchNorm cannot train on.
         train = DataLoader(train_ds, bs, shuffle=sampler is None, sampler=sampler,
                            drop_last=n_train > bs, generator=gen, **common)
-        valid = DataLoader(valid_ds, bs * 2, shuffle=False, **common)
+        valid = DataLoader(valid_ds, bs * 2, shuffle=False, sampler=valid_idx, **common)
         return DataBunch(DeviceLoader(train, device), DeviceLoader(valid, device), self.task,
                          self.classes, self.colors, size, bs, self.train_names, self.valid_names)
 

@@ -27,6 +27,8 @@ from workbench.training import checkpoints
 from workbench.training.callbacks import Recorder, one_cycle_scheduler
 from workbench.training.config import TrainConfig
 from workbench.training.data import DataBunch, DataSpec
+from workbench.training.distributed import active as distributed_active
+from workbench.training.distributed import global_loss
 from workbench.training.errors import NonFiniteLossError, OutOfMemoryError
 from workbench.training.events import (
     Callback,
@@ -223,8 +225,10 @@ class Learner:
         retried = False
         while True:
             try:
+                # Under DDP a retry on one rank alone would leave the others waiting: fail all.
+                retry = not retried and self.data.bs > 1 and self.spec is not None
                 self._fit(n_epoch, self.sorted_callbacks(cbs), start_epoch, stage, schedule or {},
-                          oom_retry=not retried and self.data.bs > 1 and self.spec is not None)
+                          oom_retry=retry and not distributed_active())
                 return
             except torch.cuda.OutOfMemoryError:
                 retried = True
@@ -327,10 +331,11 @@ class Learner:
                 self.fire(Event.AFTER_PRED, cbs)
                 st.loss = self.loss_func(st.pred.float(), st.yb)
             if st.training:
-                st.loss_value = float(st.loss.detach())
+                # Under DDP: the global batch's loss, the same on every rank, so all stop together.
+                st.loss_value, where = global_loss(st.loss)
                 if not math.isfinite(st.loss_value) and not st.lr_find:
                     raise NonFiniteLossError(
-                        f"The training loss became {st.loss_value} at epoch {st.epoch + 1}, "
+                        f"The training loss became {st.loss_value} {where}at epoch {st.epoch + 1}, "
                         f"batch {st.iter + 1} (iteration {st.train_iter + 1}). Try a lower "
                         "learning rate; the last good checkpoint is kept.",
                         epoch=st.epoch, batch=st.iter, iteration=st.train_iter,

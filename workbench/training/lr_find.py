@@ -116,6 +116,12 @@ class LRFinder(Callback):
         self._smooth = SmoothLoss()
         self._best = math.inf
 
+    def before_fit(self, learn: Learner) -> None:
+        # The sweep's points so far, for callbacks that report progress; replaced by the
+        # finished result (with suggestions) when the sweep ends.
+        learn.state.lr_find_result = LRFindResult(self.lrs, self.losses, raw_losses=self.raw)
+        learn.state.total_iters = self.num_it
+
     def before_batch(self, learn: Learner) -> None:
         lr = self.sched(learn.state.train_iter / max(self.num_it - 1, 1))
         for group in learn.opt.param_groups:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -129,6 +130,12 @@ class Metric(ABC):
         """Name of the value used to pick the best epoch (higher is better)."""
         return self.names[0]
 
+    @abstractmethod
+    def gather(self, all_gather: Callable[[Any], list[Any]]) -> None:
+        """Replace what this process accumulated by what every process accumulated
+        (distributed validation: each rank saw a shard). ``all_gather(obj)`` returns every
+        rank's ``obj``; all ranks must call this together."""
+
 
 class SegmentationMetrics(Metric):
     """Pixel accuracy, mean and per-class Dice and IoU from logits (B, C, H, W)."""
@@ -154,6 +161,9 @@ class SegmentationMetrics(Metric):
             self._cm += torch.stack(self._pending).sum(0).cpu().numpy()
             self._pending = []
         return self._cm.copy()
+
+    def gather(self, all_gather: Callable[[Any], list[Any]]) -> None:
+        self._cm = np.sum(all_gather(self.confusion()), axis=0).astype(np.int64)
 
     def value(self) -> dict[str, float]:
         cm = self.confusion()
@@ -187,6 +197,12 @@ class MultilabelMetrics(Metric):
         probs = torch.cat(self._probs).cpu().numpy()
         targs = torch.cat(self._targs).cpu().numpy()
         return probs, targs
+
+    def gather(self, all_gather: Callable[[Any], list[Any]]) -> None:
+        parts = all_gather(self.arrays() if self._probs else None)
+        parts = [p for p in parts if p is not None]
+        self._probs = [torch.from_numpy(p) for p, _ in parts]
+        self._targs = [torch.from_numpy(t) for _, t in parts]
 
     def value(self) -> dict[str, float]:
         if not self._probs:

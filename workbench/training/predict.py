@@ -115,21 +115,36 @@ def select_images(project: Project, images: str | Sequence[str]) -> list[str]:
 def predict_project(project: Project, run_id: str | None = None,
                     images: str | Sequence[str] = "all", out_dir: Path | None = None,
                     device: str = "auto", bs: int = 8,
-                    progress: Callable[[int, int], None] | None = None) -> Path:
+                    progress: Callable[[int, int], None] | None = None, *,
+                    shard: tuple[int, int] = (0, 1),
+                    gather: Callable[[Any], list[Any]] | None = None) -> Path:
     """Predict ``images`` with a run's last checkpoint; write ``<stem>.png`` masks or
-    ``predictions.csv`` into ``out_dir`` (default ``<project>/predictions/<run_id>/``)."""
+    ``predictions.csv`` into ``out_dir`` (default ``<project>/predictions/<run_id>/``).
+
+    Several processes (``shard=(rank, world)``): each predicts images rank, rank+world, ... and
+    writes its own masks; the tag rows are gathered (``gather``: an all-gather) and rank 0
+    writes the one CSV in the single-process order, so the files are the same."""
     run_id = run_id or latest_run(project)
     ckpt = checkpoints.load(run_dir(project, run_id) / checkpoints.LAST)
     if list(ckpt["classes"]) != list(project.classes):
         raise TrainingError(f"run {run_id} was trained on classes {ckpt['classes']} but the "
                             f"project now has {project.classes}; train a new model")
-    names = select_images(project, images)
+    all_names = select_images(project, images)
+    rank, world = shard
+    names = all_names[rank::world]
     out = Path(out_dir) if out_dir else Path(project.root) / "predictions" / run_id
     out.mkdir(parents=True, exist_ok=True)
     paths = [Path(project.image_path(n)) for n in names]
     results = predict_paths(load_model(ckpt), paths, ckpt["task"], int(ckpt["size"]),
                             resolve_device(device), bs, progress)
-    write_predictions(out, names, results, ckpt["task"], ckpt["classes"])
+    if task_name(ckpt["task"]) != "segmentation" and world > 1:
+        if gather is None:
+            raise ValueError("a sharded multilabel prediction needs gather")
+        parts = gather(results)  # rank r's rows are all_names[r::world]
+        results = [parts[i % world][i // world] for i in range(len(all_names))]
+        names = all_names
+    if task_name(ckpt["task"]) == "segmentation" or rank == 0:  # one CSV, by rank 0
+        write_predictions(out, names, results, ckpt["task"], ckpt["classes"])
     log.info("Wrote predictions for %d image(s) to %s", len(names), out)
     return out
 

@@ -97,7 +97,8 @@ class JsonlLogger:
                    "valid_loss": msg.valid_loss, **msg.metrics, "seconds": msg.seconds}
         elif isinstance(msg, FitStarted):
             rec = {"type": "stage", "stage": msg.stage, "epochs": msg.epochs,
-                   "batches_per_epoch": msg.batches_per_epoch, "run_id": msg.run_id}
+                   "batches_per_epoch": msg.batches_per_epoch, "run_id": msg.run_id,
+                   "total_iters": msg.total_iters, "metric_names": msg.metric_names}
         elif isinstance(msg, Notice):
             rec = {"type": "notice", "kind": msg.kind, "level": msg.level, "text": msg.text}
         elif isinstance(msg, FitEnded):

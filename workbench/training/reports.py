@@ -64,6 +64,17 @@ class LRFindDone:
 
 
 @dataclass(frozen=True)
+class LRFindStep:
+    """One batch of an LR sweep: ``iteration`` of at most ``num_it`` (1-based), the learning
+    rate tried and the smoothed loss, so a progress bar and the LR finder plot can follow it."""
+
+    iteration: int
+    num_it: int
+    lr: float
+    loss: float
+
+
+@dataclass(frozen=True)
 class Notice:
     """Something the engine decided on its own (batch size cut, random init, CPU instead of
     a GPU, almost nothing trained) that the user must see where they look, not only in a log.
@@ -74,17 +85,19 @@ class Notice:
     text: str
 
 
-Message = FitStarted | BatchEnd | EpochEnd | FitEnded | LRFindDone | Notice
+Message = FitStarted | BatchEnd | EpochEnd | FitEnded | LRFindStep | LRFindDone | Notice
 
 
 class ReportCallback(Callback):
     """Turns loop events into the messages above and hands each to ``sink``.
 
     Batches of an LR sweep are not reported as training batches (they would corrupt the loss
-    and LR plots); the sweep's result arrives as one :class:`LRFindDone`.
+    and LR plots): each is an :class:`LRFindStep`, and the result arrives as one
+    :class:`LRFindDone`.
     """
 
     order = 50
+    during_lr_find = True  # sees the sweep's events, to report its steps
 
     def __init__(self, sink: Callable[[object], None]) -> None:
         self.sink = sink
@@ -111,7 +124,13 @@ class ReportCallback(Callback):
 
     def after_batch(self, learn: Learner) -> None:
         st, rec = learn.state, learn.recorder
-        if not st.training or st.lr_find or not rec.losses:
+        if st.lr_find:
+            sweep = st.lr_find_result  # the running sweep's points, filled by the LRFinder
+            if sweep is not None and sweep.lrs:
+                self.sink(LRFindStep(len(sweep.lrs), st.total_iters, sweep.lrs[-1],
+                                     sweep.losses[-1]))
+            return
+        if not st.training or not rec.losses:
             return
         self.sink(BatchEnd(st.epoch, st.iter, st.train_iter, st.total_iters, rec.lrs[-1],
                            rec.moms[-1], rec.losses[-1], rec.smooth_losses[-1]))

@@ -27,6 +27,7 @@ from workbench.training.device import (
     describe_devices,
     resolve_device,
 )
+from workbench.training.distributed import broadcast_object, is_main
 from workbench.training.errors import TrainingCancelled, TrainingError
 from workbench.training.events import Callback
 from workbench.training.learner import Learner
@@ -74,6 +75,8 @@ class RunHistoryCallback(Callback):
         self._added = False
 
     def _update(self, **fields: Any) -> None:
+        if not is_main():  # DDP: rank 0 keeps the record
+            return
         try:
             if not self._added:
                 if self.project.db.get_run(self.run_id) is None:
@@ -129,7 +132,7 @@ def build_learner(project: Project, config: TrainConfig, callbacks: Iterable[Cal
     task = task_name(project.task)
     model, weights = build_model(task, config.arch, len(spec.classes), config.pretrained)
     config.extra["pretrained_file"] = str(weights) if weights else None
-    run_id = run_id or new_run_id(project)
+    run_id = run_id or broadcast_object(new_run_id(project))  # DDP: rank 0's id everywhere
     cbs: list[Callback] = [CheckpointCallback(), RunHistoryCallback(project, run_id, config)]
     learner = Learner(
         model, data, loss_for_task(task), metrics_for_task(task, spec.classes), wd=config.wd,

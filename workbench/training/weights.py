@@ -41,9 +41,10 @@ class WeightsError(TrainingError):
 
 def hub_checkpoint_dir() -> Path:
     """``<torch hub dir>/checkpoints``, as torch.hub computes it, without importing torch."""
-    torch = sys.modules.get("torch")
-    if torch is not None:  # honours torch.hub.set_dir and test patches
-        return Path(torch.hub.get_dir()) / "checkpoints"
+    # torch may be half imported by the device probe thread: use torch.hub only once it exists.
+    hub = getattr(sys.modules.get("torch"), "hub", None)
+    if hub is not None:  # honours torch.hub.set_dir and test patches
+        return Path(hub.get_dir()) / "checkpoints"
     cache = os.getenv("XDG_CACHE_HOME", os.path.join("~", ".cache"))
     home = os.path.expanduser(os.getenv("TORCH_HOME", os.path.join(cache, "torch")))
     return Path(home) / "hub" / "checkpoints"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -103,21 +102,19 @@ def test_reload_keeps_selection(qtbot, browser, folder_source):
     assert browser.current_name() == folder_source.names[2]
 
 
-def test_ten_thousand_images_list_in_under_a_second_and_decode_lazily(qtbot, tmp_path: Path,
+def test_ten_thousand_images_list_and_decode_lazily(qtbot, tmp_path: Path,
                                                                       source_factory):
     FolderSource, write_images = source_factory
     real = write_images(tmp_path / "src", 4)
     names = [f"frame_{i:05d}.png" for i in range(10_000)]
     source = FolderSource(tmp_path, names)
     source.image_path = lambda n: tmp_path / "src" / real[int(n[6:11]) % 4]  # type: ignore
-    start = time.perf_counter()
+    # How fast it lists is measured by benchmarks/open_large_folder.py, not asserted here.
     widget = ImageBrowser.for_project(source)
     qtbot.addWidget(widget)
     widget.resize(280, 700)
     widget.show()
     qtbot.waitExposed(widget)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 1.0, f"listing took {elapsed:.2f}s"
     assert widget.count_label.text() == "10,000 images"
     qtbot.waitUntil(lambda: widget.model.index(0).data(ThumbnailStateRole) == "ready",
                     timeout=5000)

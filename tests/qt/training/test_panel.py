@@ -7,41 +7,16 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import time
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QLabel, QLineEdit, QPushButton, QSpinBox
 
 from workbench.core.project import Project, SplitRule, Task
 from workbench.qt.training import TrainingPanel
-from workbench.qt.training import jobs as jobs_module
 from workbench.qt.training.hover import format_value
-from workbench.training.config import TrainConfig
-from workbench.training.errors import NonFiniteLossError
-
-TINY = {"arch": "resnet18", "size": 32, "bs": 8, "lr": 1e-3, "pretrained": None,
-        "device": "cpu"}
-
-
-@pytest.fixture
-def make_panel(qtbot) -> Iterator:
-    panels: list[TrainingPanel] = []
-
-    def make(project: Project, **overrides: object) -> TrainingPanel:
-        panel = TrainingPanel(project, config=TrainConfig(**{**TINY, **overrides}))
-        qtbot.addWidget(panel)
-        panel.resize(1200, 760)
-        panel.stages.set_mode("frozen")  # one stage: the form's epochs at its max LR
-        panels.append(panel)
-        return panel
-
-    yield make
-    for panel in panels:  # never leave a training thread behind a destroyed panel
-        assert panel.stop_and_wait(20000)
 
 
 def expect_on_next_job(qtbot, panel: TrainingPanel, names: list[str], timeout: int = 60000):
@@ -64,24 +39,19 @@ def wait_idle(qtbot, panel: TrainingPanel, timeout: int = 60000) -> None:
     qtbot.wait(50)  # let the last queued reports arrive
 
 
-def test_tiny_run_order_plots_and_responsiveness(qtbot, nuclei_project, make_panel):
-    panel = make_panel(nuclei_project, epochs=2, bs=16)
+def test_tiny_run_order_and_plots(qtbot, nuclei_project, make_panel):
+    # 32 labelled training slices in batches of 8: 8 iterations, enough not to be warned about
+    panel = make_panel(nuclei_project, epochs=2, bs=8)
     panel.findChild(QSpinBox, "epochsSpin").setValue(2)
     n_train = len(nuclei_project.split()[0])
-    per_epoch = n_train // 16
+    per_epoch = n_train // 8
     epoch = ["batchEnded"] * per_epoch + ["epochEnded"]
     names = ["runStarted", "fitStarted", *epoch, *epoch, "fitEnded", "succeeded", "finished"]
     holder = expect_on_next_job(qtbot, panel, names)
-    ticks: list[float] = []
-    ping = QTimer()
-    ping.setInterval(10)
-    ping.timeout.connect(lambda: ticks.append(time.perf_counter()))
-    ping.start()
     with qtbot.waitSignal(panel.runFinished, timeout=60000) as finished:
         qtbot.mouseClick(panel.findChild(QPushButton, "trainStartButton"),
                          Qt.MouseButton.LeftButton)
         holder["blocker"].wait()
-    ping.stop()
     wait_idle(qtbot, panel)
     learner = panel.engine.learner
     rec = learner.recorder
@@ -98,9 +68,7 @@ def test_tiny_run_order_plots_and_responsiveness(qtbot, nuclei_project, make_pan
     assert panel.batch_gallery.tiles and len(panel.pred_gallery.tiles) == 8  # 4 target/pred
     assert panel.message()[0] == "ok" and panel.progress.format() == "Done"
     assert not panel.findChild(QPushButton, "trainStopButton").isEnabled()
-    # The GUI thread kept serving its event loop while the model trained.
-    gaps = np.diff(ticks)
-    assert len(ticks) > 20 and float(np.percentile(gaps, 95)) < 0.25
+    # GUI latency during training is measured by benchmarks/gui_training.py.
     # "Load for prediction" on the history row writes masks the annotator can start from.
     panel.history.select_run(learner.run_id)
     panel.history.load_button.click()
@@ -157,7 +125,7 @@ def test_stop_mid_epoch_within_one_batch(qtbot, seg_project, make_panel):
 
 
 def test_engine_errors_are_shown_and_panel_stays_usable(qtbot, seg_project, tmp_path,
-                                                        monkeypatch, make_panel):
+                                                        make_panel):
     src = tmp_path / "few"
     src.mkdir()
     Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(src / "a.png")
@@ -173,15 +141,28 @@ def test_engine_errors_are_shown_and_panel_stays_usable(qtbot, seg_project, tmp_
     assert level == "error" and "Not enough labelled images" in text and "Label at least" in text
     assert panel.progress.format() == "Failed"
 
-    def diverge(learner, stages):
-        raise NonFiniteLossError("The training loss became nan at epoch 1, batch 2.", 0, 1, 1)
+    # A real NaN: after the first batch every weight of the first layer becomes NaN, so the
+    # next forward pass gives a NaN loss, which the engine itself must catch.
+    panel2 = make_panel(seg_project, bs=2, epochs=6)
+    poisoned: list[int] = []
 
-    monkeypatch.setattr(jobs_module, "run_stages", diverge)
-    panel2 = make_panel(seg_project, bs=4)
+    def poison(_msg: object) -> None:
+        import torch  # loaded by the run already; the panel module itself must not need it
+
+        if not poisoned:
+            weight = next(panel2.engine.learner.model.parameters())
+            with torch.no_grad():
+                weight.fill_(float("nan"))
+            poisoned.append(len(panel2.engine.learner.recorder.losses))
+
+    panel2.jobStarted.connect(lambda signals: signals.batchEnded.connect(poison))
     panel2.start_training()
     wait_idle(qtbot, panel2)
     level, text = panel2.message()
-    assert level == "error" and "loss is no longer a number" in text and "nan" in text
+    assert poisoned, "training ended before the first batch was reported"
+    assert level == "error" and "loss is no longer a number" in text and "nan" in text, text
+    assert panel2.progress.format() == "Failed"
+    assert panel2.findChild(QPushButton, "trainStartButton").isEnabled()
     project.close()
 
 

@@ -170,8 +170,8 @@ def test_run_history_rows_and_load(qtbot):
         {"run_id": "r1", "created_at": 900.0, "status": "running",
          "config": '{"size": 32, "lrs": [1e-6, 1e-4], "resize": [32, 64]}'},
     ]
-    assert run_row(runs[0])[3:] == ["64", "2", "2.00e-03", "dice_mean 0.8100", "01:05"]
-    assert run_row(runs[1])[3] == "32→64" and run_row(runs[1])[5] == "1.00e-06…1.00e-04"
+    assert run_row(runs[0])[2:] == ["64", "2", "2.00e-03", "dice_mean 0.8100", "01:05"]
+    assert run_row(runs[1])[2] == "32→64" and run_row(runs[1])[4] == "1.00e-06…1.00e-04"
     history = RunHistory()
     qtbot.addWidget(history)
     history.set_runs(runs)

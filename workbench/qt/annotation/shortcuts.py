@@ -79,6 +79,13 @@ TOOLBAR: tuple[tuple[str, str, str | None] | None, ...] = (
 RESERVED_LETTERS = "ADNRFSC"
 
 
+#: The help's closing line: how each task's work is kept.
+SAVING = {
+    "segmentation": "Every finished stroke is journalled and saved automatically.",
+    "multilabel": "Each tick is written to labels.csv at once.",
+}
+
+
 def shortcuts_for(task: str) -> list[Shortcut]:
     return [s for s in SHORTCUTS if s.section in ("all", task)]
 
@@ -99,8 +106,7 @@ def help_html(task: str) -> str:
         "font-family:monospace;}</style>"
         "<h2 style='margin-bottom:8px'>Keyboard and mouse</h2>"
         f"<table align='center' cellspacing='0'>{''.join(rows)}</table>"
-        "<p style='color:#aab'>Every finished stroke is journalled and saved automatically."
-        " Press F1, ? or Esc to close.</p>"
+        f"<p style='color:#aab'>{escape(SAVING[task])} Press F1, ? or Esc to close.</p>"
     )
 
 

@@ -20,6 +20,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
+    QScrollArea,
     QSizePolicy,
     QTextEdit,
     QVBoxLayout,
@@ -48,6 +50,12 @@ log = logging.getLogger(__name__)
 SIDE_WIDTH = 240
 
 
+def typing() -> bool:
+    """True while keyboard focus is in a text field or spin box: shortcuts stay out of it."""
+    return isinstance(QApplication.focusWidget(),
+                      QLineEdit | QTextEdit | QPlainTextEdit | QAbstractSpinBox)
+
+
 class AnnotationWorkspace(QWidget):
     """Shows one image at a time and edits its mask (segmentation) or tags (multilabel)."""
 
@@ -56,6 +64,7 @@ class AnnotationWorkspace(QWidget):
     navigateRequested = Signal(str)  # "next" | "prev" | "next_unlabelled"
     recoveredEdits = Signal(str, int)  # image name, strokes replayed from the crash journal
     errorOccurred = Signal(str)  # a message the main window may show
+    predictionMissing = Signal(str)  # image name: "From prediction" found no prediction
 
     def __init__(self, project: Project, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -86,7 +95,10 @@ class AnnotationWorkspace(QWidget):
         self.help_overlay = HelpOverlay(self.task.value, self)
         self.help_overlay.closed.connect(self._canvas.setFocus)
         self._canvas.zoomChanged.connect(lambda _s: self._update_info())
-        self._canvas.set_message("Select an image in the list to start labelling.")
+        self._canvas.set_message(
+            "Select an image in the list to start labelling." if project.image_names() else
+            "This project has no images yet.\nAdd some with File → Import Images… (Ctrl+I) or "
+            "the Import button in the tool bar.")
         self._update_info()
 
     # ---------------------------------------------------------------- construction
@@ -114,11 +126,19 @@ class AnnotationWorkspace(QWidget):
         self.toolbar = AnnotationToolBar()
         side = QFrame()
         side.setObjectName("annotationSidePanel")
-        side.setFixedWidth(SIDE_WIDTH)
         side.setFrameShape(QFrame.Shape.NoFrame)
+        # Scrolls when the window is short (1366x768 with the training dock open) instead of
+        # setting the window's minimum height; the bar's room is reserved so nothing is cut.
+        scroll = QScrollArea()
+        scroll.setObjectName("annotationSideScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(self.seg_panel or self.tag_panel)
+        side.setFixedWidth(SIDE_WIDTH + scroll.verticalScrollBar().sizeHint().width())
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(0, 0, 0, 0)
-        side_layout.addWidget(self.seg_panel or self.tag_panel)
+        side_layout.addWidget(scroll)
         self.info = QLabel()
         self.info.setObjectName("annotationInfo")
         self.info.setStyleSheet(f"color: {muted_color()}; padding: 3px 10px;")
@@ -177,8 +197,11 @@ class AnnotationWorkspace(QWidget):
         action = QAction(text, self)
         action.setObjectName(f"action_{ident}")
         action.setShortcuts([QKeySequence(k) for k in keys])
-        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        action.triggered.connect(lambda _checked=False: slot())
+        # Window-wide, so the keys work after clicking the image list or a button. Text fields
+        # and spin boxes claim printable keys and Ctrl+Z themselves (ShortcutOverride); the guard
+        # drops the rest (PgDown, Return, Ctrl+P, ...) while the user is typing.
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(lambda _checked=False: None if typing() else slot())
         self.addAction(action)
         self.actions_by_id[ident] = action
         return action
@@ -250,8 +273,10 @@ class AnnotationWorkspace(QWidget):
             return False
         found = self.controller.start_from_prediction()
         if not found and self._name is not None:
-            self.errorOccurred.emit(f"No prediction for {self._name} yet: train a model and "
-                                    "run `workbench predict` first.")
+            self.errorOccurred.emit(f"No prediction for {self._name} yet: train a model in the "
+                                    "Training panel; when a run finishes, the unlabelled images "
+                                    "are predicted for you.")
+            self.predictionMissing.emit(self._name)
         return found
 
     def toggle_reviewed(self) -> None:
@@ -330,9 +355,8 @@ class AnnotationWorkspace(QWidget):
         self._update_info()
 
     def _focus_canvas(self) -> None:
-        # Take keyboard focus for the shortcuts, unless the user is typing somewhere.
-        focus = QApplication.focusWidget()
-        if not isinstance(focus, QLineEdit | QTextEdit | QAbstractSpinBox):
+        # Take keyboard focus for the canvas's own keys (Space+drag), unless the user is typing.
+        if not typing():
             self._canvas.setFocus()
 
     def _cancel(self) -> None:

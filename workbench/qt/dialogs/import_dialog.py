@@ -90,9 +90,11 @@ class ImportWorker(QObject):
 class ImportDialog(QDialog):
     imported = Signal(object)  # ImportReport, after a successful import
 
-    def __init__(self, project: Project, parent: QWidget | None = None) -> None:
+    def __init__(self, project: Project, parent: QWidget | None = None,
+                 start_dir: str = "") -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Import into {project.name}")
+        self.start_dir = start_dir  # where Browse… opens: the project's last import folder
         self.setMinimumSize(640, 460)
         self.project = project
         self._thread: QThread | None = None
@@ -127,10 +129,10 @@ class ImportDialog(QDialog):
 
     def _build(self) -> None:
         def folder(title: str) -> Callable[[], str]:
-            return lambda: QFileDialog.getExistingDirectory(self, title)
+            return lambda: QFileDialog.getExistingDirectory(self, title, self.start_dir)
 
         def file(title: str, pattern: str) -> Callable[[], str]:
-            return lambda: QFileDialog.getOpenFileName(self, title, "", pattern)[0]
+            return lambda: QFileDialog.getOpenFileName(self, title, self.start_dir, pattern)[0]
 
         self.form = QFormLayout()
         self.form.addRow("Source", self.source_box)

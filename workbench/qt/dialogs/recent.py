@@ -6,7 +6,18 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings
 
+from workbench.core.errors import WorkbenchError
+from workbench.core.manifest import Manifest
+
 MANIFEST = "workbench.json"
+
+
+def project_title(path: Path) -> str:
+    """The name the project was created with ("Nuclei (demo)"), else its folder's name."""
+    try:
+        return Manifest.load(Path(path)).name or Path(path).name
+    except WorkbenchError:
+        return Path(path).name
 
 
 class RecentProjects:

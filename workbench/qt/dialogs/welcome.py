@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QKeySequence, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -17,10 +17,11 @@ from PySide6.QtWidgets import (
 )
 
 from workbench import __version__
-from workbench.qt.dialogs.recent import RecentProjects
+from workbench.qt.dialogs.recent import RecentProjects, project_title
 from workbench.qt.theme import icon
 
 PathRole = Qt.ItemDataRole.UserRole + 1
+TitleRole = Qt.ItemDataRole.UserRole + 2
 
 
 class WelcomeWindow(QMainWindow):
@@ -37,6 +38,11 @@ class WelcomeWindow(QMainWindow):
         self.recent = recent
         self.recent_list = QListWidget(objectName="recentList")
         self.recent_list.setIconSize(QSize(20, 20))
+        # Long paths are shortened in the middle (full path in the tool tip), never scrolled;
+        # _label_items elides the path line itself, since Qt elides a two-line text as one.
+        self.recent_list.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.recent_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.recent_list.setWordWrap(False)
         self.recent_list.itemActivated.connect(
             lambda item: self.openProjectRequested.emit(str(item.data(PathRole))))
         self.setCentralWidget(self._build())
@@ -92,12 +98,36 @@ class WelcomeWindow(QMainWindow):
     def refresh(self) -> None:
         self.recent_list.clear()
         for path in self.recent.paths():
-            item = QListWidgetItem(icon("images"), f"{path.name}\n{path}")
+            item = QListWidgetItem(icon("images"), "")
+            # Width 0: the row takes the list's width, so nothing scrolls sideways.
+            # Two text lines plus the theme's item padding (12 px less cut the path line off).
+            item.setSizeHint(QSize(0, 2 * self.recent_list.fontMetrics().lineSpacing() + 30))
             item.setData(PathRole, str(path))
+            item.setData(TitleRole, project_title(path))
             item.setToolTip(str(path))
             self.recent_list.addItem(item)
+        self._label_items()
         has_items = self.recent_list.count() > 0
         self.recent_list.setVisible(has_items)
         self.empty_hint.setVisible(not has_items)
         if has_items:
             self.recent_list.setCurrentRow(0)
+
+    def _label_items(self) -> None:
+        """Each row: the project's name, then its path elided in the middle to the list width."""
+        view = self.recent_list
+        room = view.viewport().width() - view.iconSize().width() - 24
+        metrics = view.fontMetrics()
+        for row in range(view.count()):
+            item = view.item(row)
+            path = metrics.elidedText(str(item.data(PathRole)), Qt.TextElideMode.ElideMiddle,
+                                      max(room, 40))
+            item.setText(f"{item.data(TitleRole)}\n{path}")
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._label_items()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._label_items()

@@ -40,6 +40,11 @@ def parse_lr(text: str) -> float | None:
     return value
 
 
+def fit_placeholder(edit: QLineEdit) -> None:
+    """A line edit at least as wide as its placeholder text, which explains the empty value."""
+    edit.setMinimumWidth(edit.fontMetrics().horizontalAdvance(edit.placeholderText()) + 20)
+
+
 class LRValidator(QValidator):
     """Accepts a positive float below 10, or empty (= auto)."""
 
@@ -79,6 +84,7 @@ class ConfigForm(QWidget):
         self.lr_edit.setObjectName("lrEdit")
         self.lr_edit.setPlaceholderText("auto (LR finder valley)")
         self.lr_edit.setValidator(LRValidator(self.lr_edit))
+        fit_placeholder(self.lr_edit)
         self.lr_edit.setToolTip("Max learning rate of the one-cycle schedule, e.g. 1e-3. "
                                 "Empty: run the LR finder first and use its valley.")
         self.wd_spin = QDoubleSpinBox()

@@ -37,6 +37,8 @@ def describe(devices: Sequence[dict[str, Any]]) -> tuple[list[tuple[str, str]], 
             choices.append((str(dev_id), f"{dev_id}: {label}"))
         elif dev_id != "auto":
             choices.append((str(dev_id), name))
+    if len(gpus) > 1:  # training only: a torchrun child process per GPU (DDP)
+        choices.append(("ddp", f"All {len(gpus)} GPUs (DDP)"))
     if gpus:
         summary = "GPU: " + "; ".join(gpus)
     else:
@@ -77,6 +79,10 @@ class DevicePicker(QWidget):
         self.combo.blockSignals(False)
         self.summary.setText(summary)
         self.set_device(current)
+
+    def gpu_count(self) -> int:
+        return sum(str(self.combo.itemData(i)).startswith("cuda")
+                   for i in range(self.combo.count()))
 
     def device(self) -> str:
         return str(self.combo.currentData() or "auto")

@@ -22,7 +22,9 @@ from PySide6.QtWidgets import (
 from workbench.qt.training.epoch_table import format_seconds
 from workbench.qt.training.hover import format_value
 
-COLUMNS = ("run", "started", "status", "size", "epochs", "LR", "best metric", "time")
+# No "started" column: run ids are their start time already (its tooltip says it in full), and
+# the table must fit a dock under the image without cutting columns.
+COLUMNS = ("run", "status", "size", "epochs", "LR", "best metric", "time")
 
 
 def _timestamp(value: object) -> float | None:
@@ -47,13 +49,16 @@ def run_config(run: Mapping[str, Any]) -> dict[str, Any]:
     return dict(config) if isinstance(config, Mapping) else {}
 
 
+def started_text(run: Mapping[str, Any]) -> str:
+    started = _timestamp(run.get("started_at") or run.get("created_at"))
+    return datetime.fromtimestamp(started).strftime("%Y-%m-%d %H:%M") if started else ""
+
+
 def run_row(run: Mapping[str, Any]) -> list[str]:
     """The texts of one history row (columns as in COLUMNS)."""
     config = run_config(run)
     started = _timestamp(run.get("started_at") or run.get("created_at"))
     finished = _timestamp(run.get("finished_at"))
-    started_text = (datetime.fromtimestamp(started).strftime("%Y-%m-%d %H:%M")
-                    if started is not None else "")
     duration = format_seconds(finished - started) if started and finished else ""
     lrs = config.get("lrs")
     if lrs:
@@ -68,7 +73,7 @@ def run_row(run: Mapping[str, Any]) -> list[str]:
     if isinstance(best, int | float) and math.isfinite(best):
         best_text = f"{run.get('metric_name') or 'metric'} {best:.4f}"
     epochs = run.get("epochs") or config.get("epochs") or ""
-    return [str(run.get("run_id") or run.get("id") or ""), started_text,
+    return [str(run.get("run_id") or run.get("id") or ""),
             str(run.get("status") or ""), size_text, str(epochs), lr_text, best_text, duration]
 
 
@@ -113,8 +118,9 @@ class RunHistory(QWidget):
             item = QTreeWidgetItem(run_row(run))
             item.setData(0, Qt.ItemDataRole.UserRole, item.text(0))
             item.setData(1, Qt.ItemDataRole.UserRole, str(run.get("status") or ""))
+            item.setToolTip(0, f"started {started_text(run)}")
             if run.get("error"):
-                item.setToolTip(2, str(run["error"]))
+                item.setToolTip(1, str(run["error"]))
             self.tree.addTopLevelItem(item)
             if item.text(0) == selected:
                 item.setSelected(True)

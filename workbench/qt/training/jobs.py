@@ -2,14 +2,16 @@
 
 Each factory returns a callable taking a :class:`JobContext`; it reports through the engine's
 ``ReportCallback`` (and :class:`PreviewReady` for image tiles) and registers ``learner.cancel``
-so Stop ends the work within one batch. No Qt in here.
+so Stop ends the work within one batch. The jobs touch no widgets (they run on the worker
+thread); Qt comes in only through the worker's ``Job``/``JobContext`` types.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,10 +22,12 @@ from workbench.qt.training.engine_state import EngineState
 from workbench.qt.training.worker import Job, JobContext
 from workbench.training.config import TrainConfig
 from workbench.training.data import data_spec, task_name
+from workbench.training.ddp_child import DDP_DEVICE, DdpChildRun
+from workbench.training.errors import TrainingCancelled
 from workbench.training.learner import Learner
 from workbench.training.predict import predict_project
 from workbench.training.reports import ReportCallback
-from workbench.training.session import build_learner, run_stages, stages_from_config
+from workbench.training.session import Stage, build_learner, run_stages, stages_from_config
 from workbench.training.visualize import Cell, batch_cells, prediction_cells
 
 if TYPE_CHECKING:
@@ -43,6 +47,13 @@ class PreviewReady:
 
 
 @dataclass(frozen=True)
+class SweepReused:
+    """Stage 1 uses the LR finder result just computed on this model instead of a new sweep."""
+
+    lr: float
+
+
+@dataclass(frozen=True)
 class TrainResult:
     run_id: str
     cancelled: bool
@@ -51,9 +62,20 @@ class TrainResult:
 
 
 
+def in_process(config: TrainConfig) -> TrainConfig:
+    """``config`` for work done in this process: "All GPUs (DDP)" means the first GPU here
+    (the LR finder, batch preview and predictions run on one device)."""
+    if config.device != DDP_DEVICE:
+        return config
+    out = copy.deepcopy(config)
+    out.device = "auto"
+    return out
+
+
 def _attach(project: Project, config: TrainConfig, state: EngineState, ctx: JobContext,
             reuse: bool) -> tuple[Learner, ReportCallback]:
     """The learner to work on, with a ReportCallback to ``ctx.report`` attached."""
+    config = in_process(config)
     report = ReportCallback(ctx.report)
     fresh_ok = not state.trained and state.config == config.to_dict()
     if state.learner is not None and (reuse or fresh_ok):
@@ -66,7 +88,7 @@ def _attach(project: Project, config: TrainConfig, state: EngineState, ctx: JobC
         # wd and pct_start are read from learner.config by run_stages: follow the form.
         learner.config.wd, learner.config.pct_start = config.wd, config.pct_start
     else:
-        state.learner = None
+        state.learner, state.sweep = None, None
         learner = build_learner(project, copy.deepcopy(config))
         state.learner, state.trained, state.config = learner, False, config.to_dict()
     learner.add_callback(report)
@@ -75,18 +97,61 @@ def _attach(project: Project, config: TrainConfig, state: EngineState, ctx: JobC
     return learner, report
 
 
+# Settings that do not change what an LR sweep measures.
+_NOT_SWEPT = ("lr", "lrs", "epochs", "freeze_epochs", "unfreeze", "pct_start", "extra")
+
+
+def sweep_key(learner: Learner, state: EngineState, config: TrainConfig, frozen: bool,
+              size: int | None = None) -> tuple[object, ...]:
+    """What an LR sweep result depends on: this model with these weights (no fit since),
+    frozen or not, the training size and the data/optimizer settings."""
+    settings = {k: v for k, v in config.to_dict().items() if k not in _NOT_SWEPT}
+    return (id(learner), state.fits, frozen, size or learner.data.size,
+            repr(sorted(settings.items())))
+
+
+def _first_stage_lr(stages: list[Stage], learner: Learner, state: EngineState,
+                    config: TrainConfig, num_it: int, ctx: JobContext) -> None:
+    """A first stage without a learning rate gets the LR finder's valley: from the sweep just
+    run on this very model when it would measure the same thing, else from a sweep run now
+    (reported step by step, so the panel shows it). Stages at another size are left to
+    run_stages, which sweeps after resizing."""
+    first = stages[0] if stages else None
+    if first is None or first.lr is not None or first.lrs is not None:
+        return
+    if first.size not in (None, learner.data.size):
+        return
+    key = sweep_key(learner, state, config, first.frozen, first.size)
+    if state.sweep is not None and state.sweep[0] == key:
+        valley = state.sweep[1]
+        ctx.report(SweepReused(valley))
+    else:
+        learner.freeze() if first.frozen else learner.unfreeze()
+        valley = learner.lr_find(num_it=num_it).valley
+        state.sweep = (key, valley)
+    stages[0] = replace(first, lr=valley)
+
+
 def training_job(project: Project, config: TrainConfig, state: EngineState,
-                 continue_model: bool) -> Job:
+                 continue_model: bool, lr_find_iters: int = 100) -> Job:
     """Train the recipe ``config`` plans (``StageSettings.to_config``; the engine's planner,
-    as the CLI) on a new model, or the previous one for ``continue_model``."""
+    as the CLI) on a new model, or the previous one for ``continue_model``. A first stage
+    without a learning rate gets the LR finder's valley first (``lr_find_iters`` batches,
+    reported step by step), or the one just found on this model."""
     config = copy.deepcopy(config)
 
     def job(ctx: JobContext) -> TrainResult:
         learner, report = _attach(project, config, state, ctx, reuse=continue_model)
         try:
             stages = stages_from_config(config, _loaded(learner))
+            try:
+                _first_stage_lr(stages, learner, state, config, lr_find_iters, ctx)
+            except TrainingCancelled:
+                return TrainResult(learner.run_id, True, None, [s.name for s in stages])
             ctx.report(PreviewReady("batch", batch_cells(learner.data), "Augmented training batch"))
             state.trained = True
+            state.fits += 1
+            state.sweep = None
             run_stages(learner, stages)
             cancelled = learner.cancel_requested or learner.state.cancelled
             if not cancelled:
@@ -97,6 +162,21 @@ def training_job(project: Project, config: TrainConfig, state: EngineState,
                                [s.name for s in stages])
         finally:
             learner.remove_callback(report)
+
+    return job
+
+
+def ddp_training_job(project: Project, config: TrainConfig, n_gpus: int,
+                     python: str | None = None) -> Job:
+    """Train the config's recipe on ``n_gpus`` processes (torchrun child + DDP); progress
+    comes from rank 0's log, Stop ends every process."""
+    config = copy.deepcopy(config)
+
+    def job(ctx: JobContext) -> TrainResult:
+        run = DdpChildRun(Path(project.root), config, n_gpus, python=python)
+        ctx.on_cancel(run.stop)
+        run_id = run.run(ctx.report)
+        return TrainResult(run_id, run.cancelled or ctx.cancelled, None, [])
 
     return job
 
@@ -116,7 +196,9 @@ def lr_find_job(project: Project, config: TrainConfig, state: EngineState,
                 stages = stages_from_config(config, _loaded(learner))
                 freeze = bool(stages) and stages[0].frozen
             learner.freeze() if freeze else learner.unfreeze()
-            return learner.lr_find(num_it=num_it)
+            result = learner.lr_find(num_it=num_it)
+            state.sweep = (sweep_key(learner, state, config, freeze), result.valley)
+            return result
         finally:
             learner.remove_callback(report)
 
@@ -141,11 +223,27 @@ def show_batch_job(project: Project, config: TrainConfig) -> Job:
     return job
 
 
-def predict_run_job(project: Project, run_id: str, device: str) -> Job:
-    """Write predictions of run ``run_id`` for every image (where the annotator picks them up)."""
+@dataclass(frozen=True)
+class PredictProgress:
+    done: int
+    total: int
+
+
+def predict_run_job(project: Project, run_id: str, device: str,
+                    images: str | Sequence[str] = "all") -> Job:
+    """Write predictions of run ``run_id`` for ``images`` (where the annotator picks them up),
+    reporting each batch as PredictProgress; Stop ends it between batches, before anything is
+    written."""
 
     def job(ctx: JobContext) -> Path:
-        return predict_project(project, run_id, images="all", device=device)
+        def progress(done: int, total: int) -> None:
+            if ctx.cancelled:
+                raise TrainingCancelled("the prediction was stopped; nothing was written")
+            ctx.report(PredictProgress(done, total))
+
+        dev = "auto" if device == DDP_DEVICE else device  # predictions run in this process
+        return predict_project(project, run_id, images=images, device=dev,
+                               progress=progress)
 
     return job
 

@@ -2,7 +2,8 @@
 
 Clicking the curve picks the learning rate of the nearest recorded point; clicking a suggestion
 marker (or its button) picks that suggestion. Either way ``lrPicked(float)`` is emitted and the
-panel writes it into the max-LR field.
+panel writes it into the max-LR field. While a sweep runs, ``add_point`` buffers its points
+and a 10 Hz timer draws them, so the curve fills in live.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from workbench.qt.theme import current_colors
 from workbench.qt.training.hover import HoverReadout, format_value
+from workbench.qt.training.plots import REFRESH_HZ, legend_html, legend_label
 
 SUGGESTION_COLORS = ("#d62728", "#2ca02c", "#9467bd", "#ff7f0e")
 
@@ -39,7 +41,8 @@ class LRFinderPlot(QWidget):
         item.setLabel("left", "loss")
         item.setLabel("bottom", "learning rate (log scale)")
         item.showGrid(x=True, y=True, alpha=0.25)
-        item.getAxis("left").enableAutoSIPrefix(False)
+        for side in ("left", "bottom"):  # "(x1e-09)" under a log axis reads as nonsense
+            item.getAxis(side).enableAutoSIPrefix(False)
         self.plot.setMinimumHeight(180)
         self.curve = self.plot.plot(pen=pg.mkPen("#1f77b4", width=2), name="loss",
                                     connect="finite")
@@ -53,20 +56,66 @@ class LRFinderPlot(QWidget):
         self.markers.sigClicked.connect(self._marker_clicked)
         self.plot.addItem(self.markers)
         self._hover = HoverReadout(self.plot, self._series, x_name="lr", log_x=True)
+        self.legend = legend_label("lrFinderLegend")
         self.hint = QLabel("Run the LR finder, then click the curve or a suggestion to use it.")
         self.hint.setWordWrap(True)
+        self._live_timer = QTimer(self)
+        self._live_timer.setInterval(int(1000 / REFRESH_HZ))
+        self._live_timer.timeout.connect(self._draw_live)
+        self._live_dirty = False
+        self.live = False  # a sweep is running and its points are being drawn
         self._buttons_row = QHBoxLayout()
         self._buttons_row.setContentsMargins(0, 0, 0, 0)
         self.suggestion_buttons: dict[str, QPushButton] = {}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot, 1)
+        layout.addWidget(self.legend)
         layout.addLayout(self._buttons_row)
         layout.addWidget(self.hint)
+        self._set_legend()
+
+    def begin_live(self, num_it: int) -> None:
+        """A sweep starts: forget the last result and draw the new points as they come."""
+        self.set_result([], [], {})
+        self.live = True
+        self.hint.setText(f"Finding the learning rate: the curve fills in over {num_it} "
+                          "batches.")
+        self._live_timer.start()
+
+    def add_point(self, lr: float, loss: float) -> None:
+        """One point of the running sweep; cheap, drawn at the next timer tick."""
+        self.lrs.append(float(lr))
+        self.losses.append(float(loss))
+        self._live_dirty = True
+
+    def stop_live(self) -> None:
+        self._live_timer.stop()
+        self.live = False
+        self._draw_live()
+
+    def _draw_live(self) -> None:
+        if not self._live_dirty:
+            return
+        self._live_dirty = False
+        losses = np.asarray(self.losses, dtype=float)
+        self.curve.setData(np.asarray(self.lrs, dtype=float),
+                           np.where(np.isfinite(losses), losses, np.nan))
+        self._clip_y_range()
+
+    def _set_legend(self) -> None:
+        entries = [("━", "#1f77b4", "smoothed loss")]
+        for i, (name, lr) in enumerate(self.suggestions.items()):
+            entries.append(("●", SUGGESTION_COLORS[i % len(SUGGESTION_COLORS)],
+                            f"{name} {format_value(lr)}"))
+        self.legend.setText(legend_html(entries))
 
     def set_result(self, lrs: Sequence[float], losses: Sequence[float],
                    suggestions: Mapping[str, float]) -> None:
         """Show one LR finder run (replaces the previous one)."""
+        self._live_timer.stop()
+        self.live = False
+        self._live_dirty = False
         self.lrs = [float(v) for v in lrs]
         self.losses = [float(v) for v in losses]
         self.suggestions = {k: float(v) for k, v in suggestions.items() if v and v > 0}
@@ -79,12 +128,13 @@ class LRFinderPlot(QWidget):
             spots.append({"pos": (math.log10(lr), self.loss_at(lr)), "data": (name, lr),
                           "brush": pg.mkBrush(color), "symbol": "o"})
         self.markers.setData(spots)
+        self._set_legend()
         self._rebuild_buttons()
         self.plot.getPlotItem().enableAutoRange()
         self._clip_y_range()
         if self.suggestions:
-            listed = ", ".join(f"{k} {format_value(v)}" for k, v in self.suggestions.items())
-            self.hint.setText(f"Suggestions: {listed}. Click one, or a point on the curve.")
+            self.hint.setText("Click a marker, a “Use …” button or a point on the curve to "
+                              "use that learning rate as Max LR.")
 
     def clear(self) -> None:
         self.set_result([], [], {})

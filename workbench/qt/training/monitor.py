@@ -1,7 +1,7 @@
 """Feeds a worker's reports into the plots, the progress bar and the epoch table.
 
-Handlers only append to buffers; a ~15 Hz timer redraws the plots and the progress text, so
-the GUI's cost does not grow with the batch rate.
+Handlers only append to buffers; a timer redraws the plots and the progress text 10 times a
+second (``REFRESH_HZ``), so the GUI's cost does not grow with the batch rate.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class RunMonitor(QObject):
         self._first_fit = True
         self._last_batch: object | None = None
         self.batches_seen = 0
+        self.stages_started = 0  # fits started in the current job
         self.last_batch_time = 0.0
         self._timer = QTimer(self)
         self._timer.setInterval(int(1000 / REFRESH_HZ))
@@ -50,6 +51,7 @@ class RunMonitor(QObject):
         self._planned_epochs = planned_epochs
         self._first_fit = True
         self.batches_seen = 0
+        self.stages_started = 0
         self._last_batch = None
         self._timer.start()
 
@@ -87,6 +89,7 @@ class RunMonitor(QObject):
         self._stage = str(msg.stage)
         self.progress.start_stage(self._stage, int(msg.epochs), self._batches_per_epoch,
                                   int(msg.total_iters))
+        self.stages_started += 1
         self.stageStarted.emit(self._stage)
 
     def on_batch(self, msg: object) -> None:

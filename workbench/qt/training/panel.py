@@ -1,5 +1,5 @@
-"""The training panel: start buttons and progress on top, settings beside the live views (or,
-in a narrow dock, in a tab next to them).
+"""The training panel: buttons and progress on top, a collapsible settings section beside the
+tabbed live views (plots, LR finder, epochs, preview, history, and tabs added with add_view).
 
 The panel only wires parts together: ConfigForm/StageControls hold the settings, jobs.py does
 the engine work on a JobRunner thread, RunMonitor feeds plots/progress/table, and the panel
@@ -10,25 +10,21 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QFileDialog,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QScrollArea,
-    QSplitter,
-    QTabWidget,
-    QVBoxLayout,
     QWidget,
 )
 
 from workbench.core.errors import WorkbenchError
+from workbench.core.project import Task
+from workbench.qt.training.banner import escape
 from workbench.qt.training.config_form import ConfigForm
 from workbench.qt.training.devices import DeviceProbe
 from workbench.qt.training.engine_state import EngineState
@@ -37,10 +33,11 @@ from workbench.qt.training.history import RunHistory
 from workbench.qt.training.hover import format_value
 from workbench.qt.training.lr_finder_plot import LRFinderPlot
 from workbench.qt.training.monitor import RunMonitor
-from workbench.qt.training.notices import NoticeBox
+from workbench.qt.training.panel_ui import build_ui
 from workbench.qt.training.plots import LivePlots
 from workbench.qt.training.preview import Gallery
 from workbench.qt.training.progress import TrainingProgress
+from workbench.qt.training.settings_section import TWO_COLUMNS_FROM
 from workbench.qt.training.stages import StageControls
 from workbench.qt.training.weights_dialog import WeightsDownloadDialog
 from workbench.qt.training.worker import JobRunner, JobSignals
@@ -53,30 +50,19 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BANNER_STYLES = {
-    "error": "background:#fdecea; color:#611a15; border:1px solid #f5c2c0;",
-    "warning": "background:#fff4e5; color:#663c00; border:1px solid #ffd8a8;",
-    "ok": "background:#edf7ed; color:#1e4620; border:1px solid #b7dfb9;",
-    "info": "background:#e8f4fd; color:#0d3c61; border:1px solid #b6dcf8;",
-}
-ERROR_TITLES = {
-    "labels": "Not enough labelled images",
-    "nan": "Training stopped: the loss is no longer a number",
-    "oom": "Out of memory",
-    "cancelled": "Cancelled",
-    "error": "Training failed",
-}
-SETTINGS_WIDTH = 330  # the settings column when side by side with the plots
-COMPACT_BELOW = 760  # narrower than this, settings move into a tab
+STACK_TOP_BELOW = 820  # narrower panels put the progress bar under the buttons
 
-JOB_TEXT = {"train": "Training", "lr_find": "LR finder running…",
-            "show_batch": "Loading a batch…", "predict": "Predicting all images…"}
+MODEL_STATUSES = ("finished", "cancelled")  # runs that may have a checkpoint to predict with
+JOB_TEXT = {"train": "Preparing: reading the labelled images and building the model…",
+            "lr_find": "Preparing the LR finder: reading the images, building the model…",
+            "show_batch": "Loading a batch…", "predict": "Loading the model to predict…"}
 
 
 class TrainingPanel(QWidget):
     """Train models on the project's labels from a dock, on a background thread."""
 
     runFinished = Signal(str)
+    predictionsWritten = Signal(str)  # run id whose predictions were just written
     jobStarted = Signal(object)  # the job's JobSignals relay, before its thread starts
 
     def __init__(self, project: Project, parent: QWidget | None = None,
@@ -87,8 +73,13 @@ class TrainingPanel(QWidget):
         self.engine = EngineState()
         self.runner = JobRunner(self)
         self.job_kind: str | None = None
+        self.closing = False
+        # After a finished run, predict the unlabelled images so "From prediction" just works.
+        self.auto_predict = project.task == Task.SEGMENTATION
+        self._after_job: Callable[[], None] | None = None
         self.lr_find_iters = 100  # sweep length; tests and slow CPUs may shorten it
         self.last_result: object = None
+        self._predict_text = "Predicting · image"
         self.form = ConfigForm(config or TrainConfig(arch="resnet18", size=128, bs=8, epochs=3))
         self.stages = StageControls()
         self.plots = LivePlots()
@@ -103,11 +94,11 @@ class TrainingPanel(QWidget):
         self.progress = TrainingProgress()
         self.monitor = RunMonitor(self.plots, self.progress, self.table,
                                   list(project.classes), self)
-        self._build_buttons()
-        self._build_layout()
+        build_ui(self)
         self._connect()
         # Probing devices imports torch (seconds): do it once the event loop runs, off the GUI
         # thread, so the window shows at once.
+        self.devices_probed = False
         self._weights_dialog: WeightsDownloadDialog | None = None
         self._device_probe = DeviceProbe(self)
         self._device_probe.found.connect(self._devices_found)
@@ -119,115 +110,27 @@ class TrainingPanel(QWidget):
     @Slot(list)
     def _devices_found(self, devices: list) -> None:
         self.form.device_picker.set_devices(devices, self.form.config.device)
+        self.devices_probed = True
 
     # ------------------------------------------------------------------ layout
-    def _build_buttons(self) -> None:
-        self.start_button = _button("trainStartButton", "Start", "Run the selected stages")
-        self.stop_button = _button("trainStopButton", "Stop",
-                                   "Stop after the current batch; the last checkpoint is kept")
-        self.start_button.setProperty("primary", True)  # the accent button of the panel
-        self.lr_find_button = _button("lrFindButton", "LR finder",
-                                      "Sweep the learning rate to find a good max LR")
-        self.show_batch_button = _button("showBatchButton", "Show batch",
-                                         "Preview augmented training samples")
-        self.save_plots_button = _button("savePlotsButton", "Save plots as PNG…",
-                                         "Save the four training plots as one image")
-        self.banner = QLabel()
-        self.banner.setObjectName("trainMessage")
-        self.banner.setWordWrap(True)
-        self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.banner.setVisible(False)
-        self.notices = NoticeBox()  # what the engine chose on its own, under the banner
+    def add_view(self, widget: QWidget, title: str) -> int:
+        """Add a tab beside the training views (e.g. a review of the model's mistakes)."""
+        return self.tabs.addTab(widget, title)
 
-    def _build_layout(self) -> None:
-        controls = QWidget()
-        column = QVBoxLayout(controls)
-        column.setContentsMargins(0, 6, 4, 0)
-        settings = QGroupBox("Model")
-        QVBoxLayout(settings).addWidget(self.form)
-        column.addWidget(settings)
-        column.addWidget(self.stages)
-        column.addStretch(1)
-        self.settings_scroll = QScrollArea()
-        self.settings_scroll.setObjectName("trainSettings")
-        self.settings_scroll.setWidgetResizable(True)
-        self.settings_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.settings_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.settings_scroll.setWidget(controls)
-        self.tabs = QTabWidget()
-        self.tabs.setObjectName("trainTabs")
-        self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self._plots_tab(), "Plots")
-        self.tabs.addTab(self.lr_finder, "LR finder")
-        self.tabs.addTab(self.table, "Epochs")
-        self.preview_tab = self._preview_tab()
-        self.tabs.addTab(self.preview_tab, "Preview")
-        self.tabs.addTab(self.history, "History")
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(self.settings_scroll)
-        self.splitter.addWidget(self.tabs)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setChildrenCollapsible(False)
-        self.splitter.setSizes([SETTINGS_WIDTH, 2 * SETTINGS_WIDTH])
-        self.compact = False
-        buttons = QHBoxLayout()
-        for button in (self.start_button, self.stop_button, self.lr_find_button):
-            buttons.addWidget(button)
-        buttons.addStretch(1)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(6, 6, 6, 6)
-        outer.addLayout(buttons)
-        outer.addWidget(self.progress)
-        outer.addWidget(self.banner)
-        outer.addWidget(self.notices)
-        outer.addWidget(self.splitter, 1)
-
-    def _plots_tab(self) -> QWidget:
-        tab = QWidget()
-        layout = QVBoxLayout(tab)
-        layout.setContentsMargins(0, 4, 0, 0)
-        layout.addWidget(self.plots, 1)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(self.save_plots_button)
-        layout.addLayout(row)
-        return tab
-
-    def _preview_tab(self) -> QWidget:
-        inner = QWidget()
-        layout = QVBoxLayout(inner)
-        row = QHBoxLayout()
-        row.addWidget(self.show_batch_button)
-        row.addStretch(1)
-        layout.addLayout(row)
-        layout.addWidget(self.batch_gallery)
-        layout.addWidget(self.pred_gallery)
-        layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(inner)
-        return scroll
+    def set_settings_visible(self, visible: bool) -> None:
+        """Collapse the settings so the plots get the panel's whole width, or show them."""
+        self.settings_section.setVisible(visible)
+        self.settings_button.setArrowType(Qt.ArrowType.LeftArrow if visible
+                                          else Qt.ArrowType.RightArrow)
+        if self.settings_button.isChecked() != visible:
+            self.settings_button.setChecked(visible)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
-        # Settings beside the live views when there is room; in a narrow dock they become the
-        # first tab, so the plots keep the panel's full width instead of being squeezed.
         super().resizeEvent(event)
-        self.set_compact(event.size().width() < COMPACT_BELOW)
-
-    def set_compact(self, compact: bool) -> None:
-        """Settings as a tab beside the plots (compact) or a column left of them."""
-        if compact == self.compact:
-            return
-        self.compact = compact
-        if compact:
-            self.tabs.insertTab(0, self.settings_scroll, "Settings")
-            if not self.is_training():  # before a run the settings are what one needs first
-                self.tabs.setCurrentIndex(0)
-        else:
-            self.tabs.removeTab(self.tabs.indexOf(self.settings_scroll))
-            self.splitter.insertWidget(0, self.settings_scroll)
-            self.settings_scroll.show()
-            self.splitter.setSizes([SETTINGS_WIDTH, max(1, self.width() - SETTINGS_WIDTH)])
+        width = event.size().width()
+        self.settings_section.set_columns(2 if width >= TWO_COLUMNS_FROM else 1)
+        self.top_row.setDirection(QBoxLayout.Direction.LeftToRight if width >= STACK_TOP_BELOW
+                                  else QBoxLayout.Direction.TopToBottom)
 
     def _connect(self) -> None:
         self.start_button.clicked.connect(self.start_training)
@@ -241,6 +144,7 @@ class TrainingPanel(QWidget):
         self.form.configChanged.connect(lambda: self.stages.update_summary(self.form.config))
         self.stages.changed.connect(lambda: self.stages.update_summary(self.form.config))
         self.runner.busyChanged.connect(self._set_busy)
+        self.monitor.stageStarted.connect(self._on_stage_started)
         self.form.downloadWeightsRequested.connect(self.download_weights)
 
     # ------------------------------------------------------------------ public API
@@ -253,7 +157,10 @@ class TrainingPanel(QWidget):
             self.show_message("info", "Stopping after the current batch…")
 
     def stop_and_wait(self, timeout_ms: int = 10000) -> bool:
-        """Request a stop and block until the training thread has ended (window closing)."""
+        """Request a stop and block until the training thread has ended (window closing).
+
+        The project is closed next, so the job's last queued reports must not touch it."""
+        self.closing = True
         self.runner.stop()
         return self.runner.wait(timeout_ms)
 
@@ -266,10 +173,17 @@ class TrainingPanel(QWidget):
     def start_training(self) -> None:
         settings = self.stages.settings
         recipe = settings.to_config(self.form.config)  # planned by the engine, as the CLI
+        planned = sum(s.epochs for s in settings.plan(self.form.config))
+        if recipe.device == "ddp":  # the same recipe in torchrun child processes, one per GPU
+            job = _jobs().ddp_training_job(self.project, recipe,
+                                           self.form.device_picker.gpu_count())
+            self._launch("train", job, planned_epochs=planned)
+            return
         continue_model = settings.continues_model() and self.engine.trained
-        job = _jobs().training_job(self.project, recipe, self.engine, continue_model)
+        job = _jobs().training_job(self.project, recipe, self.engine, continue_model,
+                                   self.lr_find_iters)
         self._launch("train", job, keep_history=continue_model,
-                     planned_epochs=sum(s.epochs for s in settings.plan(self.form.config)))
+                     planned_epochs=planned)
 
     def run_lr_find(self) -> None:
         settings = self.stages.settings
@@ -296,7 +210,7 @@ class TrainingPanel(QWidget):
             self.show_message("ok", f"ImageNet weights for {dialog.arch} saved to "
                               f"{dialog.result_path}. The next run starts from them.")
         elif dialog.error:
-            self.show_message("error", f"<b>Download failed</b><br>{_escape(dialog.error)}")
+            self.show_message("error", f"<b>Download failed</b><br>{escape(dialog.error)}")
         else:
             self.show_message("info", "Download cancelled; nothing was saved.")
         self.form.refresh_weights()
@@ -307,10 +221,41 @@ class TrainingPanel(QWidget):
     def load_run(self, run_id: str) -> None:
         """Predict every image with run ``run_id`` (the annotation panel offers them)."""
         self.history.select_run(run_id)
+        self._predict(run_id, "all", f"Predicting all images with run {run_id} ·")
+
+    def newest_model_run(self) -> str | None:
+        """The newest run that trained at least one epoch (so it has a model), or None."""
+        try:
+            runs = self.project.db.list_runs()
+        except (sqlite3.Error, WorkbenchError):
+            return None
+        return next((str(r["run_id"]) for r in runs if r.get("status") in MODEL_STATUSES
+                     and (r.get("epochs") or 0) > 0), None)
+
+    def predict_with_newest(self, also: Sequence[str] = ()) -> str | None:
+        """Predict the unlabelled images and ``also`` with the newest run; its id, or None
+        when there is no trained run or a job is running."""
+        run_id = self.newest_model_run()
+        if run_id is None or self.runner.is_running():
+            return None
+        names = list(dict.fromkeys([*also, *unlabelled_names(self.project)]))
+        self._predict(run_id, names, f"Predicting with run {run_id} · image")
+        return run_id
+
+    def _predict(self, run_id: str, images: str | Sequence[str], text: str) -> None:
         self._launch("predict", _jobs().predict_run_job(self.project, run_id,
-                                                     self.form.config.device))
+                                                     self.form.config.device, images))
+        self._predict_text = text
+
+    def _predict_unlabelled(self, run_id: str) -> None:
+        names = unlabelled_names(self.project)
+        if names and not self.closing:
+            self._predict(run_id, names, "Predicting the unlabelled images for “From "
+                          "prediction” · image")
 
     def refresh_history(self) -> None:
+        if self.closing:  # the window is closing the project
+            return
         try:
             self.history.set_runs(self.project.db.list_runs())
         except (sqlite3.Error, WorkbenchError) as exc:  # a locked database must not break it
@@ -318,11 +263,7 @@ class TrainingPanel(QWidget):
             self.show_message("warning", f"Could not read the run history: {exc}")
 
     def show_message(self, level: str, text: str) -> None:
-        self.banner.setStyleSheet(f"QLabel {{ {BANNER_STYLES[level]} padding:6px; "
-                                  "border-radius:4px; }")
-        self.banner.setText(text)
-        self.banner.setProperty("level", level)
-        self.banner.setVisible(bool(text))
+        self.banner.show_message(level, text)
 
     def show_notice(self, text: str, level: str = "warning") -> None:
         """Add one engine notice ("warning" or "info") to the box under the banner."""
@@ -334,9 +275,7 @@ class TrainingPanel(QWidget):
 
     def message(self) -> tuple[str, str]:
         """(level, text) of the message shown in the panel; ("", "") when none."""
-        if self.banner.isHidden():
-            return "", ""
-        return str(self.banner.property("level")), self.banner.text()
+        return self.banner.message()
 
     def save_plots(self, path: str | Path) -> Path:
         return self.plots.save_png(path)
@@ -354,15 +293,13 @@ class TrainingPanel(QWidget):
         if kind == "train":
             self.monitor.begin(keep_history, planned_epochs)
             self.pred_gallery.clear()
-            if self.tabs.currentWidget() is self.settings_scroll:
-                self.tabs.setCurrentIndex(self.tabs.indexOf(self.settings_scroll) + 1)
-        else:
-            self.progress.set_busy(JOB_TEXT[kind])
+        self.progress.set_busy(JOB_TEXT[kind])  # until the first report says more
         self.runner.start(job, connect=self._connect_worker)
         self._set_busy(True)
 
     def _connect_worker(self, worker: JobSignals) -> None:
         self.monitor.connect_worker(worker)
+        worker.lrFindStep.connect(self._on_lr_find_step)
         worker.lrFindDone.connect(self._on_lr_find_done)
         worker.otherMessage.connect(self._on_other_message)
         worker.succeeded.connect(self._on_succeeded)
@@ -371,17 +308,38 @@ class TrainingPanel(QWidget):
         self.jobStarted.emit(worker)
 
     @Slot(object)
+    def _on_lr_find_step(self, msg: object) -> None:
+        if msg.iteration <= 1 or not self.lr_finder.live:
+            self.lr_finder.begin_live(msg.num_it)
+            self.tabs.setCurrentWidget(self.lr_finder)  # the curve fills in while it runs
+        self.lr_finder.add_point(msg.lr, msg.loss)
+        self.progress.show_steps("Finding the learning rate · batch", msg.iteration, msg.num_it)
+
+    @Slot(object)
     def _on_lr_find_done(self, msg: object) -> None:
         self.lr_finder.set_result(msg.lrs, msg.losses, msg.suggestions)
         if self.job_kind == "lr_find":
             self.tabs.setCurrentWidget(self.lr_finder)
+        else:
+            self.progress.set_busy("Learning rate found; starting to train…")
+
+    @Slot(str)
+    def _on_stage_started(self, _stage: str) -> None:
+        # Training starts: its plots come to the front (the first stage, or after a sweep
+        # showed the LR finder); later stages leave the tab the user chose.
+        if self.monitor.stages_started == 1 or self.tabs.currentWidget() is self.lr_finder:
+            self.tabs.setCurrentWidget(self.plots)
 
     @Slot(object)
     def _on_other_message(self, msg: object) -> None:
         if isinstance(msg, Notice):
             self.notices.add(msg.text, msg.level, msg.kind)
-            return
-        if isinstance(msg, _jobs().PreviewReady):
+        elif isinstance(msg, _jobs().PredictProgress):
+            self.progress.show_steps(self._predict_text, msg.done, msg.total)
+        elif isinstance(msg, _jobs().SweepReused):
+            self.show_message("info", f"Using the LR finder's valley {format_value(msg.lr)} "
+                              "found just now on this model (no second sweep).")
+        elif isinstance(msg, _jobs().PreviewReady):
             gallery = self.batch_gallery if msg.kind == "batch" else self.pred_gallery
             gallery.set_tiles(msg.tiles, msg.note)
 
@@ -399,8 +357,9 @@ class TrainingPanel(QWidget):
             else:
                 self.show_message("ok", f"Run {result.run_id} finished{best}.")
         elif isinstance(result, Path):
-            self.show_message("ok", f"Predictions written to {result}. The annotation panel can "
-                              "start from them.")
+            self.show_message("ok", f"Predictions written to {result}. “From prediction” "
+                              "(Ctrl+P) starts the mask from them.")
+            self.predictionsWritten.emit(result.name)
         elif self.job_kind == "lr_find" and self.lr_finder.suggestions:
             self.show_message("info", "Click the curve or a suggestion to set the max LR.")
         elif self.job_kind == "show_batch":
@@ -408,15 +367,15 @@ class TrainingPanel(QWidget):
 
     @Slot(str, str)
     def _on_failed(self, kind: str, text: str) -> None:
-        level = "warning" if kind == "cancelled" else "error"
-        self.show_message(level, f"<b>{ERROR_TITLES.get(kind, ERROR_TITLES['error'])}</b><br>"
-                          f"{_escape(text)}")
+        self.banner.show_error(kind, text)
 
     @Slot()
     def _on_finished(self) -> None:
         kind = self.job_kind
         if kind == "train":
             self.monitor.end()
+        if self.lr_finder.live:  # the sweep was stopped or failed
+            self.lr_finder.stop_live()
         stopped = self.runner.worker is not None and self.runner.worker.context.cancelled
         level, _ = self.message()
         if level == "error":
@@ -427,13 +386,20 @@ class TrainingPanel(QWidget):
         run_id = getattr(self.last_result, "run_id", None)
         if kind == "train" and self.engine.learner is not None:
             run_id = run_id or self.engine.learner.run_id
-            self.runFinished.emit(str(run_id))
+        if kind == "train" and run_id:  # a DDP run has no learner in this process
+            run_id = str(run_id)
+            if self.auto_predict and level != "error" and not stopped and not self.closing:
+                self._after_job = lambda: self._predict_unlabelled(run_id)
+            self.runFinished.emit(run_id)
 
     def _set_busy(self, busy: bool) -> None:
         for widget in (self.start_button, self.lr_find_button, self.show_batch_button):
             widget.setEnabled(not busy)
         self.stop_button.setEnabled(busy)
         self.history.set_busy(busy)
+        if not busy and self._after_job is not None:  # the thread has ended: next job
+            follow_up, self._after_job = self._after_job, None
+            follow_up()
 
     def _save_plots_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save plots", "training_plots.png",
@@ -453,12 +419,6 @@ def _jobs():
     return jobs
 
 
-def _button(name: str, text: str, tip: str) -> QPushButton:
-    button = QPushButton(text)
-    button.setObjectName(name)
-    button.setToolTip(tip)
-    return button
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def unlabelled_names(project: Project) -> list[str]:
+    labelled = set(project.labelled_names())
+    return [name for name in project.image_names() if name not in labelled]

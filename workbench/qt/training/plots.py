@@ -2,8 +2,11 @@
 
 Batches can arrive hundreds of times a second on a fast GPU; redrawing on each would starve the
 event loop. So the data go into plain Python lists, and the run monitor's QTimer calls
-``refresh`` at ~15 Hz, which pushes them into curves created once with ``setData`` only when
+``refresh`` at 10 Hz, which pushes them into curves created once with ``setData`` only when
 something changed.
+
+Legends are text lines under the plots, never boxes on the data; the four plots sit in a row
+when the panel is wide and short (a dock under the image), in a 2x2 grid or a column otherwise.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QGraphicsItem, QGridLayout, QWidget
+from PySide6.QtGui import QFont, QResizeEvent
+from PySide6.QtWidgets import QGraphicsItem, QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from workbench.qt.theme import current_colors
 from workbench.qt.training.hover import HoverReadout
@@ -21,12 +25,7 @@ from workbench.qt.training.hover import HoverReadout
 REFRESH_HZ = 10
 
 
-def legend_brush() -> tuple[int, int, int, int]:
-    """The plot background, slightly see-through, so legends suit the light and dark theme."""
-    base = current_colors().base.lstrip("#")
-    return (int(base[0:2], 16), int(base[2:4], 16), int(base[4:6], 16), 210)
-
-
+LOSS_COLOR, RAW_LOSS_COLOR, VALID_COLOR = "#1f77b4", "#a5c8e4", "#d62728"
 METRIC_COLORS = ("#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
 
 
@@ -74,8 +73,33 @@ def _make_plot(name: str, title: str, left: str, bottom: str) -> pg.PlotWidget:
         axis.enableAutoSIPrefix(False)
         # Axis text is the costliest part of a redraw; cache it while its range is unchanged.
         axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-    plot.setMinimumHeight(150)
+    plot.setMinimumSize(150, 120)
     return plot
+
+
+def legend_html(entries: Sequence[tuple[str, str, str]]) -> str:
+    """Rich text for a legend line: (mark, colour, name) per entry, e.g. ("━", "#1f77b4", "lr")."""
+    # Non-breaking spaces inside an entry: a wrapped legend breaks only between entries.
+    return " &nbsp; ".join(f'<span style="color:{color}; font-weight:bold">{mark}</span>&nbsp;'
+                           f"{name.replace(' ', '&nbsp;')}" for mark, color, name in entries)
+
+
+def legend_label(name: str) -> QLabel:
+    label = QLabel()
+    label.setObjectName(name)
+    label.setWordWrap(True)
+    return label
+
+
+def _cell(plot: pg.PlotWidget, legend: QLabel | None) -> QWidget:
+    cell = QWidget()
+    layout = QVBoxLayout(cell)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(0)
+    layout.addWidget(plot, 1)
+    if legend is not None:
+        layout.addWidget(legend)
+    return cell
 
 
 def _finite(values: Sequence[float]) -> np.ndarray:
@@ -96,14 +120,20 @@ class LivePlots(QWidget):
         self.mom_plot = _make_plot("momPlot", "Momentum", "momentum", "iteration")
         self.loss_plot = _make_plot("lossPlot", "Loss", "loss", "iteration")
         self.metric_plot = _make_plot("metricPlot", "Metrics", "value", "epoch")
+        self.loss_legend = legend_label("lossLegend")
+        self.loss_legend.setText(legend_html([("━", RAW_LOSS_COLOR, "train (raw)"),
+                                              ("━", LOSS_COLOR, "train (smoothed)"),
+                                              ("●", VALID_COLOR, "valid")]))
+        self.metric_legend = legend_label("metricLegend")
         self._build_curves()
-        layout = QGridLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(4)
-        layout.addWidget(self.lr_plot, 0, 0)
-        layout.addWidget(self.mom_plot, 0, 1)
-        layout.addWidget(self.loss_plot, 1, 0)
-        layout.addWidget(self.metric_plot, 1, 1)
+        self._cells = [_cell(self.lr_plot, None), _cell(self.mom_plot, None),
+                       _cell(self.loss_plot, self.loss_legend),
+                       _cell(self.metric_plot, self.metric_legend)]
+        self._grid = QGridLayout(self)
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self._grid.setSpacing(6)
+        self.columns = 0
+        self.set_columns(2)
         self._hovers = [
             HoverReadout(self.lr_plot, self._lr_series, x_name="iter"),
             HoverReadout(self.mom_plot, self._mom_series, x_name="iter"),
@@ -111,29 +141,52 @@ class LivePlots(QWidget):
             HoverReadout(self.metric_plot, self._metric_series, x_name="epoch"),
         ]
 
+    def set_columns(self, columns: int) -> None:
+        """4: one strip; 2: a 2x2 grid; 1: a column."""
+        if columns == self.columns:
+            return
+        self.columns = columns
+        for i, cell in enumerate(self._cells):
+            self._grid.removeWidget(cell)
+            self._grid.addWidget(cell, i // columns, i % columns)
+        for i in range(4):
+            self._grid.setColumnStretch(i, 1 if i < columns else 0)
+            self._grid.setRowStretch(i, 1 if i < 4 // columns else 0)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        size = event.size()
+        ratio = size.width() / max(1, size.height())
+        self.set_columns(4 if ratio >= 2.4 else 2 if ratio >= 0.6 else 1)
+
     def _build_curves(self) -> None:
         self.lr_curve = self.lr_plot.plot(pen=pg.mkPen("#1f77b4", width=2), name="lr")
         self.mom_curve = self.mom_plot.plot(pen=pg.mkPen("#ff7f0e", width=2), name="momentum")
-        # Bottom left: the loss falls to the right, so that corner stays free.
-        self.loss_plot.addLegend(offset=(10, -10), brush=legend_brush())
         self.raw_loss_curve = self.loss_plot.plot(
-            pen=pg.mkPen(31, 119, 180, 70), name="train (raw)", connect="finite")
+            pen=pg.mkPen(RAW_LOSS_COLOR), name="train (raw)", connect="finite")
         self.smooth_loss_curve = self.loss_plot.plot(
-            pen=pg.mkPen("#1f77b4", width=2), name="train (smoothed)", connect="finite")
+            pen=pg.mkPen(LOSS_COLOR, width=2), name="train (smoothed)", connect="finite")
         self.valid_loss_curve = self.loss_plot.plot(
-            pen=pg.mkPen("#d62728", width=2), symbol="o", symbolSize=7,
-            symbolBrush="#d62728", name="valid", connect="finite")
-        self.metric_plot.addLegend(offset=(-10, -10), brush=legend_brush())
+            pen=pg.mkPen(VALID_COLOR, width=2), symbol="o", symbolSize=7,
+            symbolBrush=VALID_COLOR, name="valid", connect="finite")
         self.metric_curves: dict[str, pg.PlotDataItem] = {}
         self.stage_lines: list[tuple[pg.PlotWidget, pg.InfiniteLine]] = []
 
     def mark_stage(self, x: float, name: str) -> None:
-        """Dashed line where a new stage of the recipe starts (its schedule restarts there)."""
+        """Dashed line where a new stage of the recipe starts (its schedule restarts there),
+        named at the top. The name's anchor follows the line's place in the view (left edge:
+        name to the right of the line; right edge: to its left), so a name narrower than the
+        plot is never cut at the plot's edge."""
         pen = pg.mkPen(110, 110, 110, 160, style=pg.QtCore.Qt.PenStyle.DashLine)
+        font = QFont()
+        font.setPointSizeF(8)
         for plot in (self.lr_plot, self.mom_plot, self.loss_plot):
+            low, high = plot.getPlotItem().vb.viewRange()[0]
+            place = min(1.0, max(0.0, (x - low) / (high - low))) if high > low else 0.0
             line = pg.InfiniteLine(pos=x, angle=90, movable=False, pen=pen, label=name,
-                                   labelOpts={"position": 0.92, "color": (90, 90, 90),
-                                              "anchors": [(0, 0.5), (0, 0.5)]})
+                                   labelOpts={"position": 0.97, "color": (90, 90, 90),
+                                              "anchors": [(place, 0.0), (place, 0.0)]})
+            line.label.setFont(font)
             plot.addItem(line, ignoreBounds=True)
             self.stage_lines.append((plot, line))
 
@@ -147,11 +200,14 @@ class LivePlots(QWidget):
             for curve in self.metric_curves.values():
                 self.metric_plot.removeItem(curve)
             self.metric_curves = {}
+            entries = []
             for i, name in enumerate(metric_names):
                 color = METRIC_COLORS[i % len(METRIC_COLORS)]
                 self.metric_curves[name] = self.metric_plot.plot(
                     pen=pg.mkPen(color, width=2), symbol="o", symbolSize=7, symbolBrush=color,
                     name=name, connect="finite")
+                entries.append(("●", color, name))
+            self.metric_legend.setText(legend_html(entries))
         for name in metric_names:
             self.buffers.metrics[name] = []
         for plot in (self.lr_plot, self.mom_plot, self.loss_plot, self.metric_plot):

@@ -85,6 +85,12 @@ class TrainingProgress(QProgressBar):
         self.setFormat(f"{self.stage} · epoch {epoch + 1}/{self.epochs} · "
                        f"batch {batch + 1}/{self.batches}{eta_text}")
 
+    def show_steps(self, text: str, done: int, total: int) -> None:
+        """A job counted in steps, e.g. 'Finding the learning rate · batch 37/100'."""
+        self.setRange(0, max(1, total))
+        self.setValue(min(done, total))
+        self.setFormat(f"{text} {done}/{total}")
+
     def finish(self, text: str) -> None:
         self.setRange(0, 1)
         self.setValue(1)

@@ -27,17 +27,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.qt.training.config_form import LRValidator, parse_lr
+from workbench.qt.training.config_form import LRValidator, fit_placeholder, parse_lr
 from workbench.qt.training.hover import format_value
 from workbench.training.config import TrainConfig
 from workbench.training.recipe import FINE_TUNE_DIV, SPREAD, Stage, plan_stages
 from workbench.training.weights import find_cached
 
-MODES = (
-    ("recipe", "Recipe: all stages in order"),
-    ("frozen", "Stage 1 only: frozen one-cycle"),
-    ("unfrozen", "Stage 2 only: unfreeze + discriminative LRs"),
-    ("resize", "Stage 3 only: continue at larger size"),
+MODES = (  # short texts: the combo box shows them in a narrow settings column
+    ("recipe", "Recipe: all stages"),
+    ("frozen", "Stage 1 only: frozen"),
+    ("unfrozen", "Stage 2 only: unfrozen"),
+    ("resize", "Stage 3 only: larger size"),
 )
 
 
@@ -111,9 +111,16 @@ class StageControls(QGroupBox):
         for key, label in MODES:
             self.mode_combo.addItem(label, key)
         self.unfreeze_epochs = _spin("unfreezeEpochsSpin", self.settings.unfreeze_epochs)
-        self.lo_edit = _lr_edit("loLrEdit", "auto: hi / 100")
+        self.lo_edit = _lr_edit("loLrEdit", "auto: head / 100")
         self.hi_edit = _lr_edit("hiLrEdit", "auto: max LR / 5")
-        self.resize_check = QCheckBox("continue at larger size")
+        self.lo_edit.setToolTip("Discriminative learning rates: the first layers of the "
+                                "encoder learn at this rate, the head at the one above, and "
+                                "the layers between at rates spread geometrically")
+        self.hi_edit.setToolTip(self.lo_edit.toolTip())
+        self.mode_combo.setToolTip("\n".join(label for _key, label in MODES)
+                                   + "\nStages 2 and 3 alone continue the model trained "
+                                   "before in this session")
+        self.resize_check = QCheckBox("Continue at")
         self.resize_check.setObjectName("resizeCheck")
         self.resize_size = QSpinBox()
         self.resize_size.setObjectName("resizeSizeSpin")
@@ -129,18 +136,15 @@ class StageControls(QGroupBox):
         self._connect()
 
     def _layout(self) -> None:
-        lrs_row = QHBoxLayout()
-        lrs_row.addWidget(self.lo_edit)
-        lrs_row.addWidget(QLabel("to"))
-        lrs_row.addWidget(self.hi_edit)
         resize_row = QHBoxLayout()
         resize_row.addWidget(self.resize_check)
-        resize_row.addWidget(self.resize_size)
+        resize_row.addWidget(self.resize_size, 1)
         form = QFormLayout()
         form.addRow("Run", self.mode_combo)
         form.addRow("Unfrozen epochs", self.unfreeze_epochs)
-        form.addRow("Discriminative LRs", lrs_row)
-        form.addRow("", resize_row)
+        form.addRow("Head LR", self.hi_edit)
+        form.addRow("First-layers LR", self.lo_edit)
+        form.addRow("Larger size", resize_row)
         form.addRow("Larger-size epochs", self.resize_epochs)
         outer = QVBoxLayout(self)
         outer.addLayout(form)
@@ -213,4 +217,5 @@ def _lr_edit(name: str, placeholder: str) -> QLineEdit:
     edit.setObjectName(name)
     edit.setPlaceholderText(placeholder)
     edit.setValidator(LRValidator(edit))
+    fit_placeholder(edit)
     return edit

@@ -75,6 +75,7 @@ class JobSignals(QObject):
     batchEnded = Signal(object)
     epochEnded = Signal(object)
     fitEnded = Signal(object)
+    lrFindStep = Signal(object)
     lrFindDone = Signal(object)
     otherMessage = Signal(object)
     succeeded = Signal(object)  # the job's return value
@@ -83,7 +84,7 @@ class JobSignals(QObject):
 
 
 SIGNAL_NAMES = ("runStarted", "fitStarted", "batchEnded", "epochEnded", "fitEnded",
-                "lrFindDone", "otherMessage", "succeeded", "failed", "finished")
+                "lrFindStep", "lrFindDone", "otherMessage", "succeeded", "failed", "finished")
 
 
 class TrainingWorker(JobSignals):
@@ -98,6 +99,7 @@ class TrainingWorker(JobSignals):
             "BatchEnd": self.batchEnded,
             "EpochEnd": self.epochEnded,
             "FitEnded": self.fitEnded,
+            "LRFindStep": self.lrFindStep,
             "LRFindDone": self.lrFindDone,
         }
 

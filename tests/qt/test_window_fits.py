@@ -1,0 +1,124 @@
+"""The window at 1366x768 and 1920x1080 with the Training dock open: the image keeps at least
+half of the width and no control is clipped, in every tab of the training panel, with a run in
+the history, LR finder suggestions and a stage marker on the plots."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QLabel, QPushButton, QWidget
+
+from workbench.app import create_main_window
+from workbench.core.project import Project
+
+from .layout_check import layout_problems
+
+SIZES = [(1366, 768), (1920, 1080)]
+RUN_CONFIG = {"arch": "resnet34", "size": 128, "resize": [128, 256], "lrs": [2.0e-5, 2.0e-3],
+              "epochs": 12}
+
+
+def open_with_training(qtbot, project: Project, settings: QSettings, size: tuple[int, int]):
+    project.db.add_run("20261129-210630-12", RUN_CONFIG)
+    project.db.update_run("20261129-210630-12", status="finished", epochs=12,
+                          best_metric=0.8812, metric_name="dice_mean",
+                          finished_at=project.db.get_run("20261129-210630-12")["created_at"]
+                          + 754)
+    window = create_main_window(project, settings)
+    window.resize(*size)
+    window.show()
+    qtbot.waitExposed(window)
+    qtbot.waitUntil(lambda: window.workspace.current_name is not None, timeout=5000)
+    qtbot.wait(50)  # the deferred dock sizing
+    if not window.training_dock.isVisible():
+        window.training_dock.toggleViewAction().trigger()
+    qtbot.waitUntil(lambda: window.training_dock.height() >= 260, timeout=3000)
+    # The device list arrives from a background probe and changes the settings' text.
+    qtbot.waitUntil(lambda: window.training_panel.devices_probed, timeout=60000)
+    qtbot.wait(50)
+    return window
+
+
+def fill_panel(panel) -> None:
+    """Content as after a run: metric legend, LR finder suggestions, stage marker, history."""
+    plots = panel.plots
+    plots.reset(["dice_mean", "iou_mean", "pixel_acc"])
+    plots.set_x_span(100, 5)
+    plots.mark_stage(96.5, "unfrozen 256px")
+    lrs = [1e-7 * 1.2 ** i for i in range(90)]
+    losses = [1.0 - 0.006 * i if i < 70 else 0.6 + 0.05 * (i - 70) for i in range(90)]
+    panel.lr_finder.set_result(lrs, losses, {"valley": lrs[40], "steep": lrs[50],
+                                             "minimum": lrs[69] / 10})
+    panel.refresh_history()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> QSettings:
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("fixture", ["seg_project", "tag_project"])
+def test_training_dock_open_nothing_clipped(request, qtbot, settings, size, fixture):
+    project = request.getfixturevalue(fixture)
+    window = open_with_training(qtbot, project, settings, size)
+    try:
+        canvas = window.findChild(QWidget, "canvas")
+        assert canvas.width() >= window.width() / 2, (canvas.width(), window.width())
+        panel = window.training_panel
+        fill_panel(panel)
+        assert panel.history.run_ids() == ["20261129-210630-12"]
+        for index in range(panel.tabs.count()):
+            panel.tabs.setCurrentIndex(index)
+            qtbot.wait(30)
+            problems = layout_problems(window)
+            assert problems == [], f"tab {panel.tabs.tabText(index)}:\n" + "\n".join(problems)
+        panel.set_settings_visible(False)
+        qtbot.wait(30)
+        assert not panel.settings_section.isVisible()
+        assert layout_problems(window) == []
+    finally:
+        window.close()
+
+
+def test_stage_name_stays_inside_the_plot(qtbot, seg_project, settings):
+    window = open_with_training(qtbot, seg_project, settings, SIZES[0])
+    try:
+        plots = window.training_panel.plots
+        plots.set_x_span(100, 5)
+        for x in (3.5, 50.5, 96.5):  # near the left edge, in the middle, near the right edge
+            plots.mark_stage(x, "unfrozen 256px")
+        qtbot.wait(30)
+        assert len(plots.stage_lines) == 9
+        for plot, line in plots.stage_lines:
+            view = plot.getPlotItem().vb.sceneBoundingRect()
+            label = line.label.sceneBoundingRect()
+            assert view.contains(label), (plot.objectName(), line.value(), view, label)
+    finally:
+        window.close()
+
+
+def test_legends_are_below_the_plots_not_on_the_data(qtbot, seg_project, settings):
+    window = open_with_training(qtbot, seg_project, settings, SIZES[0])
+    try:
+        panel = window.training_panel
+        fill_panel(panel)
+        for plot in (panel.plots.loss_plot, panel.plots.metric_plot, panel.lr_finder.plot):
+            assert plot.getPlotItem().legend is None  # no legend box inside the view
+        legend = panel.findChild(QLabel, "metricLegend").text()
+        assert all(name in legend for name in ("dice_mean", "iou_mean", "pixel_acc"))
+        finder_legend = panel.findChild(QLabel, "lrFinderLegend").text()
+        assert all(name in finder_legend for name in ("valley", "steep", "minimum"))
+        # each marker's colour is in the legend next to its name
+        for spot, name in zip(panel.lr_finder.markers.points(), ("valley", "steep", "minimum")):
+            colour = spot.brush().color().name()
+            assert colour in finder_legend.split(name)[0].rsplit("<span", 1)[-1]
+        assert panel.findChild(QPushButton, "savePlotsButton").isVisible()
+    finally:
+        window.close()

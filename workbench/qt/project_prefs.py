@@ -1,0 +1,112 @@
+"""Remembers, per project, the training settings, brush size, selected class and import folder.
+
+The app builds one :class:`PrefsBinder` per main window with the project's
+:class:`~workbench.core.prefs.ProjectPrefs`. It restores the saved values into the workspace's
+tool state and the training panel's form when the window opens, and writes them back a second
+after the last change and when the window closes. Widgets never read or write the file.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, QTimer
+
+from workbench.core.prefs import ProjectPrefs
+from workbench.training.config import TrainConfig
+
+log = logging.getLogger(__name__)
+
+SAVE_DELAY_MS = 1000
+_STAGE_KEYS = ("mode", "unfreeze_epochs", "lo", "hi", "resize_enabled", "resize_size",
+               "resize_epochs")
+
+
+def saved_config(prefs: ProjectPrefs) -> TrainConfig | None:
+    """The training settings saved for this project, or None (never saved, or unreadable)."""
+    data = prefs.section("training").get("config")
+    if not isinstance(data, dict):
+        return None
+    try:
+        return TrainConfig.from_dict(data)
+    except (TypeError, ValueError) as exc:
+        log.warning("ignoring saved training settings: %s", exc)
+        return None
+
+
+class PrefsBinder(QObject):
+    """Restores ``prefs`` into ``workspace`` and ``panel`` and saves them back on change."""
+
+    def __init__(self, prefs: ProjectPrefs, window: QObject, workspace: QObject,
+                 panel: QObject | None) -> None:
+        super().__init__(window)
+        self.prefs = prefs
+        self.state = getattr(workspace, "state", None) if getattr(
+            workspace, "controller", None) is not None else None
+        self.panel = panel
+        self._timer = QTimer(self, singleShot=True, interval=SAVE_DELAY_MS)
+        self._timer.timeout.connect(self.save)
+        self._restore()
+        if self.state is not None:
+            self.state.changed.connect(self._timer.start)
+        if panel is not None:
+            panel.form.configChanged.connect(self._timer.start)
+            panel.stages.changed.connect(self._timer.start)
+        window.installEventFilter(self)  # this window's own events only
+
+    def _restore(self) -> None:
+        saved = self.prefs.section("annotation")
+        if self.state is not None:
+            if isinstance(saved.get("brush_size"), int):
+                self.state.set_brush_size(saved["brush_size"])
+            label = saved.get("label")
+            if isinstance(label, int) and 0 <= label < self.state.num_classes:
+                self.state.set_label(label)
+        stages = self.prefs.section("training").get("stages")
+        if self.panel is not None and isinstance(stages, dict):
+            self._restore_stages(stages)
+
+    def _restore_stages(self, saved: dict[str, Any]) -> None:
+        controls = self.panel.stages
+        if isinstance(saved.get("mode"), str):
+            controls.set_mode(saved["mode"])
+        for key, spin in (("unfreeze_epochs", controls.unfreeze_epochs),
+                          ("resize_size", controls.resize_size),
+                          ("resize_epochs", controls.resize_epochs)):
+            if isinstance(saved.get(key), int):
+                spin.setValue(saved[key])
+        for key, edit in (("lo", controls.lo_edit), ("hi", controls.hi_edit)):
+            if isinstance(saved.get(key), int | float):
+                edit.setText(f"{saved[key]:g}")
+        if isinstance(saved.get("resize_enabled"), bool):
+            controls.resize_check.setChecked(saved["resize_enabled"])
+
+    def save(self) -> None:
+        self._timer.stop()
+        if self.state is not None:
+            label = self.state.label if not self.state.erasing else self.state.last_class
+            self.prefs.update("annotation", {"brush_size": int(self.state.brush_size),
+                                             "label": int(label)})
+        if self.panel is not None:
+            stages = asdict(self.panel.stages.settings)
+            self.prefs.update("training", {
+                "config": self.panel.form.config.to_dict(),
+                "stages": {k: stages[k] for k in _STAGE_KEYS if k in stages},
+            })
+        self.prefs.save()
+
+    def remember_import_folder(self, folder: str) -> None:
+        if folder:
+            self.prefs.update("import", {"folder": folder})
+            self.prefs.save()
+
+    def import_folder(self) -> str:
+        folder = self.prefs.section("import").get("folder")
+        return folder if isinstance(folder, str) else ""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Close:
+            self.save()
+        return False
