@@ -5,13 +5,12 @@ label/prediction/errors toggle, and the "add to queue" action. The window's modu
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt
+from PySide6.QtCore import QModelIndex, QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QWidget
 
 from workbench.core.project import Task
 from workbench.qt.browser.model import NameRole
-from workbench.qt.main_window import TRAINING_DOCK_MIN_WINDOW
 from workbench.qt.refit.corrections import CorrectionTracker
 from workbench.qt.refit.launcher import (
     MistakesController,
@@ -88,9 +87,9 @@ class CorrectionsLoop(QObject):
         dock = self._tabbed_dock("Queue", "queueDock", self.queue_panel)
         training = getattr(self.window, "training_dock", None)
         if training is not None:
-            # Narrow windows start with the training dock hidden so the canvas gets the room;
+            # The window may start with the training dock hidden so the image gets the room;
             # the loop's docks, in the same group, follow it: hidden with it, shown with it.
-            self.window.installEventFilter(self)
+            training.visibilityChanged.connect(self._training_visibility)
             training.toggleViewAction().toggled.connect(self._training_toggled)
         toolbar = getattr(self.window, "toolbar", None)
         if toolbar is not None:
@@ -105,14 +104,11 @@ class CorrectionsLoop(QObject):
                     dock.show()
             self.window.training_dock.raise_()
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.window and event.type() == QEvent.Type.Show:
-            self.window.removeEventFilter(self)
-            if self.window.width() < TRAINING_DOCK_MIN_WINDOW:
-                for dock in (self.queue_dock, self.mistakes_dock):
-                    if dock is not None:
-                        dock.hide()
-        return False
+    def _training_visibility(self, _visible: bool) -> None:
+        if self.window.training_dock.isHidden():  # closed, not just behind another tab
+            for dock in (self.queue_dock, getattr(self, "mistakes_dock", None)):
+                if dock is not None:
+                    dock.hide()
 
     def _install_view(self) -> None:
         ws = self.window.workspace
