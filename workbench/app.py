@@ -84,6 +84,7 @@ def create_main_window(project: Project | str | Path,
     from workbench.qt.annotation import AnnotationWorkspace
     from workbench.qt.main_window import MainWindow
     from workbench.qt.project_prefs import PrefsBinder, saved_config
+    from workbench.qt.refit.hookup import install_loop
     from workbench.qt.training import TrainingPanel
 
     owns = not isinstance(project, Project)
@@ -94,6 +95,7 @@ def create_main_window(project: Project | str | Path,
         panel = TrainingPanel(opened, config=saved_config(prefs))
         window = MainWindow(opened, workspace, panel, settings, owns_project=owns)
         window.prefs = PrefsBinder(prefs, window, workspace, panel)
+        install_loop(window)  # Mistakes, corrections queue, refit (workbench/qt/refit)
     except BaseException:
         if owns:
             opened.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -46,3 +47,34 @@ def read_prediction(path: Path, shape: tuple[int, int], num_classes: int) -> np.
     if bad.any():
         raise MaskError(f"prediction {path} has values outside the {num_classes} classes")
     return arr
+
+
+def error_mask(label: np.ndarray, prediction: np.ndarray) -> np.ndarray:
+    """0 where the prediction differs from a labelled pixel, UNLABELLED elsewhere (an index
+    mask the canvas overlay draws in one colour: exactly the pixels the model got wrong)."""
+    wrong = (np.asarray(label) != np.asarray(prediction)) & (np.asarray(label) != UNLABELLED)
+    return np.where(wrong, 0, UNLABELLED).astype(np.uint8)
+
+
+def newest_tag_probabilities(project_root: Path, name: str,
+                             tags: list[str]) -> tuple[str, dict[str, float]] | None:
+    """(run id, tag -> predicted probability) for image ``name`` from the newest
+    ``predictions/<run>/predictions.csv`` that lists it; None if no run predicted it."""
+    base = Path(project_root) / "predictions"
+    if not base.is_dir():
+        return None
+    files = sorted(base.glob("*/predictions.csv"), key=lambda p: p.stat().st_mtime, reverse=True)
+    stem = Path(name).stem
+    for path in files:
+        try:
+            with path.open(newline="", encoding="utf-8") as fh:
+                reader = csv.reader(fh)
+                header = next(reader, [])
+                for row in reader:
+                    if row and row[0] in (stem, name):
+                        probs = dict(zip(header[1:], (float(v) for v in row[1:])))
+                        return path.parent.name, {t: probs[t] for t in tags if t in probs}
+        except (OSError, ValueError) as exc:
+            raise MaskError(f"cannot read predictions {path}: {exc}; run `workbench predict` "
+                            "again") from exc
+    return None

@@ -53,8 +53,10 @@ class TagPanel(QWidget):
         box_layout.setContentsMargins(0, 0, 0, 0)
         box_layout.setSpacing(2)
         self.boxes: list[QCheckBox] = []
+        self._texts: list[str] = []
         for tag, rgb, key in zip(self.tags, colors, keys):
-            check = QCheckBox(f"{tag}" + (f"   ({key})" if key else ""))
+            self._texts.append(f"{tag}" + (f"   ({key})" if key else ""))
+            check = QCheckBox(self._texts[-1])
             check.setIcon(swatch(rgb, 12))
             check.setObjectName(f"tag_{tag}")
             check.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -89,6 +91,13 @@ class TagPanel(QWidget):
             box.blockSignals(False)
         if notify:
             self._emit()
+
+    def set_probabilities(self, probs: dict[str, float] | None) -> None:
+        """Show the model's probability of each tag beside its tick (None: hide them)."""
+        for tag, box, text in zip(self.tags, self.boxes, self._texts):
+            p = None if probs is None else probs.get(tag)
+            box.setText(text if p is None else f"{text}   {p:.2f}")
+            box.setToolTip("" if p is None else f"Model: {p:.0%} {tag}")
 
     def toggle(self, index: int) -> None:
         if 0 <= index < len(self.boxes) and self.isEnabled():

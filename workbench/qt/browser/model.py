@@ -32,6 +32,7 @@ FILTERS = {  # filter key -> statuses it shows
     "unlabelled": frozenset({"unlabelled"}),
     "labelled": frozenset({"labelled", "reviewed"}),
     "reviewed": frozenset({"reviewed"}),
+    "uncertain": frozenset({"unlabelled"}),  # sorted by the model's uncertainty, highest first
 }
 _MAX_PIXMAPS = 3000  # in-memory thumbnails kept (~110 MB at 96 px worst case); disk has the rest
 
@@ -163,6 +164,7 @@ class ImageFilterProxy(QSortFilterProxyModel):
         super().__init__(parent)
         self._mode = "all"
         self._pinned: str | None = None
+        self._scores: dict[str, float] = {}
 
     @property
     def mode(self) -> str:
@@ -175,6 +177,26 @@ class ImageFilterProxy(QSortFilterProxyModel):
             self._begin_change()
             self._mode = mode
             self._end_change()
+            # -1: back to the project's order
+            if mode == "uncertain":
+                self.sort(0, Qt.SortOrder.DescendingOrder)
+            else:
+                self.sort(-1, Qt.SortOrder.AscendingOrder)
+
+    def set_scores(self, scores: Mapping[str, float]) -> None:
+        """Uncertainty per image name (the "uncertain" mode sorts by it, highest first)."""
+        self._scores = dict(scores)
+        if self._mode == "uncertain":
+            self._begin_change()
+            self._end_change()
+            self.sort(0, Qt.SortOrder.DescendingOrder)
+
+    def lessThan(self, left: Index, right: Index) -> bool:
+        # Unscored images sort below every scored one, then in list order.
+        model = self.sourceModel()
+        a = self._scores.get(model.name_at(left.row()), float("-inf"))
+        b = self._scores.get(model.name_at(right.row()), float("-inf"))
+        return a < b if a != b else left.row() > right.row()
 
     def set_pinned(self, name: str | None) -> None:
         if name == self._pinned:

@@ -22,7 +22,8 @@ from workbench.qt.browser.model import ImageFilterProxy, ImageListModel, NameRol
 from workbench.qt.browser.thumbnails import ThumbnailCache, ThumbnailLoader
 
 FILTER_LABELS = (("All images", "all"), ("Unlabelled", "unlabelled"),
-                 ("Labelled", "labelled"), ("Reviewed", "reviewed"))
+                 ("Labelled", "labelled"), ("Reviewed", "reviewed"),
+                 ("Most uncertain first", "uncertain"))
 DIRECTIONS = ("next", "prev", "next_unlabelled")
 
 
@@ -52,6 +53,7 @@ class ImageBrowser(QWidget):
         self.model = model
         self.loader = loader
         self.proxy = ImageFilterProxy(self)
+        self._uncertainty: list[str] = []  # unlabelled images, most uncertain first
         self.proxy.setSourceModel(model)
         self.filter_box = QComboBox(objectName="imageFilter")
         for label, key in FILTER_LABELS:
@@ -140,8 +142,21 @@ class ImageBrowser(QWidget):
             return False
         return self.select(str(self.proxy.index(row, 0).data(NameRole)))
 
+    def set_uncertainty(self, scores: Mapping[str, float]) -> None:
+        """The model's uncertainty per unlabelled image (most uncertain first): "Most
+        uncertain first" sorts by it and N follows it."""
+        self._uncertainty = list(scores)
+        self.proxy.set_scores(scores)
+
     def _next_unlabelled(self) -> str | None:
         current = self.current_name()
+        ranked = self._uncertainty
+        if ranked:  # the next in uncertainty order after the current image, still unlabelled
+            start = ranked.index(current) if current in ranked else -1
+            for name in ranked[start + 1:] + ranked[:start + 1]:
+                row = self.model.row_of(name)
+                if name != current and row >= 0 and self.model.status_at(row) == "unlabelled":
+                    return name
         start = self.model.row_of(current) if current is not None else -1
         total = self.model.rowCount()
         for step in range(1, total + 1):
