@@ -1,4 +1,4 @@
-"""Adds the corrections loop to a main window: Queue dock, Mistakes tab, refit, the
+"""Adds the corrections loop to a main window: Queue dock (right), Mistakes tab, refit, the
 label/prediction/errors toggle, and the "add to queue" action. The window's modules only call
 :func:`install_loop`; everything the loop needs lives here and in its sibling modules.
 """
@@ -84,11 +84,19 @@ class CorrectionsLoop(QObject):
         return dock
 
     def _dock(self) -> QDockWidget:
-        dock = self._tabbed_dock("Queue", "queueDock", self.queue_panel)
+        # Its own dock on the right, the full height for the list, the refit settings and the
+        # before / after table; hidden until asked for (toolbar button with the pending count,
+        # Corrections menu, or a finished refit), so the image keeps the width at 1366 px.
+        dock = QDockWidget("Queue", self.window)
+        dock.setObjectName("queueDock")
+        dock.setWidget(self.queue_panel)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        dock.hide()
         training = getattr(self.window, "training_dock", None)
         if training is not None:
-            # The window may start with the training dock hidden so the image gets the room;
-            # the loop's docks, in the same group, follow it: hidden with it, shown with it.
             training.visibilityChanged.connect(self._training_visibility)
             training.toggleViewAction().toggled.connect(self._training_toggled)
         toolbar = getattr(self.window, "toolbar", None)
@@ -98,17 +106,13 @@ class CorrectionsLoop(QObject):
         return dock
 
     def _training_toggled(self, shown: bool) -> None:
-        if shown:
-            for dock in (self.queue_dock, self.mistakes_dock):
-                if dock is not None:
-                    dock.show()
+        if shown and self.mistakes_dock is not None:  # tabbed with Training: follows it
+            self.mistakes_dock.show()
             self.window.training_dock.raise_()
 
     def _training_visibility(self, _visible: bool) -> None:
-        if self.window.training_dock.isHidden():  # closed, not just behind another tab
-            for dock in (self.queue_dock, getattr(self, "mistakes_dock", None)):
-                if dock is not None:
-                    dock.hide()
+        if self.window.training_dock.isHidden() and self.mistakes_dock is not None:
+            self.mistakes_dock.hide()  # closed, not just behind another tab
 
     def _install_view(self) -> None:
         ws = self.window.workspace
