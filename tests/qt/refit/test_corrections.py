@@ -124,3 +124,9 @@ def test_tag_probabilities_and_predicted_tags_as_one_undo_step(qtbot, tag_projec
     assert tag_project.queue.pending() == []  # undone to where it started: nothing to refit
     window.browser.select("tag_01.png")  # no prediction: plain ticks, button off
     assert not button.isEnabled() and red.text() == "red   (1)"
+
+
+def test_empty_queue_hint_names_the_real_add_shortcut(qtbot, seg_project):
+    window = _window(qtbot, seg_project)
+    shortcut = window.loop.add_action.shortcut().toString()
+    assert shortcut and shortcut in window.loop.queue_panel.hint.text()

@@ -20,12 +20,11 @@ from workbench.qt.refit.launcher import (
 from workbench.qt.refit.mistakes import MistakesView
 from workbench.qt.refit.prediction_view import PredictionView, ViewToggle
 from workbench.qt.refit.queue_model import QueueModel
-from workbench.qt.refit.queue_panel import QueuePanel, badge_title
+from workbench.qt.refit.queue_panel import QUEUE_KEY, QueuePanel, badge_title
 from workbench.qt.refit.refit_panel import RefitControls
 from workbench.qt.refit.tag_predictions import TagPredictions
 from workbench.qt.theme import icon
 
-QUEUE_KEY = "Ctrl+E"
 VIEW_KEY = "V"
 
 

@@ -24,6 +24,9 @@ from workbench.qt.refit.queue_model import CHANGE, THUMB, NameRole, QueueModel
 THUMB_PX = 40
 
 
+#: Adds the open image to the queue (the Corrections menu action; named in the hint here).
+QUEUE_KEY = "Ctrl+E"
+
 class QueueView(QTableView):
     """A table whose internal drags reorder the queue (and never delete the dragged row)."""
 
@@ -144,7 +147,7 @@ class QueuePanel(QWidget):
         done = self.model.rowCount() - pending
         if self.model.rowCount() == 0:
             self.hint.setText("No corrections yet. Open a mistake with “Correct this”, fix "
-                              "it and it lands here; Ctrl+Shift+Q queues the open image.")
+                              f"it and it lands here; {QUEUE_KEY} queues the open image.")
         else:
             self.hint.setText(f"{pending} pending" + (f", {done} used by earlier refits"
                                                       if done else "")
