@@ -52,10 +52,13 @@ def test_refit_button_runs_a_real_refit(qtbot, seg_project):
     # before / after side by side
     table = controls.table
     assert table.isVisibleTo(controls)
-    assert table.item(0, 0).text() == f"{result.before['queue']['loss']:.4f}"
-    assert table.item(0, 1).text() == f"{result.after['queue']['loss']:.4f}"
-    assert table.item(1, 3).text() == f"{result.after['valid']['dice_mean']:.4f}"
-    assert "dice_mean" in table.horizontalHeaderItem(2).text()
+    before, after = result.before, result.after
+    assert table.item(0, 0).text() == (f"{before['queue']['loss']:.3f} → "
+                                       f"{after['queue']['loss']:.3f}")
+    assert table.item(1, 1).text() == (f"{before['valid']['dice_mean']:.3f} → "
+                                       f"{after['valid']['dice_mean']:.3f}")
+    assert table.verticalHeaderItem(1).text() == "dice_mean"
+    assert table.horizontalHeaderItem(1).text() == "validation"
     # the new run is in History (selected) and names its parent and items
     assert result.run in panel.history.run_ids()
     assert panel.history.selected_run_id() == result.run
@@ -69,3 +72,26 @@ def test_refit_button_runs_a_real_refit(qtbot, seg_project):
         Qt.ItemDataRole.ToolTipRole) for r in range(2))
     assert window.loop.queue_dock.windowTitle() == "Queue"
     assert not controls.button.isEnabled()
+
+
+def test_before_after_cells_are_never_elided(qtbot):
+    from types import SimpleNamespace
+
+    from workbench.qt.refit.refit_panel import RefitControls
+
+    controls = RefitControls()
+    qtbot.addWidget(controls)
+    figures = {"loss": 17.6634, "dice_mean": 0.3921}
+    controls.show_result(SimpleNamespace(before={"queue": figures, "valid": figures},
+                                         after={"queue": figures, "valid": figures},
+                                         run="r2", parent="r1", items=["a.png"]))
+    controls.resize(controls.minimumSizeHint())
+    controls.show()
+    table = controls.table
+    metrics = table.fontMetrics()
+    for column in range(table.columnCount()):
+        for row in range(table.rowCount()):
+            needed = metrics.horizontalAdvance(table.item(row, column).text())
+            assert table.columnWidth(column) >= needed
+    assert table.viewport().width() >= sum(table.columnWidth(c)
+                                           for c in range(table.columnCount()))

@@ -22,7 +22,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-ROWS = (("queue", "queued images"), ("valid", "validation"))
+# One column per image set, one row per figure, "before → after" in each cell: narrow enough
+# for the queue dock, where four before/after columns were cut to "0.4…".
+COLUMNS = (("queue", "queued images"), ("valid", "validation"))
 
 
 def main_metric(values: Mapping[str, Any]) -> str | None:
@@ -31,7 +33,11 @@ def main_metric(values: Mapping[str, Any]) -> str | None:
 
 
 def _fmt(value: Any) -> str:
-    return "–" if value is None else f"{float(value):.4f}"
+    return "–" if value is None else f"{float(value):.3f}"
+
+
+def before_after(before: Any, after: Any) -> str:
+    return f"{_fmt(before)} → {_fmt(after)}"
 
 
 class RefitControls(QWidget):
@@ -68,12 +74,15 @@ class RefitControls(QWidget):
         self.status.setObjectName("refitStatus")
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.table = QTableWidget(len(ROWS), 4)
+        self.table = QTableWidget(2, len(COLUMNS))
         self.table.setObjectName("refitBeforeAfter")
-        self.table.setVerticalHeaderLabels([label for _, label in ROWS])
-        self.table.setHorizontalHeaderLabels(["loss\nbefore", "loss\nafter", "metric\nbefore",
-                                              "metric\nafter"])
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.setHorizontalHeaderLabels([label for _, label in COLUMNS])
+        self.table.setVerticalHeaderLabels(["loss", "metric"])
+        # Columns as wide as "0.345 → 0.338", and the dock as wide as the table: never elided.
+        self.table.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setSizeAdjustPolicy(QTableWidget.SizeAdjustPolicy.AdjustToContents)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setMaximumHeight(self.table.verticalHeader().length()
                                     + self.table.horizontalHeader().sizeHint().height() + 6)
@@ -120,16 +129,21 @@ class RefitControls(QWidget):
     def show_result(self, result: Any) -> None:
         """Before / after of a RefitResult, side by side."""
         metric = main_metric(result.before.get("valid") or result.before.get("queue") or {})
-        name = metric or "metric"
-        self.table.setHorizontalHeaderLabels(
-            ["loss\nbefore", "loss\nafter", f"{name}\nbefore", f"{name}\nafter"])
-        for r, (key, _label) in enumerate(ROWS):
+        self.table.setVerticalHeaderLabels(["loss", metric or "metric"])
+        for c, (key, _label) in enumerate(COLUMNS):
             before, after = result.before.get(key) or {}, result.after.get(key) or {}
-            values = (before.get("loss"), after.get("loss"),
-                      before.get(metric) if metric else None, after.get(metric) if metric else None)
-            for c, value in enumerate(values):
-                self.table.setItem(r, c, QTableWidgetItem(_fmt(value)))
+            for r, figure in enumerate(("loss", metric)):
+                text = before_after(before.get(figure) if figure else None,
+                                    after.get(figure) if figure else None)
+                self.table.setItem(r, c, QTableWidgetItem(text))
         self.table.setVisible(True)
+        self.table.resizeColumnsToContents()
+        t = self.table  # the dock widens to the table's content
+        header = max(t.verticalHeader().sizeHint().width(),
+                     max(t.fontMetrics().horizontalAdvance(t.verticalHeaderItem(r).text())
+                         for r in range(t.rowCount())) + 16)  # + the header's padding
+        t.setMinimumWidth(header + 2 * t.frameWidth() + 12
+                          + sum(t.columnWidth(c) for c in range(t.columnCount())))
         self.status.setText(f"Run <b>{result.run}</b> (refit of {result.parent} on "
                             f"{len(result.items)} image(s)) is in History; its predictions "
                             "are on disk.")
