@@ -6,7 +6,13 @@ import pytest
 
 from workbench.training.errors import TrainingCancelled, TrainingError
 from workbench.training.events import Callback
-from workbench.training.refit import REFIT_LR_FACTOR, RefitSampler, RefitSettings, refit, refit_lrs
+from workbench.training.refit import (
+    REFIT_LR_FACTOR,
+    RefitSampler,
+    RefitSettings,
+    refit,
+    refit_lrs,
+)
 from workbench.training.session import train
 
 # A short refit on 9 training images may move the validation Dice a little either way; it must
@@ -55,6 +61,9 @@ def test_refit_on_queue(seg_project, config_factory) -> None:
     assert seg_project.db.uncertainty_run() == result.run
     js = result.to_json()
     assert set(js) == {"run", "parent", "items", "before", "after"}
+    recorded = seg_project.db.get_run(result.run)["config"]["extra"]["refit"]
+    assert recorded["base_lrs"] and recorded["lrs"] == pytest.approx(
+        [v * REFIT_LR_FACTOR for v in recorded["base_lrs"]])  # the next refit starts from it
     assert set(js["before"]) == set(js["after"]) == {"queue", "valid"}
 
     with pytest.raises(TrainingError, match="no pending item"):
@@ -94,3 +103,12 @@ def test_feedback_csv_then_refit_multilabel(tag_project, config_factory, tmp_pat
         assert {"loss", "f2"} <= set(when["valid"])  # the other validation images
     assert (tag_project.predictions_dir / result.run / "predictions.csv").is_file()
     assert tag_project.queue.get(report.items[0].id).used_by == result.run
+
+
+def test_refit_of_a_refit_does_not_double_the_rate_again() -> None:
+    trained = {"schedule": {"lr_max": [1e-5, 1e-4, 1e-3]}, "config": {"lr": 1e-3, "extra": {}}}
+    first = refit_lrs(trained, None, 3)
+    refitted = {"schedule": {"lr_max": first},
+                "config": {"lr": first[-1],
+                           "extra": {"refit": {"lrs": first, "base_lrs": [1e-5, 1e-4, 1e-3]}}}}
+    assert refit_lrs(refitted, None, 3) == pytest.approx(first)

@@ -95,10 +95,18 @@ class _StopWhen(Callback):
             raise CancelFitException()
 
 
+def base_lrs(ckpt: dict[str, Any]) -> list[float]:
+    """The per-group LRs a refit of this checkpoint starts from: its last one-cycle's, or, when
+    it is itself a refit, the base that refit used, so the rate does not double every round."""
+    refit_of = ((ckpt.get("config") or {}).get("extra") or {}).get("refit") or {}
+    lrs = refit_of.get("base_lrs") or (ckpt.get("schedule") or {}).get("lr_max", [])
+    return [float(v) for v in lrs]
+
+
 def refit_lrs(ckpt: dict[str, Any], lr: float | None, n_groups: int) -> list[float]:
-    """Per-group max LRs: the parent's last one-cycle ones x REFIT_LR_FACTOR, or scaled so the
-    head gets ``lr`` (the parent's ratios between layer groups are kept)."""
-    parent = [float(v) for v in (ckpt.get("schedule") or {}).get("lr_max", [])]
+    """Per-group max LRs: the base LRs (see :func:`base_lrs`) x REFIT_LR_FACTOR, or scaled so
+    the head gets ``lr`` (the base's ratios between layer groups are kept)."""
+    parent = base_lrs(ckpt)
     if len(parent) != n_groups:
         base = lr or ckpt["config"].get("lr") or 1e-3
         return [float(base)] * n_groups
@@ -214,7 +222,7 @@ def refit(project: Project, parent_run: str | None = None,
     valid = [n for n in learner.data.valid_names if n not in items]
     before = {"queue": evaluate(learner, items), "valid": evaluate(learner, valid)}
     config.lr = lrs[-1]
-    config.extra["refit"] = {"parent": parent, "lrs": lrs,
+    config.extra["refit"] = {"parent": parent, "lrs": lrs, "base_lrs": base_lrs(ckpt),
                              **_use_refit_mix(learner, items, settings)}
     project.db.add_run(run_id, config.to_dict())
     project.db.update_run(run_id, parent=parent, queue_items=items)
