@@ -35,3 +35,14 @@ def answer_message_box(qtbot) -> Callable[[QMessageBox.StandardButton], list[str
         return seen
 
     return answer
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Train on one torch thread: GUI tests that train share 2 cores with the Qt thread."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -16,14 +16,7 @@ TINY = TrainConfig(arch="resnet18", size=32, bs=2, epochs=30, lr=1e-3, pretraine
                    device="cpu")
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # other test processes share the 2 cores
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_close_during_training_asks_then_stops_and_records_the_run(qtbot, seg_project,
