@@ -16,12 +16,20 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 @pytest.fixture(autouse=True)
 def _collect_garbage_between_tests():
-    """Python's cyclic collector runs at any allocation: inside a Qt test that is often while a
-    training thread is busy, and collecting the dead Qt wrappers of earlier tests there crashed
-    the process once (segfault in GC inside qtbot.waitUntil, 1 full run in 4). So in Qt tests
-    it runs here, between tests, when no worker thread is alive. Survivors are frozen so each
-    of these collections only walks what the last test made (a full walk with torch loaded
-    added minutes to the suite)."""
+    """As in the app (workbench/qt/gui_gc.py), cyclic garbage is never collected on a worker
+    thread during a Qt test: collection is off inside the test and runs here, between tests,
+    when no worker thread is alive. Survivors are frozen so each of these collections only
+    walks what the last test made (a full walk with torch loaded added minutes to the suite).
+
+    WORKBENCH_GC_STRESS=N instead leaves automatic collection on at threshold N (e.g. 100) on
+    every thread: slow, but it shakes out object-lifetime and re-entrancy bugs (it found the
+    weights dialog deleting itself inside its own setValue)."""
+    stress = os.environ.get("WORKBENCH_GC_STRESS")
+    if stress:
+        gc.enable()
+        gc.set_threshold(int(stress), 2, 2)
+        yield
+        return
     gc.disable()
     yield
     gc.enable()

@@ -125,7 +125,7 @@ def test_stop_mid_epoch_within_one_batch(qtbot, seg_project, make_panel):
 
 
 def test_engine_errors_are_shown_and_panel_stays_usable(qtbot, seg_project, tmp_path,
-                                                        make_panel):
+                                                        make_panel, monkeypatch):
     src = tmp_path / "few"
     src.mkdir()
     Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(src / "a.png")
@@ -142,20 +142,30 @@ def test_engine_errors_are_shown_and_panel_stays_usable(qtbot, seg_project, tmp_
     assert panel.progress.format() == "Failed"
 
     # A real NaN: after the first batch every weight of the first layer becomes NaN, so the
-    # next forward pass gives a NaN loss, which the engine itself must catch.
-    panel2 = make_panel(seg_project, bs=2, epochs=6)
+    # next forward pass gives a NaN loss, which the engine itself must catch. The weights are
+    # poisoned by an engine callback on the training thread: from the GUI thread the write
+    # would race the next backward pass (autograd's "modified by an inplace operation").
+    import torch  # loaded by the run already; the panel module itself must not need it
+
+    from workbench.qt.training import jobs
+    from workbench.training.events import FunctionCallback
+
     poisoned: list[int] = []
 
-    def poison(_msg: object) -> None:
-        import torch  # loaded by the run already; the panel module itself must not need it
-
+    def poison(learn) -> None:
         if not poisoned:
-            weight = next(panel2.engine.learner.model.parameters())
             with torch.no_grad():
-                weight.fill_(float("nan"))
-            poisoned.append(len(panel2.engine.learner.recorder.losses))
+                next(learn.model.parameters()).fill_(float("nan"))
+            poisoned.append(len(learn.recorder.losses))
 
-    panel2.jobStarted.connect(lambda signals: signals.batchEnded.connect(poison))
+    def build_poisoned(*args, **kwargs):
+        learner = build_learner(*args, **kwargs)
+        learner.add_callback(FunctionCallback(after_batch=poison))
+        return learner
+
+    build_learner = jobs.build_learner
+    monkeypatch.setattr(jobs, "build_learner", build_poisoned)
+    panel2 = make_panel(seg_project, bs=2, epochs=6)
     panel2.start_training()
     wait_idle(qtbot, panel2)
     level, text = panel2.message()

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
-from PySide6.QtWidgets import QProgressDialog, QWidget
+from PySide6.QtWidgets import QProgressBar, QProgressDialog, QWidget
 
 from workbench.core.errors import WorkbenchError
 
@@ -57,7 +57,12 @@ class WeightsDownload(QObject):
 
 class WeightsDownloadDialog(QProgressDialog):
     """Progress for one download; ``ended`` fires once its thread is done, and then
-    ``result_path`` (saved) or ``error`` ("" with no path: cancelled) say how it went."""
+    ``result_path`` (saved) or ``error`` ("" with no path: cancelled) say how it went.
+
+    Progress goes straight to the dialog's bar, never through ``setValue``: on a modal
+    QProgressDialog that runs ``processEvents()``, which could deliver the end of the download
+    and delete this dialog in the middle of its own ``setValue`` (a crash, seen in tests).
+    """
 
     ended = Signal()
 
@@ -70,6 +75,9 @@ class WeightsDownloadDialog(QProgressDialog):
         self.setMinimumWidth(self.fontMetrics().horizontalAdvance("M") * 34)  # label fits
         self.setAutoClose(False)
         self.setAutoReset(False)
+        self.bar = QProgressBar(self)
+        self.bar.setRange(0, 0)  # busy until the size is known
+        self.setBar(self.bar)
         self.result_path: Path | None = None
         self.error = ""
         self.arch = arch
@@ -93,8 +101,8 @@ class WeightsDownloadDialog(QProgressDialog):
     @Slot(int, int)
     def _progressed(self, done: int, total: int) -> None:
         if total:
-            self.setMaximum(1000)
-            self.setValue(int(1000 * done / total))
+            self.bar.setRange(0, 1000)
+            self.bar.setValue(int(1000 * done / total))
             self.setLabelText(f"Downloading ImageNet weights for {self.arch}: "
                               f"{done / 1e6:.1f} of {total / 1e6:.1f} MB")
         else:
