@@ -21,14 +21,22 @@ def _collect_garbage_between_tests():
     when no worker thread is alive. Survivors are frozen so each of these collections only
     walks what the last test made (a full walk with torch loaded added minutes to the suite).
 
-    WORKBENCH_GC_STRESS=N instead leaves automatic collection on at threshold N (e.g. 100) on
-    every thread: slow, but it shakes out object-lifetime and re-entrancy bugs (it found the
-    weights dialog deleting itself inside its own setValue)."""
+    WORKBENCH_GC_STRESS=N instead runs the app's own GUI-thread collector inside every test,
+    due every N allocations and checked every millisecond: slow, but it shakes out
+    object-lifetime and re-entrancy bugs (it found the weights dialog deleting itself inside
+    its own setValue)."""
     stress = os.environ.get("WORKBENCH_GC_STRESS")
     if stress:
-        gc.enable()
+        from workbench.qt.gui_gc import GuiThreadCollector
+
+        thresholds = gc.get_threshold()
         gc.set_threshold(int(stress), 2, 2)
+        collector = GuiThreadCollector(interval_ms=1)
+        collector.start()
         yield
+        collector.stop()
+        collector.deleteLater()
+        gc.set_threshold(*thresholds)
         return
     gc.disable()
     yield
