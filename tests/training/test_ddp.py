@@ -105,7 +105,7 @@ def test_torchrun_command_and_forwarded_arguments() -> None:
     cmd = torchrun_command(plan, ["P", "--epochs", "1"], python="py")
     assert cmd[:3] == ["py", "-m", "torch.distributed.run"]
     assert "--standalone" in cmd and "--nproc-per-node=2" in cmd
-    assert cmd[-5:] == ["-m", "workbench.training.launch", "P", "--epochs", "1"]
+    assert cmd[-6:] == ["-m", "workbench.training.launch", "--", "P", "--epochs", "1"]
     multi = torchrun_command(LaunchPlan(1, 2, 1, "10.0.0.1:29400"), ["P"])
     assert "--rdzv-backend=c10d" in multi and "--rdzv-endpoint=10.0.0.1:29400" in multi
     assert "--node-rank=1" in multi and "--standalone" not in multi
@@ -113,6 +113,24 @@ def test_torchrun_command_and_forwarded_arguments() -> None:
         LaunchPlan(1, nnodes=2)
     argv = ["P", "--nproc-per-node", "2", "--bs=4", "--nnodes=2", "--rdzv-endpoint", "h:1"]
     assert strip_launcher_options(argv) == ["P", "--bs=4"]
+
+
+def test_torchrun_passes_every_option_through_unchanged() -> None:
+    """torchrun's own parser must hand each process exactly our arguments: without the "--"
+    it took `--run ID` for an abbreviation of its `--run-path` and refused the command."""
+    from torch.distributed.run import get_args_parser
+
+    entries = (["predict", "P", "--run", "20261130-005702", "--out", "o", "--images", "valid"],
+               ["P", "--epochs", "2", "--bs", "4", "--lr", "1e-3", "--log-jsonl", "l",
+                "--resume", "r", "--size", "64", "--seed", "3", "--device", "cpu"])
+    for entry in entries:
+        for plan in (LaunchPlan(2), LaunchPlan(1, 2, 1, "10.0.0.1:29400")):
+            args = get_args_parser().parse_args(torchrun_command(plan, entry)[3:])
+            assert args.module and args.training_script == "workbench.training.launch"
+            forwarded = args.training_script_args
+            if forwarded[:1] == ["--"]:  # as launch.main drops it
+                forwarded = forwarded[1:]
+            assert forwarded == entry
 
 
 def test_jsonl_records_read_back_as_the_messages_written() -> None:
@@ -181,18 +199,43 @@ def test_window_error_names_the_failed_process() -> None:
 
 
 # --------------------------------------------------------------------------- real runs
-def test_two_processes_write_once_and_validate_on_the_whole_set(seg_project, tmp_path) -> None:
+def run_ids(root: Path) -> set[str]:
+    with Project.open(root, readonly=True) as project:
+        return {r["run_id"] for r in project.db.list_runs()}
+
+
+def test_two_by_bs4_follows_one_by_bs8_writes_once_and_validates_on_the_whole_set(
+        seg_project, tmp_path) -> None:
+    """1 x bs8, then 2 x bs4 (one run pair, for time). Same seed, same global batches
+    (DistributedSampler's permutation split by rank), so the curves agree closely but not
+    bitwise: augmentation draws differ per process, BatchNorm normalises over 4 images instead
+    of 8, the segmentation loss is a mean over each rank's labelled pixels, and float sums run
+    in another order. The 2-process run writes once (rank 0) and its logged validation metrics
+    are those of the whole validation set; a 2-process predict equals one in this process."""
     root = seg_project.root
     seg_project.close()
-    log = tmp_path / "log.jsonl"
-    res = workbench(*_train_args(root, log, "--bs", "4", "--nproc-per-node", "2"))
-    assert res.returncode == 0, res.stderr[-3000:]
-    run_id, run = only_run(root)
-    assert run["status"] == "finished"
-    assert [p.name for p in (root / "models").iterdir()] == [run_id]
+    curves, ids = [], []
+    for nproc, bs in ((1, "8"), (2, "4")):
+        log = tmp_path / f"log{nproc}.jsonl"
+        before = run_ids(root)
+        res = workbench(*_train_args(root, log, "--bs", bs, "--nproc-per-node", str(nproc),
+                                     "--epochs", "3"))
+        assert res.returncode == 0, res.stderr[-3000:]
+        records = jsonl(log)
+        assert [r["type"] for r in records].count("stage") == 1  # rank 0 alone writes the log
+        curves.append([r["loss"] for r in records if r["type"] == "batch"])
+        (new_run,) = run_ids(root) - before
+        ids.append(new_run)
+    one, two = np.array(curves[0]), np.array(curves[1])
+    assert len(one) == len(two) == 3  # 9 images: one global batch of 8 per epoch
+    assert np.all(np.abs(one - two) <= LOSS_TOL * one), (one, two)
+    assert not np.array_equal(one, two)
+
+    run_id = ids[1]
+    with Project.open(root, readonly=True) as project:
+        assert project.db.get_run(run_id)["status"] == "finished"
+    assert sorted(p.name for p in (root / "models").iterdir()) == sorted(ids)
     assert [p.name for p in (root / "models" / run_id).iterdir()] == ["last.pt"]
-    records = jsonl(log)
-    assert [r["type"] for r in records].count("stage") == 1  # rank 0 alone writes the log
     ckpt = checkpoints.load(root / "models" / run_id / "last.pt")
     assert not any(k.startswith("module.") for k in ckpt["model"])  # the unwrapped model
     assert ckpt["config"]["extra"]["ddp"] == {"world_size": 2, "global_bs": 8, "sync_bn": False}
@@ -203,33 +246,14 @@ def test_two_processes_write_once_and_validate_on_the_whole_set(seg_project, tmp
 
     # predict split over 2 processes == predict in one, file for file
     split, single = tmp_path / "split", tmp_path / "single"
-    res = workbench("predict", str(root), "--out", str(split), "--nproc-per-node", "2")
+    res = workbench("predict", str(root), "--run", run_id, "--out", str(split),
+                    "--nproc-per-node", "2")
     assert res.returncode == 0, res.stderr[-3000:]
-    assert main(["predict", str(root), "--out", str(single)]) == 0  # in this process
+    assert main(["predict", str(root), "--run", run_id, "--out", str(single)]) == 0
     names = sorted(p.name for p in single.iterdir())
     assert len(names) == 12 and sorted(p.name for p in split.iterdir()) == names
     for name in names:
         assert (split / name).read_bytes() == (single / name).read_bytes(), name
-
-
-def test_two_by_bs4_follows_one_by_bs8(seg_project, tmp_path) -> None:
-    """Same seed, same global batches (DistributedSampler's permutation split by rank), so
-    the curves agree closely but not bitwise: augmentation draws differ per process,
-    BatchNorm normalises over 4 images instead of 8, the segmentation loss is a mean over
-    each rank's labelled pixels, and float sums run in another order."""
-    root = seg_project.root
-    seg_project.close()
-    curves = []
-    for nproc, bs in ((1, "8"), (2, "4")):
-        log = tmp_path / f"log{nproc}.jsonl"
-        res = workbench(*_train_args(root, log, "--bs", bs, "--nproc-per-node", str(nproc),
-                                     "--epochs", "3"))
-        assert res.returncode == 0, res.stderr[-3000:]
-        curves.append([r["loss"] for r in jsonl(log) if r["type"] == "batch"])
-    one, two = np.array(curves[0]), np.array(curves[1])
-    assert len(one) == len(two) == 3  # 9 images: one global batch of 8 per epoch
-    assert np.all(np.abs(one - two) <= LOSS_TOL * one), (one, two)
-    assert not np.array_equal(one, two)
 
 
 def test_killed_rank_makes_the_other_exit_with_a_clear_error(seg_project, tmp_path) -> None:

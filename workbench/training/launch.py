@@ -1,7 +1,7 @@
 """Entry point of every process of a distributed run (what torchrun starts):
 
-    torchrun --nproc-per-node 4 -m workbench.training.launch PROJECT --epochs 5 [train options]
-    torchrun --nproc-per-node 4 -m workbench.training.launch predict PROJECT [predict options]
+    torchrun --nproc-per-node 4 -m workbench.training.launch -- PROJECT --epochs 5 [train options]
+    torchrun --nproc-per-node 4 -m workbench.training.launch -- predict PROJECT [predict options]
 
 The options are those of ``workbench train`` / ``workbench predict``. Each process joins the
 process group (NCCL on GPUs, gloo on CPU), runs its part, and only rank 0 writes the run's
@@ -98,6 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from workbench.cli import build_parser  # the same options as `workbench train/predict`
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--"]:  # torchrun passes the "--" it was given on when it keeps it
+        argv = argv[1:]
     command = ["predict", *argv[1:]] if argv[:1] == ["predict"] else ["train", *argv]
     args = build_parser().parse_args(command)
     args.raw_argv = command

@@ -41,7 +41,7 @@ class LaunchPlan:
 
 def torchrun_command(plan: LaunchPlan, entry_args: Sequence[str],
                      python: str | None = None) -> list[str]:
-    """``python -m torch.distributed.run ... -m workbench.training.launch ENTRY_ARGS``.
+    """``python -m torch.distributed.run ... -m workbench.training.launch -- ENTRY_ARGS``.
 
     One machine without an endpoint: ``--standalone`` (a free local port is picked). Otherwise
     the c10d rendezvous at ``HOST:PORT``; no restarts, so a failure ends the job."""
@@ -53,7 +53,9 @@ def torchrun_command(plan: LaunchPlan, entry_args: Sequence[str],
         cmd += [f"--nnodes={plan.nnodes}", f"--node-rank={plan.node_rank}",
                 "--rdzv-backend=c10d", f"--rdzv-endpoint={plan.rdzv_endpoint}",
                 f"--rdzv-id={plan.rdzv_id}"]
-    return [*cmd, "-m", ENTRY_MODULE, *entry_args]
+    # "--": torchrun's parser takes any of our options that starts one of its own as that
+    # option (`predict --run ID` is "ambiguous: --run-path, --run_path") unless they follow it.
+    return [*cmd, "-m", ENTRY_MODULE, "--", *entry_args]
 
 
 def strip_launcher_options(argv: Sequence[str]) -> list[str]:
