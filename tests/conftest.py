@@ -6,6 +6,20 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+
+def torch_threads_for_tests() -> int:
+    """Intra-op threads for tests that train: 2 (CI has 2 cores), or each pytest-xdist
+    worker's share of the cores: more threads than cores made every batch several times
+    slower (the threads spin waiting for each other)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    return min(2, max(1, (os.cpu_count() or 1) // workers))
+
+
+# Before anything imports torch, which reads it once; subprocesses (CLI, torchrun) inherit it.
+# An xdist worker sets its own: it inherits the value the controller set for one process.
+if "PYTEST_XDIST_WORKER" in os.environ or "OMP_NUM_THREADS" not in os.environ:
+    os.environ["OMP_NUM_THREADS"] = str(torch_threads_for_tests())
+
 import http.server
 import shutil
 import threading

@@ -62,16 +62,30 @@ def test_cycles_dropped_on_a_worker_thread_die_on_the_gui_thread(qtbot) -> None:
     assert gc.isenabled()  # handed back as it was
 
 
-def test_collects_only_when_a_threshold_is_reached(qtbot) -> None:
+def test_generations_are_collected_when_due_and_full_ones_only_after_growth(
+        qtbot, monkeypatch) -> None:
+    from workbench.qt import gui_gc
+
+    saved = gc.get_threshold()
+    gc.set_threshold(50, 1, 1)  # every tick with 50 new objects is due; gen 2 as soon as can be
     collector = GuiThreadCollector(interval_ms=60_000)  # ticks driven by hand
     collector.start()
+    keep = []
+
+    def tick_after_allocating() -> int:
+        keep.append([[] for _ in range(100)])
+        return collector.collect_due()
+
     try:
         assert collector.collect_due() == 2  # first tick: full collection, then freeze
-        gc.collect(0)
         assert collector.collect_due() == -1  # nothing allocated since
-        keep = [[] for _ in range(2 * gc.get_threshold()[0])]
-        assert collector.collect_due() == 0
-        assert collector.collections[0] == 1
-        del keep
+        ticks = [tick_after_allocating() for _ in range(6)]
+        assert ticks == [0, 1, 0, 1, 0, 1]  # gen 2 is due by count, but the heap hardly grew
+        blocks = gui_gc.sys.getallocatedblocks()
+        monkeypatch.setattr(gui_gc.sys, "getallocatedblocks", lambda: 2 * blocks)
+        ticks = [tick_after_allocating() for _ in range(2)]
+        assert ticks == [0, 2]  # grown by more than a quarter: a full collection
+        assert collector.collections == [4, 3, 2]
     finally:
         collector.stop()
+        gc.set_threshold(*saved)

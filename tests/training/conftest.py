@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import pytest
@@ -11,7 +12,7 @@ from workbench.training.config import TrainConfig
 from workbench.training.learner import Learner
 from workbench.training.session import build_learner
 
-torch.set_num_threads(2)
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))  # set by tests/conftest.py
 
 
 def tiny_config(**overrides: object) -> TrainConfig:
