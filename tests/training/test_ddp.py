@@ -21,12 +21,17 @@ from workbench.cli import main
 from workbench.core.project import Project
 from workbench.training import checkpoints
 from workbench.training.data import data_spec
-from workbench.training.ddp_child import failure_message, message_from_record
+from workbench.training.ddp_child import descendants, failure_message, message_from_record
 from workbench.training.metrics import MultilabelMetrics, SegmentationMetrics
 from workbench.training.predict import load_model, run_dir
 from workbench.training.progress import JsonlLogger
 from workbench.training.reports import BatchEnd, EpochEnd, FitEnded, FitStarted
-from workbench.training.torchrun import LaunchPlan, strip_launcher_options, torchrun_command
+from workbench.training.torchrun import (
+    LaunchPlan,
+    record_launch_failure,
+    strip_launcher_options,
+    torchrun_command,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 LOSS_TOL = 0.05  # relative, per batch (measured: under 1%)
@@ -131,6 +136,19 @@ def test_torchrun_passes_every_option_through_unchanged() -> None:
             if forwarded[:1] == ["--"]:  # as launch.main drops it
                 forwarded = forwarded[1:]
             assert forwarded == entry
+
+
+def test_a_failed_launch_turns_its_cancelled_runs_into_failed_ones(tmp_path) -> None:
+    from workbench.core.db import ProjectDB
+
+    db = ProjectDB(tmp_path / "project.db")
+    for run_id, status in (("a", "cancelled"), ("b", "failed"), ("c", "cancelled")):
+        db.add_run(run_id, {})
+        db.update_run(run_id, status=status, error="own")
+    assert record_launch_failure(db, ["a", "b"], "rank 1 died") == ["a"]
+    assert [(db.get_run(r)["status"], db.get_run(r)["error"]) for r in "abc"] == [
+        ("failed", "rank 1 died"), ("failed", "own"), ("cancelled", "own")]
+    db.close()
 
 
 def test_jsonl_records_read_back_as_the_messages_written() -> None:
@@ -283,6 +301,56 @@ def test_killed_rank_makes_the_other_exit_with_a_clear_error(seg_project, tmp_pa
     assert waited < timeout + 30
     run_id, run = only_run(root)
     assert run["status"] == "failed"
+    ckpt = checkpoints.load(root / "models" / run_id / "last.pt")  # the last complete epoch
+    assert 1 <= len(ckpt["history"]["epochs"]) < 6
+
+
+def rank_pid(rank: int, ancestor: int, timeout: float = 60) -> int:
+    """The pid of the torchrun worker with RANK=rank below ``ancestor``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for pid in descendants(ancestor):
+            try:
+                environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if f"RANK={rank}".encode() in environ:
+                return pid
+        time.sleep(0.2)
+    raise AssertionError(f"no rank {rank} below {ancestor}")
+
+
+def test_rank_killed_under_torchrun_fails_the_run_then_resume_finishes_it(
+        seg_project, tmp_path) -> None:
+    """Rank 0 records "failed" itself when it sees the broken connection first; when
+    torchrun's SIGTERM comes first it cannot tell that from a Stop and records "cancelled",
+    which the launching command then corrects (both orders happen)."""
+    root = seg_project.root
+    seg_project.close()
+    log = tmp_path / "log.jsonl"
+    launch = subprocess.Popen(
+        [sys.executable, "-m", "workbench", *_train_args(root, log, "--bs", "4", "--epochs", "6"),
+         "--nproc-per-node", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(), cwd=REPO)
+    try:
+        deadline = time.monotonic() + 150
+        while not any(r["type"] == "epoch" for r in jsonl(log)):
+            assert launch.poll() is None, launch.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, "rank 0 never finished an epoch"
+            time.sleep(0.2)
+        os.kill(rank_pid(1, launch.pid), signal.SIGKILL)
+        _, err = launch.communicate(timeout=120)
+    finally:
+        for pid in [*descendants(launch.pid), launch.pid]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    assert launch.returncode != 0, err[-3000:]
+    run_id, run = only_run(root)
+    assert run["status"] == "failed", run
+    corrected = f"run {run_id} recorded as failed" in err
+    assert ("torchrun exited" in run["error"]) == corrected, (run["error"], err[-2000:])
     ckpt = checkpoints.load(root / "models" / run_id / "last.pt")  # the last complete epoch
     done = len(ckpt["history"]["epochs"])
     assert 1 <= done < 6

@@ -78,11 +78,38 @@ def spawn_torchrun(args: argparse.Namespace, command: str) -> int:
     cmd = torchrun_command(plan, entry)
     log.info("Starting %d process(es) on this machine, %d in all: %s", plan.nproc_per_node,
              plan.world_size, " ".join(cmd))
+    before = _run_ids(args.project) if command == "train" else set()
     proc = subprocess.Popen(cmd)
     try:
-        return proc.wait()
+        code = proc.wait()
     except KeyboardInterrupt:  # the terminal sent SIGINT to torchrun too; let it stop them
         return proc.wait()
+    if code != 0 and command == "train":
+        _record_failure(args.project, before, code)
+    return code
+
+
+def _run_ids(root: Path) -> set[str]:
+    from workbench.core.project import Project
+
+    with Project.open(root, readonly=True) as project:
+        return {r["run_id"] for r in project.db.list_runs()}
+
+
+def _record_failure(root: Path, before: set[str], code: int) -> None:
+    from workbench.core.errors import WorkbenchError
+    from workbench.core.project import Project
+    from workbench.training.torchrun import record_launch_failure
+
+    message = (f"a process of the distributed run failed (torchrun exited with {code}); "
+               "its error is in the launch's output")
+    try:
+        with Project.open(root) as project:
+            new = [r["run_id"] for r in project.db.list_runs() if r["run_id"] not in before]
+            for run_id in record_launch_failure(project.db, new, message):
+                print(f"workbench: run {run_id} recorded as failed", file=sys.stderr)
+    except WorkbenchError as exc:  # e.g. the window holds the project: its record stays
+        log.warning("could not record the failed run: %s", exc)
 
 
 def train_rank(args: argparse.Namespace) -> int:

@@ -4,8 +4,12 @@ window can build it without loading torch.distributed)."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from workbench.core.db import ProjectDB
 
 ENTRY_MODULE = "workbench.training.launch"
 DEFAULT_RDZV_ID = "workbench"
@@ -72,3 +76,16 @@ def strip_launcher_options(argv: Sequence[str]) -> list[str]:
             continue
         out.append(tok)
     return out
+
+
+def record_launch_failure(db: ProjectDB, run_ids: Iterable[str], message: str) -> list[str]:
+    """After a distributed launch failed (not stopped by the user): its runs that rank 0
+    recorded as "cancelled" become "failed" with ``message``, and are returned. When one process
+    dies, torchrun stops the others with SIGTERM, which rank 0 cannot tell from a Stop."""
+    changed = []
+    for run_id in run_ids:
+        run = db.get_run(run_id)
+        if run is not None and run["status"] == "cancelled":
+            db.update_run(run_id, status="failed", error=message)
+            changed.append(run_id)
+    return changed

@@ -23,11 +23,12 @@ from workbench.qt.training.worker import Job, JobContext
 from workbench.training.config import TrainConfig
 from workbench.training.data import data_spec, task_name
 from workbench.training.ddp_child import DDP_DEVICE, DdpChildRun
-from workbench.training.errors import TrainingCancelled
+from workbench.training.errors import TrainingCancelled, TrainingError
 from workbench.training.learner import Learner
 from workbench.training.predict import predict_project
 from workbench.training.reports import ReportCallback
 from workbench.training.session import Stage, build_learner, run_stages, stages_from_config
+from workbench.training.torchrun import record_launch_failure
 from workbench.training.visualize import Cell, batch_cells, prediction_cells
 
 if TYPE_CHECKING:
@@ -175,7 +176,12 @@ def ddp_training_job(project: Project, config: TrainConfig, n_gpus: int,
     def job(ctx: JobContext) -> TrainResult:
         run = DdpChildRun(Path(project.root), config, n_gpus, python=python)
         ctx.on_cancel(run.stop)
-        run_id = run.run(ctx.report)
+        try:
+            run_id = run.run(ctx.report)
+        except TrainingError as exc:
+            if run.run_id:
+                record_launch_failure(project.db, [run.run_id], str(exc))
+            raise
         return TrainResult(run_id, run.cancelled or ctx.cancelled, None, [])
 
     return job
