@@ -27,6 +27,8 @@ _PALETTE: list[Color] = [
 ]
 #: Background-like classes: an indigo no other default uses (black vanished on dark images).
 BACKGROUND_COLOR: Color = (90, 90, 230)
+#: Wrong pixels, in the Errors view of the canvas and on the Mistakes grid alike.
+ERROR_COLOR: Color = (255, 40, 40)
 _BACKGROUND_NAMES = {"background", "void", "bg", "unlabelled", "unlabeled"}
 _HEX = re.compile(r"^#([0-9a-fA-F]{6})$")
 

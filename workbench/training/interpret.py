@@ -25,6 +25,7 @@ from torch import nn
 
 from workbench.core.atomic import atomic_write_text
 from workbench.core.imageio import image_size
+from workbench.core.manifest import ERROR_COLOR
 from workbench.training import checkpoints
 from workbench.training.data import task_name
 from workbench.training.device import resolve_device
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 CACHE_NAME = "interpretation.json"
-ERROR_COLOR = (255, 40, 40)
 ERROR_ALPHA = 0.65
 Progress = Callable[[int, int], None]
 

@@ -11,6 +11,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from workbench.app import create_main_window
+from workbench.core.manifest import ERROR_COLOR
+from workbench.qt.canvas.overlay import colour_lut
 
 
 def _window(qtbot, project):
@@ -87,6 +89,7 @@ def test_view_toggle_shows_label_prediction_and_errors(qtbot, seg_project):
     QTest.keyClick(ws.canvas.viewport(), Qt.Key.Key_V)
     assert loop.view.view == "errors"
     assert np.array_equal(overlay._mask == 0, label == 1)  # exactly the missed shape
+    assert np.array_equal(overlay._lut, colour_lut([ERROR_COLOR]))  # the Mistakes grid's red
     assert loop.view_toggle.group.checkedId() == 2
     # painting goes back to the label, which is what is edited
     QTest.mouseClick(ws.canvas.viewport(), Qt.MouseButton.LeftButton)

@@ -20,10 +20,10 @@ from PySide6.QtWidgets import (
 from workbench.core.annotation import newest_prediction, read_prediction
 from workbench.core.annotation.predictions import error_mask
 from workbench.core.errors import WorkbenchError
+from workbench.core.manifest import ERROR_COLOR
 from workbench.qt.annotation.seg_panel import section
 
 VIEWS = ("label", "prediction", "errors")
-ERROR_COLOR = (255, 0, 255)  # magenta: no class colour of the demos uses it
 
 
 class PredictionView(QObject):
