@@ -89,3 +89,23 @@ def test_generations_are_collected_when_due_and_full_ones_only_after_growth(
     finally:
         collector.stop()
         gc.set_threshold(*saved)
+
+
+def test_a_forked_child_collects_on_its_own(qtbot) -> None:
+    """A DataLoader worker forked from the window has no GUI thread to collect for it."""
+    collector = GuiThreadCollector(interval_ms=60_000)
+    collector.start()
+    try:
+        assert not gc.isenabled()
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report and leave at once
+            os.write(write, b"on" if gc.isenabled() else b"of")
+            os._exit(0)
+        os.close(write)
+        assert os.read(read, 2) == b"on"
+        os.waitpid(pid, 0)
+        os.close(read)
+        assert not gc.isenabled()  # the window's own process is unchanged
+    finally:
+        collector.stop()

@@ -18,6 +18,7 @@ collected. The first tick also freezes what start-up built, which later collecti
 from __future__ import annotations
 
 import gc
+import os
 import sys
 import time
 
@@ -26,6 +27,17 @@ from PySide6.QtCore import QObject, QTimer
 INTERVAL_MS = 250
 GROWTH_FOR_FULL = 1.25
 FULL_EVERY_S = 300.0
+_active = False  # a collector has turned automatic collection off
+
+
+def _collect_in_forked_child() -> None:
+    # A forked child (a DataLoader worker) has no GUI thread and no timer: Python collects there.
+    if _active:
+        gc.enable()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_collect_in_forked_child)
 
 
 class GuiThreadCollector(QObject):
@@ -44,12 +56,16 @@ class GuiThreadCollector(QObject):
         self._last_full = 0.0
 
     def start(self) -> None:
+        global _active
         gc.disable()
+        _active = True
         self._timer.start()
 
     def stop(self) -> None:
         """Hand collection back to Python (as it was before start)."""
+        global _active
         self._timer.stop()
+        _active = False
         if self._was_enabled:
             gc.enable()
 
