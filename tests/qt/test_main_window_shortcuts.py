@@ -67,6 +67,11 @@ def test_class_keys_undo_and_prediction_work_after_clicking_the_list(qtbot, wind
     Image.fromarray(np.zeros((48, 48), np.uint8)).save(run / f"{Path(names[1]).stem}.png")
     press(qtbot, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
     assert (ws.controller.session.mask == 0).all()
+    # V (Label / Prediction / Errors) too: it was bound to the workspace's own widgets only.
+    click_row(qtbot, window, 1)
+    assert QApplication.focusWidget() is window.browser.view
+    press(qtbot, Qt.Key.Key_V)
+    assert window.loop.view.view == "prediction"
 
 
 def test_shortcuts_work_after_pressing_a_button(qtbot, window, seg_project):

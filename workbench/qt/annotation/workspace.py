@@ -193,7 +193,7 @@ class AnnotationWorkspace(QWidget):
             })
         return handlers
 
-    def _add_action(self, ident: str, text: str, keys: list[str], slot: Callable) -> QAction:
+    def add_action(self, ident: str, text: str, keys: list[str], slot: Callable) -> QAction:
         action = QAction(text, self)
         action.setObjectName(f"action_{ident}")
         action.setShortcuts([QKeySequence(k) for k in keys])
@@ -210,10 +210,10 @@ class AnnotationWorkspace(QWidget):
         handlers = self._handlers()
         for sc in shortcuts_for(self.task.value):
             if sc.action in handlers:
-                self._add_action(sc.action, sc.text, list(sc.keys), handlers[sc.action])
+                self.add_action(sc.action, sc.text, list(sc.keys), handlers[sc.action])
         if self.controller is not None:
             for i in range(min(9, len(self.project.classes))):
-                self._add_action(f"class_{i + 1}", f"Class {i + 1}", [str(i + 1)],
+                self.add_action(f"class_{i + 1}", f"Class {i + 1}", [str(i + 1)],
                                  lambda i=i: self.state.set_label(i))
             self.controller.undo_stack.indexChanged.connect(self._sync_undo_actions)
         else:
@@ -222,7 +222,7 @@ class AnnotationWorkspace(QWidget):
             self.tag_undo.activeStackChanged.connect(self._sync_undo_actions)
             for i, key in enumerate(self.tag_keys):
                 if key:
-                    self._add_action(f"tag_{i}", f"Toggle tag {i}", [key],
+                    self.add_action(f"tag_{i}", f"Toggle tag {i}", [key],
                                      lambda i=i: self.tag_panel.toggle(i))
         self.toolbar.populate(self.actions_by_id)
         self._sync_undo_actions()

@@ -119,14 +119,9 @@ class CorrectionsLoop(QObject):
         self.view_toggle = ViewToggle(self.view)
         layout = ws.seg_panel.layout()
         layout.insertWidget(max(0, layout.count() - 1), self.view_toggle)  # above the stretch
-        action = QAction("Show Label / Prediction / Errors", ws)
-        action.setObjectName("action_cycle_view")
-        action.setShortcut(QKeySequence(VIEW_KEY))
-        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        action.triggered.connect(lambda _c=False: self.view.cycle())
-        ws.addAction(action)
-        ws.actions_by_id["cycle_view"] = action
-        self.cycle_view_action = action
+        # Window-wide like the other annotation keys: V also works after clicking the list.
+        self.cycle_view_action = ws.add_action("cycle_view", "Show Label / Prediction / Errors",
+                                               [VIEW_KEY], self.view.cycle)
 
     def _install_mistakes(self, panel: QWidget) -> None:
         self.mistakes = MistakesView()
