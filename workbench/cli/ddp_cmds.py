@@ -78,25 +78,31 @@ def spawn_torchrun(args: argparse.Namespace, command: str) -> int:
     cmd = torchrun_command(plan, entry)
     log.info("Starting %d process(es) on this machine, %d in all: %s", plan.nproc_per_node,
              plan.world_size, " ".join(cmd))
-    before = _run_ids(args.project) if command == "train" else set()
+    before = _run_ids(args.project) if command == "train" else None
     proc = subprocess.Popen(cmd)
     try:
         code = proc.wait()
     except KeyboardInterrupt:  # the terminal sent SIGINT to torchrun too; let it stop them
         return proc.wait()
-    if code != 0 and command == "train":
-        _record_failure(args.project, before, code)
+    if code != 0 and before is not None:
+        _record_failure(args.project, before, getattr(args, "resume", None), code)
     return code
 
 
-def _run_ids(root: Path) -> set[str]:
+def _run_ids(root: Path) -> set[str] | None:
+    """The project's runs before a launch (None: it cannot be read here; the ranks say why)."""
+    from workbench.core.errors import WorkbenchError
     from workbench.core.project import Project
 
-    with Project.open(root, readonly=True) as project:
-        return {r["run_id"] for r in project.db.list_runs()}
+    try:
+        with Project.open(root, readonly=True) as project:
+            return {r["run_id"] for r in project.db.list_runs()}
+    except WorkbenchError:
+        return None
 
 
-def _record_failure(root: Path, before: set[str], code: int) -> None:
+def _record_failure(root: Path, before: set[str], resumed: str | None, code: int) -> None:
+    """The launch's run (new, or the one resumed) failed: see record_launch_failure."""
     from workbench.core.errors import WorkbenchError
     from workbench.core.project import Project
     from workbench.training.torchrun import record_launch_failure
@@ -105,8 +111,9 @@ def _record_failure(root: Path, before: set[str], code: int) -> None:
                "its error is in the launch's output")
     try:
         with Project.open(root) as project:
-            new = [r["run_id"] for r in project.db.list_runs() if r["run_id"] not in before]
-            for run_id in record_launch_failure(project.db, new, message):
+            ours = [r["run_id"] for r in project.db.list_runs()
+                    if r["run_id"] not in before or r["run_id"] == resumed]
+            for run_id in record_launch_failure(project.db, ours, message):
                 print(f"workbench: run {run_id} recorded as failed", file=sys.stderr)
     except WorkbenchError as exc:  # e.g. the window holds the project: its record stays
         log.warning("could not record the failed run: %s", exc)
