@@ -27,7 +27,7 @@ from PySide6.QtCore import QObject, QTimer
 INTERVAL_MS = 250
 GROWTH_FOR_FULL = 1.25
 FULL_EVERY_S = 300.0
-_active = False  # a collector has turned automatic collection off
+_active = 0  # started collectors (the stress tests nest them)
 
 
 def _collect_in_forked_child() -> None:
@@ -46,7 +46,7 @@ class GuiThreadCollector(QObject):
     def __init__(self, parent: QObject | None = None, interval_ms: int = INTERVAL_MS) -> None:
         super().__init__(parent)
         self._thresholds = gc.get_threshold()
-        self._was_enabled = gc.isenabled()
+        self._was_enabled = False
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self.collect_due)
@@ -57,15 +57,20 @@ class GuiThreadCollector(QObject):
 
     def start(self) -> None:
         global _active
+        if self._timer.isActive():
+            return
+        self._was_enabled = gc.isenabled()
         gc.disable()
-        _active = True
+        _active += 1
         self._timer.start()
 
     def stop(self) -> None:
         """Hand collection back to Python (as it was before start)."""
         global _active
+        if not self._timer.isActive():
+            return
         self._timer.stop()
-        _active = False
+        _active -= 1
         if self._was_enabled:
             gc.enable()
 

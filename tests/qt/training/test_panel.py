@@ -158,12 +158,13 @@ def test_engine_errors_are_shown_and_panel_stays_usable(qtbot, seg_project, tmp_
                 next(learn.model.parameters()).fill_(float("nan"))
             poisoned.append(len(learn.recorder.losses))
 
+    real_build = jobs.build_learner
+
     def build_poisoned(*args, **kwargs):
-        learner = build_learner(*args, **kwargs)
+        learner = real_build(*args, **kwargs)
         learner.add_callback(FunctionCallback(after_batch=poison))
         return learner
 
-    build_learner = jobs.build_learner
     monkeypatch.setattr(jobs, "build_learner", build_poisoned)
     panel2 = make_panel(seg_project, bs=2, epochs=6)
     panel2.start_training()
