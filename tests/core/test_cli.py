@@ -93,7 +93,7 @@ def test_failures_are_one_line_with_exit_1(tmp_path: Path,
     assert code == 1 and "x.png" in out
     code, _, err = run(capsys, "export", tmp_path / "p", "--format", "onnx",
                        "--out", tmp_path / "m.onnx")
-    assert code == 1 and "no training runs" in err
+    assert code == 1 and "no trained model yet" in err
 
 
 def test_import_options_for_another_source_are_refused(tmp_path: Path,

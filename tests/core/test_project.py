@@ -18,6 +18,7 @@ from workbench.core.errors import (
     ReadOnlyError,
 )
 from workbench.core.project import UNLABELLED_VALUE, Project, SplitRule, Status, Task
+from workbench.core.runs import RunStateError, RunStatus
 
 
 def _img(folder: Path, name: str, size: tuple[int, int] = (32, 24)) -> Path:
@@ -235,14 +236,14 @@ def test_runs_and_queue(seg_project: Project) -> None:
     db.update_run("r1", status="finished", best_metric=0.8, metric_name="dice", epochs=3,
                   history={"loss": [1.0, 0.5]}, finished_at=123.0)
     runs = db.list_runs()
-    assert [r["run_id"] for r in runs] == ["r2", "r1"]
+    assert [r.run_id for r in runs] == ["r2", "r1"]
     r1 = db.get_run("r1")
-    assert r1 is not None and r1["config"] == {"arch": "resnet18"}
-    assert r1["history"] == {"loss": [1.0, 0.5]} and r1["status"] == "finished"
+    assert r1 is not None and r1.config == {"arch": "resnet18"}
+    assert r1.history == {"loss": [1.0, 0.5]} and r1.status is RunStatus.FINISHED
     assert db.get_run("zz") is None
     with pytest.raises(ValueError):
         db.update_run("r1", colour="red")
-    with pytest.raises(ValueError):
+    with pytest.raises(RunStateError, match="unknown status 'exploded'"):
         db.update_run("r1", status="exploded")
     with pytest.raises(KeyError):
         db.update_run("zz", status="failed")
@@ -269,7 +270,7 @@ def test_readonly_open_of_path_with_odd_characters(tmp_path: Path) -> None:
         project.set_tags("x.png", ["a"])
         project.db.add_run("r", {})
     with Project.open(root, readonly=True) as ro:
-        assert ro.tags("x.png") == ["a"] and [r["run_id"] for r in ro.db.list_runs()] == ["r"]
+        assert ro.tags("x.png") == ["a"] and [r.run_id for r in ro.db.list_runs()] == ["r"]
 
 
 def test_damaged_labels_csv_fails_open_cleanly(tag_project: Project) -> None:
@@ -290,4 +291,4 @@ def test_database_full_is_reported_and_keeps_old_rows(seg_project: Project) -> N
     db.con.execute(f"PRAGMA max_page_count = {pages}")  # SQLite's own "disk is full"
     with pytest.raises(DiskFullError, match="workbench.db: the disk is full"):
         db.add_run("huge", {"blob": "x" * 200_000})
-    assert [r["run_id"] for r in db.list_runs()] == ["before"]
+    assert [r.run_id for r in db.list_runs()] == ["before"]

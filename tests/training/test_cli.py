@@ -36,7 +36,7 @@ def test_train_lr_find_predict_export(seg_project, tmp_path, capsys) -> None:
 
     assert main(["predict", str(root), "--images", "valid"]) == 0
     with Project.open(root, readonly=True) as project:
-        run_id = project.db.list_runs()[0]["run_id"]
+        run_id = project.db.list_runs()[0].run_id
         n_valid = len(project.split()[1])
     pred_dir = root / "predictions" / run_id
     assert len(list(pred_dir.glob("*.png"))) == n_valid

@@ -129,8 +129,9 @@ def test_overlay_can_leave_background_clear() -> None:
 
 
 def test_captions_name_tags_and_class_shares() -> None:
-    assert tag_text([0.9, 0.5, 0.1], ["a", "b", "c"]) == "a b"
-    assert tag_text([0.0, 0.2], ["a", "b"]) == "(no tags)"
+    assert tag_text([0.9, 0.5, 0.1], ["a", "b", "c"], 0.5) == "a b"  # >=: 0.5 is a tag
+    assert tag_text([0.9, 0.5, 0.1], ["a", "b", "c"], 0.1) == "a b c"
+    assert tag_text([0.0, 0.2], ["a", "b"], 0.5) == "(no tags)"
     mask = np.array([[0, 1], [1, 255]], np.uint8)
     assert class_shares(mask, ["background", "shape"]) == "shape 50%"
     assert class_shares(np.zeros((2, 2), np.uint8), ["bg", "shape"]) == "bg only"
@@ -159,5 +160,8 @@ def test_prediction_cells_pair_targets_with_predictions() -> None:
     assert (cells[0][0] == 100).all()  # missing target shows as background, left clear
     assert tuple(cells[1][0][0, 0]) == (170, 55, 55)  # 0.45 of the class colour
     tagged = prediction_cells([img], [["b"]], [np.array([0.7, 0.2])], ["c.jpg"], "multilabel",
-                              ["a", "b"], colors)
+                              ["a", "b"], colors, 0.5)
     assert len(tagged) == 1 and tagged[0][1] == "c.jpg\ntarget: b\npred: a"
+    default = prediction_cells([img], [["b"]], [np.array([0.7, 0.2])], ["c.jpg"], "multilabel",
+                               ["a", "b"], colors)  # a run that chose no threshold: 0.2
+    assert default[0][1] == "c.jpg\ntarget: b\npred: a b"

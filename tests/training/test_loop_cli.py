@@ -49,11 +49,14 @@ def test_loop_commands_segmentation(seg_project, tmp_path, capsys) -> None:
         (n, "wrong", top["run"], None) for n in valid[:2]]
 
     refit_json = tmp_path / "refit.json"
-    assert main(["refit", str(root), "--epochs", "1", "--json", str(refit_json)]) == 0
+    assert main(["refit", str(root), "--epochs", "1", "--keep-worse",
+                 "--json", str(refit_json)]) == 0
     printed = capsys.readouterr().out
     assert "loss before" in printed and "dice_mean after" in printed
+    assert "is the current model" in printed
     res = json.loads(refit_json.read_text())
-    assert set(res) == {"run", "parent", "items", "before", "after"}
+    assert set(res) == {"run", "parent", "items", "before", "after", "accepted", "guard", "lr"}
+    assert res["accepted"] and res["lr"]["rule"] == "measured (minimum)"
     assert res["parent"] == top["run"] and res["items"] == valid[:2]
     for when in ("before", "after"):
         assert set(res[when]) == {"queue", "valid"}
@@ -61,7 +64,7 @@ def test_loop_commands_segmentation(seg_project, tmp_path, capsys) -> None:
     assert main(["queue", str(root), "list", "--json"]) == 0
     assert {i["used_by"] for i in json.loads(capsys.readouterr().out)} == {res["run"]}
     with Project.open(root, readonly=True) as project:
-        assert project.db.get_run(res["run"])["parent"] == top["run"]
+        assert project.db.get_run(res["run"]).parent == top["run"]
 
     assert main(["queue", str(root), "add", valid[0]]) == 0
     assert main(["queue", str(root), "remove", "999"]) == 1
@@ -87,3 +90,38 @@ def test_queue_import_csv_exit_code(tag_project, tmp_path, capsys) -> None:
         assert items[1].run_id == "r7" and project.tags("tag_01.png") == ["green"]
     assert main(["queue", str(root), "import", "--masks", str(tmp_path)]) == 1
     assert "multilabel project" in capsys.readouterr().err
+
+
+def test_rejected_refit_exit_code_then_runs_use_and_delete(seg_project, capsys) -> None:
+    root = seg_project.root
+    valid = seg_project.split()[1]
+    seg_project.close()
+    assert main(["train", str(root), "--epochs", "2", "--lr", "3e-3", *FAST]) == 0
+    with Project.open(root, readonly=True) as project:
+        parent = project.db.list_runs()[0].run_id
+    assert main(["queue", str(root), "add", valid[0]]) == 0
+    capsys.readouterr()
+    assert main(["refit", str(root), "--epochs", "2", "--lr", "3"]) == 3
+    printed = capsys.readouterr().out
+    assert "rejected: validation" in printed and f"Kept the previous model {parent}" in printed
+    capsys.readouterr()
+    assert main(["runs", str(root), "--json"]) == 0
+    runs = json.loads(capsys.readouterr().out)
+    assert [(r["status"], r["current"]) for r in runs] == [("rejected", False),
+                                                           ("finished", True)]
+    refit_run = runs[0]["run"]
+    assert runs[0]["parent"] == parent and runs[0]["bytes"] > 0
+    assert main(["runs", str(root)]) == 0
+    table = capsys.readouterr().out
+    assert f"* {parent}" in table and "rejected" in table
+    assert main(["runs", str(root), "delete", parent]) == 1  # the current model
+    assert "is the current model" in capsys.readouterr().err
+    assert main(["runs", str(root), "use", refit_run]) == 0  # keep the worse refit after all
+    with Project.open(root, readonly=True) as project:
+        assert project.queue.pending() == []
+        assert project.db.get_run(refit_run).status.value == "finished"
+    assert main(["runs", str(root), "delete", parent]) == 0
+    assert "freed" in capsys.readouterr().out
+    assert not (root / "models" / parent).exists()
+    with Project.open(root, readonly=True) as project:
+        assert [r.run_id for r in project.db.list_runs()] == [refit_run]

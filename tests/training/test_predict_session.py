@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from workbench.core.imageio import read_mask
+from workbench.core.runs import NoModelError, RunStatus
 from workbench.training.config import TrainConfig
-from workbench.training.errors import TrainingError
 from workbench.training.predict import predict_project
 from workbench.training.reports import FitEnded, FitStarted, Notice, ReportCallback
 from workbench.training.session import (
@@ -50,7 +50,7 @@ def test_predict_multilabel_csv(make_learner, tag_project, tmp_path) -> None:
 
 
 def test_predict_without_runs_is_a_clear_error(seg_project) -> None:
-    with pytest.raises(TrainingError, match="no trained model"):
+    with pytest.raises(NoModelError, match="no trained model"):
         predict_project(seg_project)
 
 
@@ -104,11 +104,12 @@ def test_run_stages_resizes_freezes_and_finds_lr(seg_project, config_factory) ->
 def test_run_history_in_project_db(seg_project, config_factory) -> None:
     learn = train(seg_project, config_factory(epochs=2))
     run = seg_project.db.get_run(learn.run_id)
-    assert run["status"] == "finished" and run["epochs"] == 2
-    assert run["metric_name"] == "dice_mean"
-    assert run["best_metric"] == pytest.approx(learn.recorder.best_metric)
-    assert run["config"]["arch"] == "resnet18"
-    assert len(run["history"]["epochs"]) == 2
+    assert run.status is RunStatus.FINISHED and run.epochs == 2
+    assert run.metric_name == "dice_mean"
+    assert run.best_metric == pytest.approx(learn.recorder.best_metric)
+    assert run.config["arch"] == "resnet18"
+    assert len(run.history["epochs"]) == 2
+    assert run.threshold is None  # segmentation runs choose no tag threshold
     assert (seg_project.root / "models" / learn.run_id / "last.pt").is_file()
 
 

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import pytest
 
+from workbench.core.runs import RunStatus, current_model
 from workbench.training.errors import TrainingCancelled, TrainingError
 from workbench.training.events import Callback
-from workbench.training.refit import (
-    REFIT_LR_FACTOR,
-    RefitSampler,
-    RefitSettings,
-    refit,
-    refit_lrs,
+from workbench.training.lr_find import LRFindResult
+from workbench.training.refit import RefitSampler, RefitSettings, base_lrs, refit
+from workbench.training.refit_policy import (
+    LOSS_TOLERANCE,
+    METRIC_TOLERANCE,
+    given_rate,
+    judge,
+    measured_rate,
 )
 from workbench.training.session import train
-
-# A short refit on 9 training images may move the validation Dice a little either way; it must
-# not fall by more than this.
-VALID_DICE_TOLERANCE = 0.05
 
 
 class Events(Callback):
@@ -42,17 +41,24 @@ def test_refit_on_queue(seg_project, config_factory) -> None:
     with pytest.raises(TrainingCancelled):
         refit(seg_project, parent, RefitSettings(epochs=1), should_stop=lambda: True)
     assert [i.image for i in seg_project.queue.pending()] == queued  # a stopped refit uses none
+    assert current_model(seg_project).run_id == parent
 
     events = Events()
-    result = refit(seg_project, parent, RefitSettings(epochs=3), callbacks=[events])
-    assert result.parent == parent and result.items == queued
-    assert events.seen == ["fit refit", "epoch", "epoch", "epoch"]
+    result = refit(seg_project, settings=RefitSettings(epochs=3), callbacks=[events])
+    assert result.parent == parent and result.items == queued  # the current model's refit
+    assert events.seen == ["fit refit", "epoch", "epoch", "epoch"]  # the LR sweep is apart
+    parent_head = seg_project.db.get_run(parent).config["lr"]
+    assert result.rate.rule == "measured (minimum)" and 0 < result.rate.lrs[-1] <= parent_head
+    assert result.rate.sweep["iterations"] > 0
     assert result.after["queue"]["loss"] < result.before["queue"]["loss"]
+    assert result.accepted and result.verdict.accepted, result.verdict.reasons
     assert result.after["valid"]["dice_mean"] >= (result.before["valid"]["dice_mean"]
-                                                  - VALID_DICE_TOLERANCE)
+                                                  - METRIC_TOLERANCE)
     run = seg_project.db.get_run(result.run)
-    assert run["parent"] == parent and run["queue_items"] == queued
-    assert run["status"] == "finished" and run["config"]["extra"]["refit"]["parent"] == parent
+    assert run.parent == parent and run.queue_items == queued
+    assert run.status is RunStatus.FINISHED and run.config["extra"]["refit"]["parent"] == parent
+    assert run.guard["accepted"] and run.guard["before"] == result.before["valid"]
+    assert current_model(seg_project).run_id == result.run
     assert all(i.used_by == result.run for i in seg_project.queue.items()
                if i.image in queued)
     assert seg_project.queue.pending() == []
@@ -60,21 +66,74 @@ def test_refit_on_queue(seg_project, config_factory) -> None:
     assert sorted(p.name for p in preds.glob("*.png")) == sorted(seg_project.image_names())
     assert seg_project.db.uncertainty_run() == result.run
     js = result.to_json()
-    assert set(js) == {"run", "parent", "items", "before", "after"}
-    recorded = seg_project.db.get_run(result.run)["config"]["extra"]["refit"]
-    assert recorded["base_lrs"] and recorded["lrs"] == pytest.approx(
-        [v * REFIT_LR_FACTOR for v in recorded["base_lrs"]])  # the next refit starts from it
+    assert set(js) == {"run", "parent", "items", "before", "after", "accepted", "guard", "lr"}
     assert set(js["before"]) == set(js["after"]) == {"queue", "valid"}
+    # the next refit is bounded by the same parent rates, not by this refit's (no creeping up)
+    assert run.config["extra"]["refit"]["base_lrs"] == result.rate.parent_lrs
+    assert result.rate.parent_lrs[-1] == pytest.approx(parent_head)
 
     with pytest.raises(TrainingError, match="no pending item"):
         refit(seg_project, result.run)
 
 
-def test_refit_lrs_default_above_parent() -> None:
-    ckpt = {"schedule": {"lr_max": [1e-5, 1e-4, 1e-3]}, "config": {}}
-    assert refit_lrs(ckpt, None, 3) == pytest.approx([v * REFIT_LR_FACTOR for v in
-                                                      (1e-5, 1e-4, 1e-3)])
-    assert refit_lrs(ckpt, 5e-3, 3) == pytest.approx([5e-5, 5e-4, 5e-3])  # ratios kept
+def test_a_refit_that_hurts_validation_is_rejected_and_the_parent_stays(
+        seg_project, config_factory) -> None:
+    parent = train(seg_project, config_factory(epochs=3, lr=3e-3)).run_id
+    queued = seg_project.split()[1][:1]
+    seg_project.queue.add(queued[0], reason="test", run_id=parent)
+    parent_preds = sorted((seg_project.predictions_dir).glob("*"))
+    # A rate a thousand times the parent's wrecks the model: the guard must catch it.
+    result = refit(seg_project, parent, RefitSettings(epochs=2, lr=3.0))
+    assert not result.accepted and result.verdict.reasons
+    assert result.rate.rule == "--lr"
+    run = seg_project.db.get_run(result.run)
+    assert run.status is RunStatus.REJECTED and not run.guard["accepted"]
+    assert current_model(seg_project).run_id == parent
+    assert [i.image for i in seg_project.queue.pending()] == queued  # back to pending
+    assert sorted((seg_project.predictions_dir).glob("*")) == parent_preds  # none written
+
+    kept = refit(seg_project, parent, RefitSettings(epochs=2, lr=3.0, keep_worse=True))
+    assert kept.accepted and kept.verdict.kept_anyway and not kept.verdict.accepted
+    assert seg_project.db.get_run(kept.run).status is RunStatus.FINISHED
+    assert current_model(seg_project).run_id == kept.run
+    assert seg_project.queue.pending() == []
+
+
+def test_judge_rejects_a_metric_drop_or_a_loss_rise_past_the_tolerance() -> None:
+    before = {"loss": 0.20, "dice_mean": 0.90}
+    assert judge(before, {"loss": 0.21, "dice_mean": 0.89}, "dice_mean").accepted
+    drop = judge(before, {"loss": 0.21, "dice_mean": 0.87}, "dice_mean")
+    assert not drop.accepted and "dice_mean fell by 0.030" in drop.reasons[0]
+    rise = judge(before, {"loss": 0.20 * (1 + LOSS_TOLERANCE) + 0.01, "dice_mean": 0.91},
+                 "dice_mean")
+    assert not rise.accepted and "validation loss rose" in rise.reasons[0]
+    nan = judge(before, {"loss": None, "dice_mean": None}, "dice_mean")
+    assert not nan.accepted and "non-finite" in nan.reasons[0]
+    nothing = judge({}, {}, "dice_mean")
+    assert nothing.accepted and "nothing to compare" in nothing.reasons[0]
+
+
+class _Sweeping:
+    """The part of a Learner that measured_rate uses, with a canned sweep."""
+
+    def __init__(self, suggestion: float) -> None:
+        self.suggestion, self.n_groups, self.asked = suggestion, 3, {}
+
+    def lr_find(self, start_lr: float, end_lr: float, num_it: int) -> LRFindResult:
+        self.asked = {"start": start_lr, "end": end_lr, "num_it": num_it}
+        return LRFindResult([start_lr, end_lr], [1.0, 2.0],
+                            {"minimum": self.suggestion, "valley": self.suggestion,
+                             "steep": self.suggestion})
+
+
+def test_measured_rate_is_clamped_to_the_parent_and_keeps_its_ratios() -> None:
+    parent = [1e-5, 1e-4, 1e-3]
+    low = measured_rate(_Sweeping(2e-4), parent)
+    assert low.lrs == pytest.approx([2e-6, 2e-5, 2e-4]) and low.rule == "measured (minimum)"
+    high = _Sweeping(5e-2)
+    assert measured_rate(high, parent).lrs == pytest.approx(parent)  # never above the parent
+    assert high.asked["start"] < 1e-3 < high.asked["end"]
+    assert given_rate(5e-3, parent, 3).lrs == pytest.approx([5e-5, 5e-4, 5e-3])
 
 
 def test_sampler_oversamples_queue_and_replays_a_fresh_sample() -> None:
@@ -96,8 +155,8 @@ def test_feedback_csv_then_refit_multilabel(tag_project, config_factory, tmp_pat
     feedback.write_text(f"image_name,tags\n{name},red green blue\n")
     report = import_feedback(tag_project, csv_path=feedback, run_id=parent)
     assert report.ok and [i.image for i in report.items] == [name]
-    result = refit(tag_project, parent, RefitSettings(epochs=1, lr=1e-3))
-    assert result.items == [name] and result.parent == parent
+    result = refit(tag_project, parent, RefitSettings(epochs=1, lr=1e-3, keep_worse=True))
+    assert result.items == [name] and result.parent == parent and result.accepted
     for when in (result.before, result.after):
         assert {"loss", "f2", "accuracy_thresh"} <= set(when["queue"])
         assert {"loss", "f2"} <= set(when["valid"])  # the other validation images
@@ -105,10 +164,8 @@ def test_feedback_csv_then_refit_multilabel(tag_project, config_factory, tmp_pat
     assert tag_project.queue.get(report.items[0].id).used_by == result.run
 
 
-def test_refit_of_a_refit_does_not_double_the_rate_again() -> None:
-    trained = {"schedule": {"lr_max": [1e-5, 1e-4, 1e-3]}, "config": {"lr": 1e-3, "extra": {}}}
-    first = refit_lrs(trained, None, 3)
-    refitted = {"schedule": {"lr_max": first},
-                "config": {"lr": first[-1],
-                           "extra": {"refit": {"lrs": first, "base_lrs": [1e-5, 1e-4, 1e-3]}}}}
-    assert refit_lrs(refitted, None, 3) == pytest.approx(first)
+def test_a_refit_of_a_refit_is_bounded_by_the_first_parent() -> None:
+    trained = {"schedule": {"lr_max": [1e-5, 1e-4, 1e-3]}, "config": {"extra": {}}}
+    refitted = {"schedule": {"lr_max": [2e-6, 2e-5, 2e-4]},
+                "config": {"extra": {"refit": {"base_lrs": [1e-5, 1e-4, 1e-3]}}}}
+    assert base_lrs(trained) == base_lrs(refitted) == [1e-5, 1e-4, 1e-3]

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "workbench.cli.project_cmds",
     "workbench.cli.train_cmds",
     "workbench.cli.loop_cmds",
+    "workbench.cli.run_cmds",
     "workbench.cli.weights_cmds",
     "workbench.cli.gui_cmds",
 )

@@ -96,7 +96,7 @@ def _run_ids(root: Path) -> set[str] | None:
 
     try:
         with Project.open(root, readonly=True) as project:
-            return {r["run_id"] for r in project.db.list_runs()}
+            return {r.run_id for r in project.db.list_runs()}
     except WorkbenchError:
         return None
 
@@ -111,8 +111,8 @@ def _record_failure(root: Path, before: set[str], resumed: str | None, code: int
                "its error is in the launch's output")
     try:
         with Project.open(root) as project:
-            ours = [r["run_id"] for r in project.db.list_runs()
-                    if r["run_id"] not in before or r["run_id"] == resumed]
+            ours = [r.run_id for r in project.db.list_runs()
+                    if r.run_id not in before or r.run_id == resumed]
             for run_id in record_launch_failure(project.db, ours, message):
                 print(f"workbench: run {run_id} recorded as failed", file=sys.stderr)
     except WorkbenchError as exc:  # e.g. the window holds the project: its record stays

@@ -12,6 +12,9 @@ from workbench.cli.train_cmds import _lr  # the --lr parser of `workbench train`
 from workbench.core.errors import ProjectError
 from workbench.core.project import Project
 from workbench.core.queue import describe_change
+from workbench.core.runs import require_model
+
+REJECTED_EXIT = 3  # `workbench refit` when the guard kept the previous model
 
 
 def register(subparsers: Any) -> None:
@@ -21,7 +24,7 @@ def register(subparsers: Any) -> None:
                     "with Dice (segmentation) or missed/extra tags (multilabel) and the most "
                     "confused classes or tags. Writes the scored images' predictions.")
     p.add_argument("project", type=Path)
-    p.add_argument("--run", help="run id (default: the newest run with a checkpoint)")
+    p.add_argument("--run", help="run id (default: the current model)")
     p.add_argument("--top", type=int, default=10, help="images to print / render (10)")
     p.add_argument("--json", type=Path, metavar="OUT",
                    help="write {run, items (every image), most_confused} to OUT")
@@ -35,7 +38,7 @@ def register(subparsers: Any) -> None:
         description="Score every unlabelled image with a run's model (most uncertain first) "
                     "and store the scores, so the window's 'Most uncertain first' uses them.")
     p.add_argument("project", type=Path)
-    p.add_argument("--run", help="run id (default: the newest run with a checkpoint)")
+    p.add_argument("--run", help="run id (default: the current model)")
     p.add_argument("--json", type=Path, metavar="OUT", help="write {run, items} to OUT")
     p.add_argument("--device", default="auto")
     p.add_argument("--bs", type=int, default=8)
@@ -73,13 +76,19 @@ def _register_refit(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "refit", help="fine-tune a run on the corrections queue",
         description="Fine-tune a run's model on the pending queue items (oversampled) mixed "
-                    "with a replay sample of the other training images, one-cycle at a higher "
-                    "LR; prints loss and metric before and after, on the queue and validation.")
+                    "with a replay sample of the other training images, one-cycle at a rate "
+                    "measured on that mix; prints loss and metric before and after, on the "
+                    "queue and validation. A refit that makes validation worse is rejected: "
+                    f"the parent stays the current model, the exit status is {REJECTED_EXIT} "
+                    "and the queue items stay pending (--keep-worse keeps it anyway).")
     p.add_argument("project", type=Path)
-    p.add_argument("--run", help="parent run (default: the newest run with a checkpoint)")
+    p.add_argument("--run", help="parent run (default: the current model)")
     p.add_argument("--epochs", type=int, default=2, help="epochs (2)")
     p.add_argument("--lr", type=_lr, default=None,
-                   help="head max LR (default: the parent's last stage LRs x 2)")
+                   help="head max LR (default: measured by a short sweep on the refit mix, "
+                        "at most the parent's)")
+    p.add_argument("--keep-worse", action="store_true",
+                   help="keep the refit even when the guard would reject it")
     p.add_argument("--replay", type=float, default=0.5,
                    help="fraction of the other training images replayed per epoch (0.5)")
     p.add_argument("--bs", type=int, help="batch size (default: the parent's)")
@@ -124,11 +133,10 @@ def cmd_interpret(args: argparse.Namespace) -> int:
 
 
 def cmd_rank(args: argparse.Namespace) -> int:
-    from workbench.training.predict import latest_run
     from workbench.training.uncertainty import rank_unlabelled
 
     with Project.open(args.project) as project:
-        run = args.run or latest_run(project)
+        run = require_model(project, args.run).run_id
         ranked = rank_unlabelled(project, run, device=args.device, batch_size=args.bs)
     if args.json:
         _write_json(args.json, {"run": run, "items": [
@@ -202,13 +210,19 @@ def cmd_refit(args: argparse.Namespace) -> int:
     from workbench.training.reports import ReportCallback
 
     settings = RefitSettings(epochs=args.epochs, lr=args.lr, replay=args.replay,
-                             device=args.device, batch_size=args.bs)
+                             device=args.device, batch_size=args.bs, keep_worse=args.keep_worse)
     with Project.open(args.project) as project:
         result = refit(project, args.run, settings, callbacks=[ReportCallback(ConsoleProgress())])
     if args.json:
         _write_json(args.json, result.to_json())
-    metric = next((k for k in ("dice_mean", "f2") if k in result.before["queue"]), None)
-    print(f"refit {result.run} of {result.parent} on {len(result.items)} queued image(s)")
+    _print_refit(result)
+    return 0 if result.accepted else REJECTED_EXIT
+
+
+def _print_refit(result: Any) -> None:
+    metric = result.verdict.metric if result.verdict.metric != "loss" else None
+    print(f"refit {result.run} of {result.parent} on {len(result.items)} queued image(s), "
+          f"head LR {result.rate.lrs[-1]:.2e} ({result.rate.rule})")
     print(f"{'':8}{'loss before':>12}{'loss after':>12}"
           + (f"{metric + ' before':>18}{metric + ' after':>17}" if metric else ""))
     for part in ("queue", "valid"):
@@ -223,4 +237,15 @@ def cmd_refit(args: argparse.Namespace) -> int:
     secs = result.seconds
     print(f"time: refit {secs['refit']:.1f} s, evaluation {secs['evaluation']:.1f} s, "
           f"prediction {secs['prediction']:.1f} s")
-    return 0
+    verdict = result.verdict
+    if verdict.kept_anyway:
+        print(f"kept although worse (--keep-worse): {'; '.join(verdict.reasons)}. "
+              f"Run {result.run} is the current model.")
+    elif result.accepted:
+        note = f" ({verdict.reasons[0]})" if verdict.reasons else ""
+        print(f"kept{note}: run {result.run} is the current model.")
+    else:
+        print(f"rejected: {'; '.join(verdict.reasons)}. Kept the previous model "
+              f"{result.parent}; the queue items stay pending. Keep the refit anyway with "
+              f"`workbench runs PROJECT use {result.run}`, or refit with --lr or more "
+              "corrections.")

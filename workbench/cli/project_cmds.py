@@ -13,6 +13,7 @@ from workbench.core.errors import ProjectError
 from workbench.core.labels import read_codes
 from workbench.core.manifest import SplitRule, Task
 from workbench.core.project import Project
+from workbench.core.runs import require_model
 
 DATA_FORMATS = ("masks", "palette", "csv")
 MODEL_FORMATS = ("onnx", "torchscript")
@@ -143,18 +144,19 @@ def _register_export(subparsers: Any) -> None:
     p.add_argument("project", type=Path)
     p.add_argument("--format", required=True, choices=DATA_FORMATS + MODEL_FORMATS)
     p.add_argument("--out", type=Path, required=True, help="output folder (or file for csv/models)")
-    p.add_argument("--run", help="training run id (model formats; default: the newest run)")
+    p.add_argument("--run", help="training run id (model formats; default: the current model)")
     p.set_defaults(func=cmd_export)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     if args.format in MODEL_FORMATS:
         with Project.open(args.project, readonly=True) as project:
-            run_id = args.run or _newest_run(project)
+            run = require_model(project, args.run)
             from workbench.training.export import export_model  # lazy: pulls in torch
 
-            result = export_model(project, run_id, args.format, args.out)
-        print(f"Exported run {run_id} as {args.format} to {result or args.out}")
+            result = export_model(project, run.run_id, args.format, args.out)
+        print(f"Exported run {run.run_id} as {args.format} to {result} (how to use it: "
+              f"{result}.json)")
         return 0
     with Project.open(args.project, readonly=True) as project:
         if args.format == "masks":
@@ -165,13 +167,6 @@ def cmd_export(args: argparse.Namespace) -> int:
             written = [exporters.export_csv(project, args.out)]
     print(f"Exported {len(written)} file(s) to {args.out}")
     return 0
-
-
-def _newest_run(project: Project) -> str:
-    runs = project.db.list_runs()
-    if not runs:
-        raise ProjectError(f"{project.root} has no training runs; train a model first.")
-    return str(runs[0]["run_id"])
 
 
 def _register_demo(subparsers: Any) -> None:

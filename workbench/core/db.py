@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.errors import DiskFullError, ProjectError, ReadOnlyError
+from workbench.core.runs import CURRENT_MODEL_KEY, Run, RunStatus, check_transition
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS image_status (
@@ -26,7 +27,8 @@ CREATE TABLE IF NOT EXISTS image_status (
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, created_at REAL NOT NULL, config TEXT NOT NULL,
     status TEXT NOT NULL DEFAULT 'running', finished_at REAL, best_metric REAL,
-    metric_name TEXT, epochs INTEGER, history TEXT, error TEXT, parent TEXT, queue_items TEXT);
+    metric_name TEXT, epochs INTEGER, history TEXT, error TEXT, parent TEXT, queue_items TEXT,
+    threshold REAL, guard TEXT, pid INTEGER, host TEXT);
 CREATE TABLE IF NOT EXISTS queue (
     id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',
     score REAL, added_at REAL NOT NULL, run_id TEXT, change TEXT, used_by TEXT,
@@ -36,14 +38,16 @@ CREATE TABLE IF NOT EXISTS uncertainty (
 """
 # Columns added after schema 1; a project made by an older version gains them on open.
 _ADDED_COLUMNS = {
-    "runs": {"parent": "TEXT", "queue_items": "TEXT"},
+    "runs": {"parent": "TEXT", "queue_items": "TEXT", "threshold": "REAL", "guard": "TEXT",
+             "pid": "INTEGER", "host": "TEXT"},
     "queue": {"run_id": "TEXT", "change": "TEXT", "used_by": "TEXT", "position": "REAL"},
 }
 RUN_FIELDS = frozenset(
     {"status", "finished_at", "best_metric", "metric_name", "epochs", "history", "error",
-     "parent", "queue_items"}
+     "parent", "queue_items", "threshold", "guard", "pid", "host"}
 )
-RUN_STATUSES = frozenset({"running", "finished", "cancelled", "failed"})
+RUN_STATUSES = frozenset(s.value for s in RunStatus)
+_JSON_RUN_FIELDS = ("history", "queue_items", "guard")
 
 
 def _write_error(path: Path, exc: sqlite3.Error) -> Exception:
@@ -163,46 +167,71 @@ class ProjectDB:
         with self.write() as con:
             con.executemany("DELETE FROM image_status WHERE name = ?", [(n,) for n in names])
 
-    # -- training runs ----------------------------------------------------------------------
-    def add_run(self, run_id: str, config: dict[str, Any]) -> None:
+    # -- meta ---------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        rows = self.query("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0]["value"]) if rows else None
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        with self.write() as con:
+            if value is None:
+                con.execute("DELETE FROM meta WHERE key = ?", (key,))
+            else:
+                con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # -- training runs (workbench.core.runs has the record type and the rules) ---------------
+    def add_run(self, run_id: str, config: dict[str, Any], *, created_at: float | None = None,
+                parent: str | None = None, pid: int | None = None,
+                host: str | None = None) -> None:
+        """Record a new run as running, started at ``created_at`` (default: now)."""
         with self.write() as con:
             con.execute(
-                "INSERT INTO runs (run_id, created_at, config) VALUES (?, ?, ?)",
-                (run_id, time.time(), json.dumps(config, default=str)),
+                "INSERT INTO runs (run_id, created_at, config, status, parent, pid, host) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run_id, time.time() if created_at is None else created_at,
+                 json.dumps(config, default=str), RunStatus.RUNNING.value, parent, pid, host),
             )
 
     def update_run(self, run_id: str, **fields: Any) -> None:
+        """Change a run's fields; a status change must be legal (runs.TRANSITIONS), and a run
+        that becomes finished becomes the current model, in the same transaction."""
         unknown = set(fields) - RUN_FIELDS
         if unknown:
             raise ValueError(f"unknown run fields: {sorted(unknown)}")
-        if "status" in fields and fields["status"] not in RUN_STATUSES:
-            raise ValueError(f"run status must be one of {sorted(RUN_STATUSES)}")
-        for key in ("history", "queue_items"):
-            if key in fields and not isinstance(fields[key], str):
+        for key in _JSON_RUN_FIELDS:
+            if key in fields and fields[key] is not None and not isinstance(fields[key], str):
                 fields[key] = json.dumps(fields[key], default=str)
         if not fields:
             return
-        cols = ", ".join(f"{k} = ?" for k in fields)
         with self.write() as con:
-            cur = con.execute(f"UPDATE runs SET {cols} WHERE run_id = ?", (*fields.values(), run_id))
-            if cur.rowcount == 0:
+            row = con.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            if row is None:
                 raise KeyError(run_id)
+            if "status" in fields:
+                new = check_transition(run_id, row["status"], fields["status"])
+                fields["status"] = new.value
+                if new is RunStatus.FINISHED:
+                    con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                                (CURRENT_MODEL_KEY, run_id))
+            cols = ", ".join(f"{k} = ?" for k in fields)
+            con.execute(f"UPDATE runs SET {cols} WHERE run_id = ?", (*fields.values(), run_id))
 
-    @staticmethod
-    def _run_row(row: sqlite3.Row) -> dict[str, Any]:
-        d = dict(row)
-        d["config"] = json.loads(d["config"]) if d["config"] else {}
-        d["history"] = json.loads(d["history"]) if d["history"] else None
-        d["queue_items"] = json.loads(d["queue_items"]) if d.get("queue_items") else []
-        return d
-
-    def list_runs(self) -> list[dict[str, Any]]:
+    def list_runs(self) -> list[Run]:
+        """Every run, newest first."""
         rows = self.query("SELECT * FROM runs ORDER BY created_at DESC, rowid DESC")
-        return [self._run_row(r) for r in rows]
+        return [Run.from_row(dict(r)) for r in rows]
 
-    def get_run(self, run_id: str) -> dict[str, Any] | None:
+    def get_run(self, run_id: str) -> Run | None:
         rows = self.query("SELECT * FROM runs WHERE run_id = ?", (run_id,))
-        return self._run_row(rows[0]) if rows else None
+        return Run.from_row(dict(rows[0])) if rows else None
+
+    def delete_run(self, run_id: str) -> None:
+        """Forget a run (its files are the caller's); the current-model choice goes with it."""
+        with self.write() as con:
+            con.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+            con.execute("DELETE FROM meta WHERE key = ? AND value = ?",
+                        (CURRENT_MODEL_KEY, run_id))
+            con.execute("DELETE FROM uncertainty WHERE run_id = ?", (run_id,))
 
     # -- corrections queue (see workbench.core.queue.RefitQueue for the API to use) ----------
     def queue_add(self, name: str, reason: str = "", score: float | None = None, *,

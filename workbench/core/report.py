@@ -16,13 +16,6 @@ class ImportReport:
     def skip(self, path: object, reason: str) -> None:
         self.skipped.append((str(path), reason))
 
-    def merge(self, other: ImportReport) -> None:
-        self.added += other.added
-        self.existing += other.existing
-        self.labelled += other.labelled
-        self.skipped += other.skipped
-        self.error = self.error or other.error
-
     @property
     def images(self) -> list[str]:
         """Names of all images the import refers to (new and already present)."""

@@ -65,7 +65,8 @@ class GuiThreadCollector(QObject):
         self._timer.start()
 
     def stop(self) -> None:
-        """Hand collection back to Python (as it was before start)."""
+        """Python collects automatically again if it did before :meth:`start`. What the first
+        tick froze stays in the permanent generation (never collected)."""
         global _active
         if not self._timer.isActive():
             return

@@ -8,7 +8,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
@@ -42,24 +42,6 @@ IMAGES_DOCK_WIDTH = 235
 TRAINING_DOCK_MIN_HEIGHT = 900
 # saveState() layouts of older versions (training dock on the right) are not restored.
 LAYOUT_VERSION = 2
-
-
-class Workspace(Protocol):
-    """The part of AnnotationWorkspace the window uses (see contracts: ANNOT)."""
-
-    labelsSaved: Signal
-    statusChanged: Signal
-    navigateRequested: Signal
-
-    def open_image(self, name: str) -> None: ...
-    def flush(self) -> None: ...
-
-
-class Trainer(Protocol):
-    """The part of TrainingPanel the window uses (see contracts: PANEL)."""
-
-    def is_training(self) -> bool: ...
-    def stop_and_wait(self, timeout_ms: int = 10000) -> bool: ...
 
 
 class MainWindow(QMainWindow):

@@ -1,4 +1,4 @@
-"""When "From prediction" finds no prediction: predict with the newest run, or say how to get
+"""When "From prediction" finds no prediction: predict with the current model, or say how to get
 one in the window (train from the Training panel; finished runs predict the unlabelled images).
 """
 
@@ -20,7 +20,7 @@ class PredictionOffer(QObject):
 
     def offer(self, name: str) -> None:
         status = self.window.statusBar()
-        run_id = self.panel.newest_model_run()
+        run_id = self.panel.host.current_model_id()
         if run_id is None:
             dock = getattr(self.window, "training_dock", None)
             if dock is not None:
@@ -42,12 +42,12 @@ class PredictionOffer(QObject):
         ``offerPrediction``)."""
         box = QMessageBox(QMessageBox.Icon.Question, "No prediction yet",
                           f"There is no prediction for {name} yet.\nPredict it and the "
-                          f"unlabelled images with the newest model (run {run_id}) now? "
+                          f"unlabelled images with the current model (run {run_id}) now? "
                           "You can keep labelling meanwhile.",
                           QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
                           self.window)
         box.setObjectName("offerPrediction")
-        box.button(QMessageBox.StandardButton.Yes).setText("Predict with newest run")
+        box.button(QMessageBox.StandardButton.Yes).setText("Predict with current model")
         return box.exec() == QMessageBox.StandardButton.Yes
 
     def _ready(self, _run_id: str) -> None:

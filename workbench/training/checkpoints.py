@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from workbench.core.atomic import atomic_write_bytes
+from workbench.core.runs import MODEL_FILE
 from workbench.training.distributed import unwrap
 from workbench.training.errors import TrainingError
 
@@ -21,11 +22,13 @@ if TYPE_CHECKING:
     from workbench.training.learner import Learner
 
 log = logging.getLogger(__name__)
-LAST = "last.pt"
+LAST = MODEL_FILE
 FORMAT = 1
 
 
-def checkpoint_dict(learn: Learner) -> dict[str, Any]:
+def checkpoint_dict(learn: Learner, *, optimizer: bool = True,
+                    threshold: float | None = None) -> dict[str, Any]:
+    """``optimizer`` False: the model alone (a finished run), which cannot be resumed."""
     rec = learn.recorder
     st = learn.state
     schedule = dict(st.schedule)
@@ -43,8 +46,9 @@ def checkpoint_dict(learn: Learner) -> dict[str, Any]:
         "config": learn.config.to_dict(),
         "frozen": learn.frozen,
         "model": unwrap(learn.model).state_dict(),  # no DDP "module." prefix
-        "optimizer": learn.opt.state_dict(),
-        "scaler": learn.scaler.state_dict() if learn.scaler is not None else None,
+        "optimizer": learn.opt.state_dict() if optimizer else None,
+        "scaler": learn.scaler.state_dict() if learn.scaler is not None and optimizer else None,
+        "threshold": threshold,
         "schedule": schedule,
         "history": {
             "epochs": [dict(r) for r in rec.epochs], "lrs": list(rec.lrs), "moms": list(rec.moms),
@@ -53,9 +57,10 @@ def checkpoint_dict(learn: Learner) -> dict[str, Any]:
     }
 
 
-def save(learn: Learner, path: Path) -> None:
+def save(learn: Learner, path: Path, *, optimizer: bool = True,
+         threshold: float | None = None) -> None:
     buf = io.BytesIO()
-    torch.save(checkpoint_dict(learn), buf)
+    torch.save(checkpoint_dict(learn, optimizer=optimizer, threshold=threshold), buf)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, buf.getvalue())
     log.debug("Saved checkpoint %s", path)
@@ -82,6 +87,9 @@ def load_into(learn: Learner, ckpt: dict[str, Any]) -> None:
             f"checkpoint classes {ckpt['classes']} differ from the project's "
             f"{learn.data.classes}; start a new run instead of resuming"
         )
+    if ckpt.get("optimizer") is None:
+        raise TrainingError(f"run {ckpt.get('run_id')} finished: its checkpoint keeps only the "
+                            "model, so there is nothing to resume")
     learn.model.load_state_dict(ckpt["model"])
     learn.opt.load_state_dict(ckpt["optimizer"])
     if learn.scaler is not None and ckpt.get("scaler"):

@@ -29,10 +29,6 @@ DEFAULT_TIMEOUT_S = 300.0
 TIMEOUT_ENV = "WORKBENCH_DDP_TIMEOUT"
 
 
-class DistributedError(TrainingError):
-    """Another process of the group failed, died or stopped answering."""
-
-
 @dataclass(frozen=True)
 class DistEnv:
     """What torchrun tells each process (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ...)."""

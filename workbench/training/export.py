@@ -8,6 +8,7 @@ multilabel (apply a sigmoid).
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from pathlib import Path
@@ -16,9 +17,12 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from workbench.training import checkpoints
+from workbench.core.atomic import atomic_write_text
+from workbench.core.runs import DEFAULT_THRESHOLD
+from workbench.training.data import task_name
 from workbench.training.errors import TrainingError
-from workbench.training.predict import latest_run, load_model, run_dir
+from workbench.training.predict import load_model
+from workbench.training.runs import open_run
 from workbench.training.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 if TYPE_CHECKING:
@@ -31,6 +35,9 @@ FORMATS = ("onnx", "torchscript")
 class NormalizedModel(nn.Module):
     """The model with ImageNet normalisation in front: input is RGB in [0, 1]."""
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
@@ -41,8 +48,10 @@ class NormalizedModel(nn.Module):
         return self.model((x - self.mean) / self.std)
 
 
-def export_checkpoint(ckpt: dict[str, Any], fmt: str, out: Path) -> Path:
-    """Write ``ckpt``'s model as ``fmt`` to ``out``; returns ``out``."""
+def export_checkpoint(ckpt: dict[str, Any], fmt: str, out: Path,
+                      threshold: float | None = None) -> Path:
+    """Write ``ckpt``'s model as ``fmt`` to ``out`` and what a caller needs to use it (task,
+    classes, size, the multi-label decision rule) to ``out`` + ``.json``; returns ``out``."""
     if fmt not in FORMATS:
         raise TrainingError(f"unknown export format {fmt!r}; use onnx or torchscript")
     wrapped = NormalizedModel(load_model(ckpt)).eval()
@@ -58,8 +67,27 @@ def export_checkpoint(ckpt: dict[str, Any], fmt: str, out: Path) -> Path:
             torch.jit.save(traced, str(out))
         else:
             _export_onnx(wrapped, example, out)
+    atomic_write_text(Path(f"{out}.json"), json.dumps(
+        model_card(ckpt, fmt, threshold), indent=1) + "\n")
     log.info("Exported %s model (%s, %dpx) to %s", ckpt["task"], ckpt["arch"], size, out)
     return out
+
+
+def model_card(ckpt: dict[str, Any], fmt: str, threshold: float | None) -> dict[str, Any]:
+    """The exported model's metadata: how to feed it and how to read its output."""
+    task = task_name(ckpt["task"])
+    card: dict[str, Any] = {
+        "run": ckpt.get("run_id"), "format": fmt, "task": task, "arch": ckpt.get("arch"),
+        "classes": list(ckpt["classes"]), "size": int(ckpt["size"]),
+        "input": "float32 RGB in [0, 1], shape (N, 3, size, size)"}
+    if task == "segmentation":
+        card["output"] = "logits (N, classes, size, size); class = argmax over dim 1"
+    else:
+        thr = threshold if threshold is not None else ckpt.get("threshold")
+        card["threshold"] = float(thr if thr is not None else DEFAULT_THRESHOLD)
+        card["output"] = ("logits (N, tags); a tag is predicted when sigmoid(logit) >= "
+                          "threshold")
+    return card
 
 
 def _export_onnx(model: nn.Module, example: torch.Tensor, out: Path) -> None:
@@ -73,7 +101,6 @@ def _export_onnx(model: nn.Module, example: torch.Tensor, out: Path) -> None:
 
 
 def export_model(project: Project, run_id: str | None, fmt: str, out: Path | str) -> Path:
-    """Export run ``run_id`` (latest when None) of ``project``."""
-    run_id = run_id or latest_run(project)
-    ckpt = checkpoints.load(run_dir(project, run_id) / checkpoints.LAST)
-    return export_checkpoint(ckpt, fmt, Path(out))
+    """Export run ``run_id`` (None: the current model) of ``project``."""
+    opened = open_run(project, run_id)
+    return export_checkpoint(opened.ckpt, fmt, Path(out), threshold=opened.threshold)

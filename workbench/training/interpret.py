@@ -26,13 +26,12 @@ from torch import nn
 from workbench.core.atomic import atomic_write_text
 from workbench.core.imageio import image_size
 from workbench.core.manifest import ERROR_COLOR
-from workbench.training import checkpoints
+from workbench.core.runs import DEFAULT_THRESHOLD, predicted_tags
 from workbench.training.data import task_name
 from workbench.training.device import resolve_device
 from workbench.training.errors import TrainingCancelled, TrainingError
 from workbench.training.losses import SegmentationLoss
 from workbench.training.metrics import (
-    DEFAULT_THRESH,
     IGNORE_INDEX,
     confusion_matrix,
     dice_per_class,
@@ -40,11 +39,10 @@ from workbench.training.metrics import (
 from workbench.training.predict import (
     full_size_logits,
     iter_logits,
-    latest_run,
-    load_model,
     run_dir,
     write_predictions,
 )
+from workbench.training.runs import open_run
 from workbench.training.visualize import Cell, grid_image, overlay_mask
 
 if TYPE_CHECKING:
@@ -113,9 +111,12 @@ def image_dice(label: np.ndarray, pred: np.ndarray, n_classes: int) -> float | N
 
 def _score_segmentation(model: nn.Module, paths: Sequence[Path], labels: Sequence[np.ndarray],
                         size: int, device: torch.device, bs: int, n_classes: int,
-                        tick: Callable[[int], None]) -> tuple[list, list, np.ndarray]:
+                        tick: Callable[[int], None],
+                        ) -> tuple[list[tuple[float, float | None]], list[np.ndarray], np.ndarray]:
     """(per-image (loss, dice), predicted masks, summed confusion matrix)."""
-    loss_fn, scores, preds = SegmentationLoss(), [], []
+    loss_fn = SegmentationLoss()
+    scores: list[tuple[float, float | None]] = []
+    preds: list[np.ndarray] = []
     cm = np.zeros((n_classes, n_classes), np.int64)
     for imgs, logits in iter_logits(model, paths, size, device, bs):
         for img, lg in zip(imgs, logits, strict=True):
@@ -135,7 +136,8 @@ def _score_segmentation(model: nn.Module, paths: Sequence[Path], labels: Sequenc
 def _score_multilabel(model: nn.Module, paths: Sequence[Path], targets: np.ndarray, size: int,
                       device: torch.device, bs: int,
                       tick: Callable[[int], None]) -> tuple[list[float], np.ndarray]:
-    losses, probs = [], []
+    losses: list[float] = []
+    probs: list[np.ndarray] = []
     for _, logits in iter_logits(model, paths, size, device, bs):
         y = torch.from_numpy(targets[len(losses):len(losses) + len(logits)]).to(logits.device)
         per = F.binary_cross_entropy_with_logits(logits, y, reduction="none").mean(1)
@@ -145,16 +147,19 @@ def _score_multilabel(model: nn.Module, paths: Sequence[Path], targets: np.ndarr
     return losses, np.asarray(probs, np.float32).reshape(len(losses), targets.shape[1])
 
 
-def most_confused_pairs(cm: np.ndarray, classes: Sequence[str], limit: int = 10) -> list[dict]:
+def most_confused_pairs(cm: np.ndarray, classes: Sequence[str],
+                        limit: int = 10) -> list[dict[str, Any]]:
     """Off-diagonal cells of a pixel confusion matrix, most pixels first."""
-    pairs = [{"actual": classes[t], "predicted": classes[p], "pixels": int(cm[t, p])}
-             for t in range(len(classes)) for p in range(len(classes)) if t != p and cm[t, p]]
-    return sorted(pairs, key=lambda d: -d["pixels"])[:limit]
+    cells = [(int(cm[t, p]), t, p) for t in range(len(classes)) for p in range(len(classes))
+             if t != p and cm[t, p]]
+    cells.sort(key=lambda c: -c[0])
+    return [{"actual": classes[t], "predicted": classes[p], "pixels": n}
+            for n, t, p in cells[:limit]]
 
 
 def score_images(model: nn.Module, project: Project, names: Sequence[str], *, task: str,
                  classes: Sequence[str], size: int, device: torch.device, bs: int = 8,
-                 threshold: float = DEFAULT_THRESH, run: str = "",
+                 threshold: float = DEFAULT_THRESHOLD, run: str = "",
                  progress: Progress | None = None,
                  should_stop: Callable[[], bool] | None = None,
                  ) -> tuple[Interpretation, list[np.ndarray]]:
@@ -203,7 +208,7 @@ def _label_mask(project: Project, name: str) -> np.ndarray:
 
 def _tag_item(name: str, loss: float, probs: np.ndarray, target: np.ndarray,
               classes: Sequence[str], threshold: float) -> ScoredImage:
-    predicted = probs > threshold  # the metrics' rule (MultilabelMetrics)
+    predicted = predicted_tags(probs, threshold)
     truth = target > 0.5
     return ScoredImage(
         name, loss,
@@ -213,31 +218,28 @@ def _tag_item(name: str, loss: float, probs: np.ndarray, target: np.ndarray,
     )
 
 
-def _most_confused_tags(items: Sequence[ScoredImage], classes: Sequence[str]) -> list[dict]:
-    rows = [{"tag": c, "missed": sum(c in i.missed for i in items),
-             "extra": sum(c in i.extra for i in items)} for c in classes]
-    rows = [r for r in rows if r["missed"] + r["extra"]]
-    return sorted(rows, key=lambda r: -(r["missed"] + r["extra"]))
+def _most_confused_tags(items: Sequence[ScoredImage],
+                        classes: Sequence[str]) -> list[dict[str, Any]]:
+    counts = [(c, sum(c in i.missed for i in items), sum(c in i.extra for i in items))
+              for c in classes]
+    counts = sorted((row for row in counts if row[1] + row[2]), key=lambda r: -(r[1] + r[2]))
+    return [{"tag": c, "missed": missed, "extra": extra} for c, missed, extra in counts]
 
 
 def interpret_run(project: Project, run_id: str | None = None, *, device: str = "auto",
                   batch_size: int = 8, progress: Progress | None = None,
                   should_stop: Callable[[], bool] | None = None) -> Interpretation:
-    """Top losses of run ``run_id`` (None: the newest run with a checkpoint) over every
-    validation image; caches the result in the run folder and writes the predictions."""
-    run_id = run_id or latest_run(project)
-    ckpt = checkpoints.load(run_dir(project, run_id) / checkpoints.LAST)
-    if list(ckpt["classes"]) != list(project.classes):
-        raise TrainingError(f"run {run_id} was trained on classes {ckpt['classes']} but the "
-                            f"project now has {project.classes}; train a new model")
+    """Top losses of run ``run_id`` (None: the current model) over every validation image;
+    caches the result in the run folder and writes the predictions."""
+    opened = open_run(project, run_id)
+    ckpt, run_id = opened.ckpt, opened.run_id
     names = project.split()[1]
     if not names:
         raise TrainingError(f"{project.root} has no labelled validation image to score")
-    threshold = float(ckpt["config"].get("extra", {}).get("threshold", DEFAULT_THRESH))
     interp, preds = score_images(
-        load_model(ckpt), project, names, task=ckpt["task"], classes=ckpt["classes"],
-        size=int(ckpt["size"]), device=resolve_device(device), bs=batch_size,
-        threshold=threshold, run=run_id, progress=progress, should_stop=should_stop)
+        opened.model(), project, names, task=opened.task, classes=opened.classes,
+        size=opened.size, device=resolve_device(device), bs=batch_size,
+        threshold=opened.threshold, run=run_id, progress=progress, should_stop=should_stop)
     if not project.readonly:
         write_predictions(Path(project.predictions_dir) / run_id, names, preds, ckpt["task"],
                           ckpt["classes"])

@@ -15,8 +15,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from workbench.core.runs import DEFAULT_THRESHOLD, predicted_tags
+
 IGNORE_INDEX = 255
-DEFAULT_THRESH = 0.2
+DEFAULT_THRESH = DEFAULT_THRESHOLD  # the decision threshold before a run has chosen its own
 SWEEP_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(1, 20))
 
 
@@ -72,7 +74,7 @@ def fbeta_per_sample(
     A sample with no true positive scores 0 (as scikit-learn with ``zero_division=0``).
     """
     thr = np.asarray(thresh, dtype=np.float64)
-    pred = probs[None, ...] > thr.reshape(-1, 1, 1)
+    pred = predicted_tags(probs[None, ...], thr.reshape(-1, 1, 1))
     t = targ.astype(bool)[None, ...]
     tp = (pred & t).sum(-1).astype(np.float64)
     fp = (pred & ~t).sum(-1)
@@ -92,8 +94,8 @@ def fbeta_samples(
 
 
 def accuracy_thresh(probs: np.ndarray, targ: np.ndarray, thresh: float = DEFAULT_THRESH) -> float:
-    """Fraction of (sample, tag) cells where ``prob > thresh`` equals the truth."""
-    return float(((probs > thresh) == targ.astype(bool)).mean())
+    """Fraction of (sample, tag) cells where the decision (``prob >= thresh``) equals the truth."""
+    return float((predicted_tags(probs, thresh) == targ.astype(bool)).mean())
 
 
 def best_threshold(

@@ -19,13 +19,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from workbench.core import runs
 from workbench.core.atomic import atomic_write_text
 from workbench.core.imageio import load_image, write_mask
-from workbench.training import checkpoints
 from workbench.training.data import task_name
 from workbench.training.device import resolve_device
 from workbench.training.errors import TrainingError
 from workbench.training.models import build_model
+from workbench.training.runs import open_run
 from workbench.training.transforms import normalize_batch
 
 if TYPE_CHECKING:
@@ -78,19 +79,8 @@ def predict_paths(model: nn.Module, paths: Sequence[Path], task: str, size: int,
 
 
 def run_dir(project: Project, run_id: str) -> Path:
-    return Path(project.root) / "models" / run_id
-
-
-def latest_run(project: Project) -> str:
-    """Newest run that has a checkpoint (by the run history, else by file time)."""
-    for run in project.db.list_runs():
-        if (run_dir(project, run["run_id"]) / checkpoints.LAST).is_file():
-            return str(run["run_id"])
-    found = sorted((Path(project.root) / "models").glob(f"*/{checkpoints.LAST}"),
-                   key=lambda p: p.stat().st_mtime)
-    if not found:
-        raise TrainingError(f"{project.root} has no trained model yet; run `workbench train` first")
-    return found[-1].parent.name
+    """``<project>/models/<run_id>/``: the run's checkpoint and its cached scores."""
+    return runs.run_dir(project.root, run_id)
 
 
 def load_model(ckpt: dict[str, Any]) -> nn.Module:
@@ -118,17 +108,14 @@ def predict_project(project: Project, run_id: str | None = None,
                     progress: Callable[[int, int], None] | None = None, *,
                     shard: tuple[int, int] = (0, 1),
                     gather: Callable[[Any], list[Any]] | None = None) -> Path:
-    """Predict ``images`` with a run's last checkpoint; write ``<stem>.png`` masks or
+    """Predict ``images`` with run ``run_id`` (None: the current model); write ``<stem>.png`` masks or
     ``predictions.csv`` into ``out_dir`` (default ``<project>/predictions/<run_id>/``).
 
     Several processes (``shard=(rank, world)``): each predicts images rank, rank+world, ... and
     writes its own masks; the tag rows are gathered (``gather``: an all-gather) and rank 0
     writes the one CSV in the single-process order, so the files are the same."""
-    run_id = run_id or latest_run(project)
-    ckpt = checkpoints.load(run_dir(project, run_id) / checkpoints.LAST)
-    if list(ckpt["classes"]) != list(project.classes):
-        raise TrainingError(f"run {run_id} was trained on classes {ckpt['classes']} but the "
-                            f"project now has {project.classes}; train a new model")
+    opened = open_run(project, run_id)
+    ckpt, run_id = opened.ckpt, opened.run_id
     all_names = select_images(project, images)
     rank, world = shard
     names = all_names[rank::world]
@@ -164,8 +151,8 @@ def write_predictions(out: Path, names: Sequence[str], results: Sequence[np.ndar
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["image_name", *classes])
-    for stem, probs in rows.items():
-        writer.writerow([stem, *(f"{p:.6f}" for p in probs)])
+    for stem, values in rows.items():
+        writer.writerow([stem, *(f"{p:.6f}" for p in values)])
     atomic_write_text(out / "predictions.csv", buf.getvalue())
 
 

@@ -21,13 +21,29 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch.utils.data import DataLoader, Sampler
 
-from workbench.training import checkpoints
+from workbench.core.runs import DEFAULT_THRESHOLD, RunStatus
 from workbench.training.config import TrainConfig
 from workbench.training.data import DeviceLoader
 from workbench.training.errors import TrainingCancelled, TrainingError
 from workbench.training.events import Callback, CancelFitException
 from workbench.training.learner import Learner
-from workbench.training.predict import latest_run, predict_project, run_dir
+from workbench.training.predict import predict_project
+from workbench.training.refit_policy import (
+    DEFAULT_RULE,
+    RefitRate,
+    Verdict,
+    given_rate,
+    judge,
+    measured_rate,
+)
+from workbench.training.runs import (
+    OpenedRun,
+    chosen_threshold,
+    end_run,
+    ends_on_error,
+    open_run,
+    start_run,
+)
 from workbench.training.session import build_learner, metrics_for_task, new_run_id
 from workbench.training.uncertainty import rank_unlabelled
 
@@ -35,19 +51,19 @@ if TYPE_CHECKING:
     from workbench.core.project import Project
 
 log = logging.getLogger(__name__)
-REFIT_LR_FACTOR = 2.0
-"""Default refit LR: the parent's last one-cycle maximum (per layer group) times this."""
 DEFAULT_REPLAY = 0.5
 
 
 @dataclass
 class RefitSettings:
     epochs: int = 2
-    lr: float | None = None      # None: parent's last stage LR x REFIT_LR_FACTOR; X: head LR X
+    lr: float | None = None      # None: measured on the refit mix (refit_policy.py); X: head LR
     replay: float = DEFAULT_REPLAY  # fraction of the rest of the training set drawn per epoch
     device: str = "auto"
     batch_size: int | None = None   # None: the parent's
     oversample: int | None = None   # None: queue items fill at least half of every epoch
+    keep_worse: bool = False        # keep a refit the guard rejects
+    lr_rule: str = DEFAULT_RULE     # which sweep suggestion a measured LR takes
 
 
 @dataclass
@@ -57,11 +73,19 @@ class RefitResult:
     items: list[str]
     before: dict[str, dict[str, Any]]   # {"queue": {"loss": x, <metric>: y}, "valid": {...}}
     after: dict[str, dict[str, Any]]
+    verdict: Verdict
+    rate: RefitRate
     seconds: dict[str, float] = field(default_factory=dict)  # refit, evaluation, prediction
+
+    @property
+    def accepted(self) -> bool:
+        """Whether the refit is the current model now (the guard passed, or kept anyway)."""
+        return self.verdict.accepted or self.verdict.kept_anyway
 
     def to_json(self) -> dict[str, Any]:
         return {"run": self.run, "parent": self.parent, "items": list(self.items),
-                "before": self.before, "after": self.after}
+                "before": self.before, "after": self.after, "accepted": self.accepted,
+                "guard": self.verdict.to_json(), "lr": self.rate.to_json()}
 
 
 class RefitSampler(Sampler[int]):
@@ -96,33 +120,22 @@ class _StopWhen(Callback):
 
 
 def base_lrs(ckpt: dict[str, Any]) -> list[float]:
-    """The per-group LRs a refit of this checkpoint starts from: its last one-cycle's, or, when
-    it is itself a refit, the base that refit used, so the rate does not double every round."""
+    """The per-group LRs that bound a refit of this checkpoint: its last one-cycle's, or,
+    when it is itself a refit, the bound that refit had, so rates never creep up by rounds."""
     refit_of = ((ckpt.get("config") or {}).get("extra") or {}).get("refit") or {}
     lrs = refit_of.get("base_lrs") or (ckpt.get("schedule") or {}).get("lr_max", [])
     return [float(v) for v in lrs]
 
 
-def refit_lrs(ckpt: dict[str, Any], lr: float | None, n_groups: int) -> list[float]:
-    """Per-group max LRs: the base LRs (see :func:`base_lrs`) x REFIT_LR_FACTOR, or scaled so
-    the head gets ``lr`` (the base's ratios between layer groups are kept)."""
-    parent = base_lrs(ckpt)
-    if len(parent) != n_groups:
-        base = lr or ckpt["config"].get("lr") or 1e-3
-        return [float(base)] * n_groups
-    if lr is None:
-        return [v * REFIT_LR_FACTOR for v in parent]
-    return [v * lr / parent[-1] for v in parent]
-
-
-def evaluate(learner: Learner, names: Sequence[str]) -> dict[str, Any]:
-    """Loss and the task's metrics of ``learner.model`` on ``names`` (validation transforms);
-    {} for no image. NaN becomes None so the result is valid JSON."""
+def evaluate(learner: Learner, names: Sequence[str],
+             threshold: float = DEFAULT_THRESHOLD) -> dict[str, Any]:
+    """Loss and the task's metrics of ``learner.model`` on ``names`` (validation transforms;
+    tags decided at ``threshold``); {} for no image. NaN becomes None (valid JSON)."""
     if not names or learner.spec is None:
         return {}
     ds = learner.spec.eval_dataset(names, learner.data.size)
     dl = DeviceLoader(DataLoader(ds, learner.data.bs * 2, shuffle=False), learner.device)
-    metrics = metrics_for_task(learner.data.task, learner.data.classes)
+    metrics = metrics_for_task(learner.data.task, learner.data.classes, threshold)
     total, count = 0.0, 0
     learner.model.eval()
     with torch.no_grad(), learner._autocast():
@@ -163,21 +176,18 @@ def _refit_config(ckpt: dict[str, Any], settings: RefitSettings) -> TrainConfig:
     return config
 
 
-def _parent_learner(project: Project, parent: str, settings: RefitSettings,
-                    callbacks: list[Callback]) -> tuple[Learner, dict[str, Any]]:
-    """A learner for a new run holding the parent's weights, optimizer moments and freeze."""
-    ckpt = checkpoints.load(run_dir(project, parent) / checkpoints.LAST)
-    if list(ckpt["classes"]) != list(project.classes):
-        raise TrainingError(f"run {parent} was trained on classes {ckpt['classes']} but the "
-                            f"project now has {project.classes}; train a new model")
+def _parent_learner(project: Project, parent: OpenedRun, settings: RefitSettings,
+                    callbacks: list[Callback]) -> Learner:
+    """A learner for a new run holding the parent's weights, freeze, and optimizer moments
+    when the parent's checkpoint still has them."""
+    ckpt = parent.ckpt
     learner = build_learner(project, _refit_config(ckpt, settings), callbacks,
                             run_id=new_run_id(project))
     learner.model.load_state_dict(ckpt["model"])
-    # The parent's Adam moments: a fresh optimizer's first steps move every weight by about
-    # the full LR whatever its gradient, which undoes much of a small model's training.
-    learner.opt.load_state_dict(ckpt["optimizer"])
+    if ckpt.get("optimizer") is not None:
+        learner.opt.load_state_dict(ckpt["optimizer"])
     learner.freeze() if ckpt.get("frozen") else learner.unfreeze()
-    return learner, ckpt
+    return learner
 
 
 def _use_refit_mix(learner: Learner, items: list[str], settings: RefitSettings) -> dict:
@@ -198,50 +208,88 @@ def _use_refit_mix(learner: Learner, items: list[str], settings: RefitSettings) 
             "replayed_per_epoch": n_replay}
 
 
+def _rate(learner: Learner, ckpt: dict[str, Any], settings: RefitSettings) -> RefitRate:
+    parent_lrs = base_lrs(ckpt) or [float(ckpt["config"].get("lr") or 1e-3)] * learner.n_groups
+    if settings.lr is not None:
+        return given_rate(settings.lr, parent_lrs, learner.n_groups)
+    return measured_rate(learner, parent_lrs, settings.lr_rule)
+
+
 def refit(project: Project, parent_run: str | None = None,
           settings: RefitSettings | None = None, *, callbacks: Iterable[Callback] = (),
           progress: Callable[[int, int], None] | None = None,
           should_stop: Callable[[], bool] | None = None) -> RefitResult:
-    """Fine-tune ``parent_run`` (None: the newest run with a checkpoint) on the pending queue.
-
-    ``callbacks`` are Learner callbacks, as for ``session.train``. ``progress(done, total)``
-    reports the prediction of every image afterwards. Marks the items used by the new run,
-    records parent and items on it, and refreshes predictions and uncertainty scores. A
-    stopped refit raises TrainingCancelled and leaves the items pending.
-    """
+    """Fine-tune ``parent_run`` (None: the current model) on the pending queue, then let the
+    guard decide (refit_policy.py). Kept: the run is finished and the current model, the items
+    are marked used by it, predictions and uncertainty scores are refreshed. Rejected: the run
+    is recorded as rejected, the parent stays the current model and the items stay pending.
+    ``callbacks`` are Learner callbacks, as for ``session.train``; ``progress(done, total)``
+    reports the predictions afterwards. A stopped refit raises TrainingCancelled."""
     settings = settings or RefitSettings()
     if settings.epochs < 1 or not 0 <= settings.replay <= 1:
         raise TrainingError("A refit needs at least 1 epoch and a replay fraction in 0..1.")
-    parent = parent_run or latest_run(project)
+    started = time.time()
+    parent = open_run(project, parent_run)
     ids, items = _queued_images(project)
     extra = [_StopWhen(should_stop)] if should_stop else []
-    learner, ckpt = _parent_learner(project, parent, settings, [*callbacks, *extra])
-    run_id, config = learner.run_id, learner.config
-    lrs = refit_lrs(ckpt, settings.lr, learner.n_groups)
+    learner = _parent_learner(project, parent, settings, [*callbacks, *extra])
     t0 = time.perf_counter()
-    valid = [n for n in learner.data.valid_names if n not in items]
-    before = {"queue": evaluate(learner, items), "valid": evaluate(learner, valid)}
-    config.lr = lrs[-1]
-    config.extra["refit"] = {"parent": parent, "lrs": lrs, "base_lrs": base_lrs(ckpt),
-                             **_use_refit_mix(learner, items, settings)}
-    project.db.add_run(run_id, config.to_dict())
-    project.db.update_run(run_id, parent=parent, queue_items=items)
+    mix = _use_refit_mix(learner, items, settings)
+    valid = list(learner.data.valid_names)
+    before = {"queue": evaluate(learner, items, parent.threshold),
+              "valid": evaluate(learner, valid, parent.threshold)}
     t_eval = time.perf_counter() - t0
-    log.info("Refit %s of %s: %s", run_id, parent, config.extra["refit"])
+    try:
+        rate = _rate(learner, parent.ckpt, settings)
+    except TrainingCancelled as exc:
+        raise TrainingCancelled("The refit was stopped while measuring its learning rate; "
+                                "nothing was recorded and the queue items stay pending.") from exc
+    learner.config.lr = rate.lrs[-1]
+    learner.config.extra["refit"] = {"parent": parent.run_id, "base_lrs": rate.parent_lrs,
+                                     **rate.to_json(), **mix}
+    start_run(learner, started_at=started, parent=parent.run_id)
+    project.db.update_run(learner.run_id, queue_items=items)
+    log.info("Refit %s of %s: %s", learner.run_id, parent.run_id, learner.config.extra["refit"])
+    with ends_on_error(learner):
+        result = _fit_and_judge(learner, parent, ids, items, before, rate, settings)
+        result.seconds["evaluation"] += t_eval
+        if result.accepted:
+            project.queue.mark_used(ids, learner.run_id)
+            t0 = time.perf_counter()
+            predict_project(project, learner.run_id, "all", device=settings.device,
+                            bs=learner.config.bs, progress=progress)
+            rank_unlabelled(project, learner.run_id, device=settings.device,
+                            batch_size=learner.config.bs)
+            result.seconds["prediction"] = time.perf_counter() - t0
+    return result
+
+
+def _fit_and_judge(learner: Learner, parent: OpenedRun, ids: list[int], items: list[str],
+                   before: dict[str, dict[str, Any]], rate: RefitRate,
+                   settings: RefitSettings) -> RefitResult:
+    """Train, score again, and record the guard's verdict: finished (the current model) or
+    rejected (the parent stays current)."""
     t0 = time.perf_counter()
-    learner.fit_one_cycle(settings.epochs, lrs, pct_start=config.pct_start, wd=config.wd,
-                          stage="refit")
+    learner.fit_one_cycle(settings.epochs, rate.lrs, pct_start=learner.config.pct_start,
+                          wd=learner.config.wd, stage="refit")
     t_fit = time.perf_counter() - t0
     if learner.state.cancelled:
-        raise TrainingCancelled(f"The refit was stopped; run {run_id} is kept as cancelled and "
-                                "the queue items stay pending.")
+        raise TrainingCancelled(f"The refit was stopped; run {learner.run_id} is kept as "
+                                "cancelled and the queue items stay pending.")
     t0 = time.perf_counter()
-    after = {"queue": evaluate(learner, items), "valid": evaluate(learner, valid)}
-    t_eval += time.perf_counter() - t0
-    project.queue.mark_used(ids, run_id)
-    t0 = time.perf_counter()
-    predict_project(project, run_id, "all", device=settings.device, bs=config.bs,
-                    progress=progress)
-    rank_unlabelled(project, run_id, device=settings.device, batch_size=config.bs)
-    seconds = {"refit": t_fit, "evaluation": t_eval, "prediction": time.perf_counter() - t0}
-    return RefitResult(run_id, parent, items, before, after, seconds)
+    threshold = chosen_threshold(learner) or parent.threshold
+    valid = list(learner.data.valid_names)
+    after = {"queue": evaluate(learner, items, threshold),
+             "valid": evaluate(learner, valid, threshold)}
+    verdict = judge(before["valid"], after["valid"], learner.recorder.main_metric or "loss")
+    verdict.kept_anyway = not verdict.accepted and settings.keep_worse
+    result = RefitResult(learner.run_id, parent.run_id, items, before, after, verdict, rate,
+                         {"refit": t_fit, "evaluation": time.perf_counter() - t0,
+                          "prediction": 0.0})
+    guard = {**verdict.to_json(), "queue_ids": ids}
+    if result.accepted:
+        end_run(learner, RunStatus.FINISHED, guard=guard)
+    else:
+        end_run(learner, RunStatus.REJECTED, guard=guard)
+        log.info("Refit %s rejected: %s", learner.run_id, "; ".join(verdict.reasons))
+    return result

@@ -12,11 +12,12 @@ import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
+from workbench.core.runs import DEFAULT_THRESHOLD, RunStatus
 from workbench.training import checkpoints
 from workbench.training.callbacks import CheckpointCallback
 from workbench.training.config import TrainConfig
@@ -27,7 +28,7 @@ from workbench.training.device import (
     describe_devices,
     resolve_device,
 )
-from workbench.training.distributed import broadcast_object, is_main
+from workbench.training.distributed import broadcast_object
 from workbench.training.errors import TrainingCancelled, TrainingError
 from workbench.training.events import Callback
 from workbench.training.learner import Learner
@@ -36,6 +37,7 @@ from workbench.training.metrics import Metric, MultilabelMetrics, SegmentationMe
 from workbench.training.models import build_model
 from workbench.training.predict import run_dir
 from workbench.training.recipe import Stage, plan_stages
+from workbench.training.runs import RunHistoryCallback, recorded_run
 from workbench.training.schedules import spread_lrs
 from workbench.training.weights import hub_checkpoint_dir
 
@@ -64,58 +66,12 @@ def new_run_id(project: Project) -> str:
     return run_id
 
 
-class RunHistoryCallback(Callback):
-    """Mirrors the run into the project database: config at the start, history per epoch,
-    final status. A database hiccup is logged, never allowed to kill a training run."""
-
-    order = 20
-
-    def __init__(self, project: Project, run_id: str, config: TrainConfig) -> None:
-        self.project, self.run_id, self.config = project, run_id, config
-        self._added = False
-
-    def _update(self, **fields: Any) -> None:
-        if not is_main():  # DDP: rank 0 keeps the record
-            return
-        try:
-            if not self._added:
-                if self.project.db.get_run(self.run_id) is None:
-                    self.project.db.add_run(self.run_id, self.config.to_dict())
-                self._added = True
-            self.project.db.update_run(self.run_id, **fields)
-        except Exception:  # sqlite busy/locked, disk full: training matters more
-            log.warning("Could not record run %s in the project database", self.run_id,
-                        exc_info=True)
-
-    def before_fit(self, learn: Learner) -> None:
-        if not learn.state.lr_find:
-            self._update(status="running")
-
-    def after_epoch(self, learn: Learner) -> None:
-        if learn.state.lr_find:
-            return
-        rec = learn.recorder
-        fields: dict[str, Any] = {"epochs": len(rec.epochs), "history": {"epochs": rec.epochs}}
-        if rec.best_metric is not None:
-            fields.update(best_metric=rec.best_metric, metric_name=rec.main_metric)
-        self._update(**fields)
-
-    def after_fit(self, learn: Learner) -> None:
-        st = learn.state
-        if st.lr_find:
-            return
-        status = "cancelled" if st.cancelled else "failed" if st.error else "finished"
-        fields: dict[str, Any] = {"status": status,
-                                  "finished_at": time.time()}
-        if st.error is not None:
-            fields["error"] = str(st.error)
-        self._update(**fields)
-
-
-def metrics_for_task(task: str, classes: Sequence[str]) -> list[Metric]:
+def metrics_for_task(task: str, classes: Sequence[str],
+                     threshold: float = DEFAULT_THRESHOLD) -> list[Metric]:
+    """The task's metrics; multilabel decisions at ``threshold`` (a run's own, once stored)."""
     if task == "segmentation":
         return [SegmentationMetrics(classes)]
-    return [MultilabelMetrics(classes)]
+    return [MultilabelMetrics(classes, thresh=threshold)]
 
 
 def build_learner(project: Project, config: TrainConfig, callbacks: Iterable[Callback] = (),
@@ -133,7 +89,7 @@ def build_learner(project: Project, config: TrainConfig, callbacks: Iterable[Cal
     model, weights = build_model(task, config.arch, len(spec.classes), config.pretrained)
     config.extra["pretrained_file"] = str(weights) if weights else None
     run_id = run_id or broadcast_object(new_run_id(project))  # DDP: rank 0's id everywhere
-    cbs: list[Callback] = [CheckpointCallback(), RunHistoryCallback(project, run_id, config)]
+    cbs: list[Callback] = [CheckpointCallback(), RunHistoryCallback(project, run_id)]
     learner = Learner(
         model, data, loss_for_task(task), metrics_for_task(task, spec.classes), wd=config.wd,
         callbacks=[*cbs, *callbacks], run_id=run_id, checkpoint_dir=run_dir(project, run_id),
@@ -227,18 +183,29 @@ def _stage_lr(learner: Learner, stage: Stage) -> float | list[float]:
 
 
 def train(project: Project, config: TrainConfig, callbacks: Iterable[Callback] = ()) -> Learner:
-    """Build a learner and run the whole recipe for ``config``."""
+    """Build a learner and run the whole recipe for ``config`` as one recorded run."""
     check_plan(stages_from_config(config, True))
+    started = time.time()
     learner = build_learner(project, config, callbacks)
     loaded = bool(config.extra.get("pretrained_file"))
-    run_stages(learner, stages_from_config(config, loaded))
+    with recorded_run(learner, started_at=started):
+        run_stages(learner, stages_from_config(config, loaded))
     return learner
 
 
 def resume_run(project: Project, run_id: str, callbacks: Iterable[Callback] = ()) -> Learner:
     """Continue run ``run_id`` from its last checkpoint: finish the interrupted stage on the
     same schedule, then the stages that were still to come."""
-    path = run_dir(project, run_id) / checkpoints.LAST
+    run = project.db.get_run(run_id)
+    if run is None:
+        raise TrainingError(f"{project.root} has no run {run_id!r} to resume.")
+    if run.status in (RunStatus.FINISHED, RunStatus.REJECTED, RunStatus.RUNNING):
+        raise TrainingError(f"run {run_id} is {run.status.value}; only a stopped, failed or "
+                            "interrupted run can be resumed.")
+    path = run.model_path(project.root)
+    if not path.is_file():
+        raise TrainingError(f"run {run_id} has no checkpoint {path}: it ended before its "
+                            "first epoch did, so start a new run instead.")
     ckpt = checkpoints.load(path)
     config = TrainConfig.from_dict(ckpt["config"])
     loaded = bool(config.extra.get("pretrained_file"))
@@ -248,12 +215,9 @@ def resume_run(project: Project, run_id: str, callbacks: Iterable[Callback] = ()
         learner.set_size(int(ckpt["size"]))
     index = int((ckpt.get("schedule") or {}).get("stage_index", 0))
     learner.stage_index = index
-    checkpoints.resume_fit(learner, path)
-    if not learner.cancel_requested:
-        rest = stages_from_config(config, loaded)[index + 1:]
-        run_stages(learner, rest, first_index=index + 1)
+    with recorded_run(learner):
+        checkpoints.resume_fit(learner, path)
+        if not learner.cancel_requested:
+            rest = stages_from_config(config, loaded)[index + 1:]
+            run_stages(learner, rest, first_index=index + 1)
     return learner
-
-
-def checkpoint_path(project: Project, run_id: str) -> Path:
-    return run_dir(project, run_id) / checkpoints.LAST

@@ -8,6 +8,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from workbench.core.runs import RunStatus
+
 if TYPE_CHECKING:
     from workbench.core.db import ProjectDB
 
@@ -85,7 +87,7 @@ def record_launch_failure(db: ProjectDB, run_ids: Iterable[str], message: str) -
     changed = []
     for run_id in run_ids:
         run = db.get_run(run_id)
-        if run is not None and run["status"] == "cancelled":
-            db.update_run(run_id, status="failed", error=message)
+        if run is not None and run.status is RunStatus.CANCELLED:
+            db.update_run(run_id, status=RunStatus.FAILED, error=message)
             changed.append(run_id)
     return changed

@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from workbench.training import checkpoints
+from workbench.core.runs import DEFAULT_THRESHOLD
 from workbench.training.data import task_name
 from workbench.training.device import resolve_device
 from workbench.training.errors import TrainingCancelled
-from workbench.training.metrics import DEFAULT_THRESH
-from workbench.training.predict import iter_logits, latest_run, load_model, run_dir, select_images
+from workbench.training.predict import iter_logits, select_images
+from workbench.training.runs import open_run
 
 if TYPE_CHECKING:
     from workbench.core.project import Project
@@ -43,7 +43,7 @@ def segmentation_uncertainty(logits: torch.Tensor) -> torch.Tensor:
     return entropy.flatten(1).mean(1) / math.log(max(2, logits.shape[1]))
 
 
-def multilabel_uncertainty(probs: torch.Tensor, threshold: float = DEFAULT_THRESH) -> torch.Tensor:
+def multilabel_uncertainty(probs: torch.Tensor, threshold: float = DEFAULT_THRESHOLD) -> torch.Tensor:
     """(B, T) tag probabilities -> (B,) closeness of the least decided tag to the threshold."""
     p = probs.float()
     closeness = torch.where(p < threshold, p / threshold, (1 - p) / (1 - threshold))
@@ -51,7 +51,7 @@ def multilabel_uncertainty(probs: torch.Tensor, threshold: float = DEFAULT_THRES
 
 
 def uncertainty_scores(model: nn.Module, paths: Sequence[Path], task: str, size: int,
-                       device: torch.device, bs: int = 8, threshold: float = DEFAULT_THRESH,
+                       device: torch.device, bs: int = 8, threshold: float = DEFAULT_THRESHOLD,
                        progress: Callable[[int, int], None] | None = None,
                        should_stop: Callable[[], bool] | None = None) -> list[float]:
     """One score per path, higher = less sure."""
@@ -73,16 +73,16 @@ def uncertainty_scores(model: nn.Module, paths: Sequence[Path], task: str, size:
 def rank_unlabelled(project: Project, run_id: str | None = None, *, device: str = "auto",
                     batch_size: int = 8, progress: Callable[[int, int], None] | None = None,
                     should_stop: Callable[[], bool] | None = None) -> list[tuple[str, float]]:
-    """Score every unlabelled image with run ``run_id`` (None: newest run with a checkpoint),
+    """Score every unlabelled image with run ``run_id`` (None: the current model),
     most uncertain first, and store the scores with ``project.db.set_uncertainty`` (replacing
     older ones, also when there is nothing to score) unless the project is read-only."""
-    run_id = run_id or latest_run(project)
-    ckpt = checkpoints.load(run_dir(project, run_id) / checkpoints.LAST)
+    opened = open_run(project, run_id)
+    run_id = opened.run_id
     names = select_images(project, "unlabelled")
-    threshold = float(ckpt["config"].get("extra", {}).get("threshold", DEFAULT_THRESH))
     scores = uncertainty_scores(
-        load_model(ckpt), [Path(project.image_path(n)) for n in names], ckpt["task"],
-        int(ckpt["size"]), resolve_device(device), batch_size, threshold, progress, should_stop)
+        opened.model(), [Path(project.image_path(n)) for n in names], opened.task,
+        opened.size, resolve_device(device), batch_size, opened.threshold, progress,
+        should_stop)
     ranked = sorted(zip(names, scores, strict=True), key=lambda kv: (-kv[1], kv[0]))
     if not project.readonly:
         project.db.set_uncertainty(run_id, dict(ranked))

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from workbench.core.runs import DEFAULT_THRESHOLD, predicted_tags
 from workbench.training.data import DataBunch
 from workbench.training.transforms import denormalize_batch
 
@@ -40,10 +41,14 @@ def overlay_mask(img: np.ndarray, mask: np.ndarray, colors: Colors,
     return out.round().astype(np.uint8)
 
 
+TARGET_THRESHOLD = 0.5  # target vectors hold 0 or 1
+
+
 def tag_text(vector: Sequence[float] | np.ndarray, classes: Sequence[str],
-             threshold: float = 0.5) -> str:
-    """The tags whose score reaches ``threshold``, space-separated, or '(no tags)'."""
-    names = [c for c, v in zip(classes, vector, strict=False) if v >= threshold]
+             threshold: float) -> str:
+    """The tags decided at ``threshold`` (core.runs.predicted_tags), or '(no tags)'."""
+    chosen = predicted_tags(np.asarray(vector, np.float64), threshold)
+    names = [c for c, keep in zip(classes, chosen, strict=False) if keep]
     return " ".join(names) or "(no tags)"
 
 
@@ -61,7 +66,7 @@ def sample_cell(img: np.ndarray, target: np.ndarray, task: str, classes: Sequenc
     if task == "segmentation":
         overlaid = overlay_mask(img, target, colors, clear_background=clear_background)
         return overlaid, class_shares(target, classes)
-    return img, tag_text(target, classes)
+    return img, tag_text(target, classes, TARGET_THRESHOLD)
 
 
 def batch_cells(data: DataBunch, limit: int = 8) -> list[Cell]:
@@ -75,11 +80,11 @@ def batch_cells(data: DataBunch, limit: int = 8) -> list[Cell]:
 
 def prediction_cells(images: Sequence[np.ndarray], targets: Sequence[Any], preds: Sequence[Any],
                      names: Sequence[str], task: str, classes: Sequence[str],
-                     colors: Colors) -> list[Cell]:
+                     colors: Colors, threshold: float = DEFAULT_THRESHOLD) -> list[Cell]:
     """For each image: target then prediction (segmentation), or one cell with both tag lists.
 
     ``targets`` holds masks (None: label removed since the run started) or tag-name lists;
-    ``preds`` holds index masks or per-class scores.
+    ``preds`` holds index masks or per-class scores, decided at the run's ``threshold``.
     """
     cells: list[Cell] = []
     for img, target, pred, name in zip(images, targets, preds, names, strict=True):
@@ -91,8 +96,8 @@ def prediction_cells(images: Sequence[np.ndarray], targets: Sequence[Any], preds
                 cells.append((overlaid, f"{name}\n{kind}"))
         else:
             target_vec = [1.0 if c in target else 0.0 for c in classes]
-            caption = (f"{name}\ntarget: {tag_text(target_vec, classes)}\n"
-                       f"pred: {tag_text(np.asarray(pred), classes)}")
+            caption = (f"{name}\ntarget: {tag_text(target_vec, classes, TARGET_THRESHOLD)}\n"
+                       f"pred: {tag_text(np.asarray(pred), classes, threshold)}")
             cells.append((img, caption))
     return cells
 

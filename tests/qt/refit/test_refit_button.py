@@ -3,6 +3,8 @@ before / after table shows, the new run is in History naming its parent, the ite
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from PySide6.QtCore import Qt
 
@@ -31,6 +33,7 @@ def test_refit_button_runs_a_real_refit(qtbot, seg_project):
         seg_project.queue.add(name, reason="top loss", run_id=parent)
     assert controls.button.isEnabled() and controls.button.text() == "Refit on queue (2)"
     controls.epochs.setValue(1)
+    controls.lr.setText("1e-6")  # barely moves the weights: the guard keeps it
     qtbot.mouseClick(controls.button, Qt.MouseButton.LeftButton)
     assert panel.is_training()
     assert not controls.button.isEnabled()
@@ -40,6 +43,7 @@ def test_refit_button_runs_a_real_refit(qtbot, seg_project):
     assert result is not None, controls.status.text()
     qtbot.waitUntil(lambda: not panel.is_training(), timeout=10000)
     assert result.parent == parent and sorted(result.items) == ["img_00.png", "img_05.png"]
+    assert result.accepted, result.verdict.reasons
     # the live plots got the refit's batches and the epoch's validation loss
     assert len(panel.plots.buffers.iters) > 0 and len(panel.plots.buffers.valid_losses) == 1
     # before / after side by side
@@ -48,15 +52,19 @@ def test_refit_button_runs_a_real_refit(qtbot, seg_project):
     before, after = result.before, result.after
     assert table.item(0, 0).text() == (f"{before['queue']['loss']:.3f} → "
                                        f"{after['queue']['loss']:.3f}")
-    assert table.item(1, 1).text() == (f"{before['valid']['dice_mean']:.3f} → "
-                                       f"{after['valid']['dice_mean']:.3f}")
+    assert table.item(1, 1).text().startswith(f"{before['valid']['dice_mean']:.3f} → "
+                                              f"{after['valid']['dice_mean']:.3f} (")
     assert table.verticalHeaderItem(1).text() == "dice_mean"
     assert table.horizontalHeaderItem(1).text() == "validation"
-    # the new run is in History (selected) and names its parent and items
+    # the new run is in History (selected, the current model) and names its parent and items
     assert result.run in panel.history.run_ids()
     assert panel.history.selected_run_id() == result.run
+    assert panel.history.current == result.run == panel.host.current_model_id()
+    assert "is the current model" in controls.status.text()
+    assert not controls.keep_button.isVisibleTo(controls)
+    assert f"Refit run {result.run} kept" in panel.message()[1]
     record = seg_project.db.get_run(result.run)
-    assert record["parent"] == parent and sorted(record["queue_items"]) == sorted(result.items)
+    assert record.parent == parent and sorted(record.queue_items) == sorted(result.items)
     # the items are kept, shown as done
     model = loop.queue_model
     assert model.pending_count() == 0 and model.rowCount() == 2
@@ -75,9 +83,11 @@ def test_before_after_cells_are_never_elided(qtbot):
     controls = RefitControls()
     qtbot.addWidget(controls)
     figures = {"loss": 17.6634, "dice_mean": 0.3921}
+    verdict = SimpleNamespace(accepted=True, kept_anyway=False, reasons=[])
     controls.show_result(SimpleNamespace(before={"queue": figures, "valid": figures},
                                          after={"queue": figures, "valid": figures},
-                                         run="r2", parent="r1", items=["a.png"]))
+                                         run="r2", parent="r1", items=["a.png"],
+                                         accepted=True, verdict=verdict))
     controls.resize(controls.minimumSizeHint())
     controls.show()
     table = controls.table
@@ -88,3 +98,62 @@ def test_before_after_cells_are_never_elided(qtbot):
             assert table.columnWidth(column) >= needed
     assert table.viewport().width() >= sum(table.columnWidth(c)
                                            for c in range(table.columnCount()))
+
+
+def test_a_rejected_refit_keeps_the_parent_until_used_anyway(qtbot, seg_project):
+    parent = train(seg_project, TINY).run_id
+    window = create_main_window(seg_project)
+    qtbot.addWidget(window)
+    window.show()
+    loop, panel = window.loop, window.training_panel
+    controls = loop.refit_controls
+    seg_project.queue.add("img_00.png", reason="top loss", run_id=parent)
+    loop.queue_model.reload()
+    controls.lr.setText("3")  # a thousand times the parent's rate wrecks the model
+    with qtbot.waitSignal(loop.refit_controller.finished, timeout=120000) as done:
+        qtbot.mouseClick(controls.button, Qt.MouseButton.LeftButton)
+    result = done.args[0]
+    qtbot.waitUntil(lambda: not panel.is_training(), timeout=10000)
+    assert result is not None and not result.accepted
+    assert panel.host.current_model_id() == parent == panel.history.current
+    status = controls.status.text()
+    assert "Kept the previous model" in status and result.run in status
+    assert "(−" in controls.table.item(1, 1).text() or "validation loss" in status
+    assert controls.keep_button.isVisibleTo(controls)
+    assert loop.queue_model.pending_count() == 1  # the item went back to pending
+    assert panel.message()[0] == "warning" and "rejected" in panel.message()[1]
+
+    with qtbot.waitSignal(panel.host.busyChanged, timeout=10000):  # predicting starts
+        qtbot.mouseClick(controls.keep_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not panel.is_training(), timeout=120000)
+    assert panel.host.current_model_id() == result.run == panel.history.current
+    assert not controls.keep_button.isVisibleTo(controls)
+    assert loop.queue_model.pending_count() == 0
+    preds = seg_project.predictions_dir / result.run
+    assert sorted(p.name for p in preds.glob("*.png")) == sorted(seg_project.image_names())
+
+
+def test_the_window_and_the_cli_refit_the_same_model(qtbot, seg_project, tmp_path):
+    from workbench.cli import main
+    from workbench.core.runs import choose_model
+
+    chosen = train(seg_project, TINY).run_id
+    newer = train(seg_project, TINY).run_id  # the newest finished run: the model by default
+    choose_model(seg_project, chosen)  # until the user picks another ("Use as the model")
+    seg_project.queue.add("img_00.png", reason="top loss")
+    window = create_main_window(seg_project)
+    qtbot.addWidget(window)
+    loop, panel = window.loop, window.training_panel
+    assert panel.host.current_model_id() == chosen != newer
+    loop.refit_controls.lr.setText("3")  # rejected: the model stays the same for the CLI
+    with qtbot.waitSignal(loop.refit_controller.finished, timeout=120000) as done:
+        qtbot.mouseClick(loop.refit_controls.button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not panel.is_training(), timeout=10000)
+    gui = done.args[0]
+    window.close()
+    root = seg_project.root
+    seg_project.close()
+    out = tmp_path / "refit.json"
+    assert main(["refit", str(root), "--lr", "3", "--json", str(out)]) == 3
+    cli = json.loads(out.read_text())
+    assert gui.parent == cli["parent"] == chosen

@@ -86,7 +86,7 @@ def test_missing_prediction_offers_the_newest_run_and_applies_it(qtbot, window,
     panel.stages.set_mode("frozen")
     panel.start_training()
     wait_idle(qtbot, panel, timeout=120000)
-    run_id = panel.newest_model_run()
+    run_id = panel.host.current_model_id()
     assert run_id is not None
     asked: list[tuple[str, str]] = []
     monkeypatch.setattr(window.prediction_offer, "ask",

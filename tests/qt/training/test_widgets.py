@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
 
+from workbench.core.runs import Run
 from workbench.qt.training.config_form import ConfigForm, parse_lr
 from workbench.qt.training.devices import DevicePicker, describe
 from workbench.qt.training.epoch_table import EpochRow, EpochTable, format_seconds
@@ -162,26 +163,46 @@ def test_stage_controls_update_settings(qtbot):
     assert "320px" in controls.summary.text()
 
 
-def test_run_history_rows_and_load(qtbot):
+def test_run_history_rows_marks_the_model_and_offers_use_and_delete(qtbot):
     runs = [
-        {"run_id": "r2", "created_at": 1000.0, "finished_at": 1065.0, "status": "finished",
-         "config": {"size": 64, "epochs": 2, "lr": 0.002}, "best_metric": 0.81,
-         "metric_name": "dice_mean", "epochs": 2},
-        {"run_id": "r1", "created_at": 900.0, "status": "running",
-         "config": '{"size": 32, "lrs": [1e-6, 1e-4], "resize": [32, 64]}'},
+        Run.from_row({"run_id": "r3", "created_at": 1100.0, "status": "rejected",
+                      "config": {"size": 64, "lr": 0.001}, "parent": "r2",
+                      "queue_items": ["a.png"], "guard": {
+                          "accepted": False, "reasons": ["validation dice_mean fell by 0.05"]}}),
+        Run.from_row({"run_id": "r2", "created_at": 1000.0, "finished_at": 1065.0,
+                      "status": "finished", "config": {"size": 64, "epochs": 2, "lr": 0.002},
+                      "best_metric": 0.81, "metric_name": "dice_mean", "epochs": 2}),
+        Run.from_row({"run_id": "r1", "created_at": 900.0, "status": "running",
+                      "config": '{"size": 32, "lrs": [1e-6, 1e-4], "resize": [32, 64]}'}),
     ]
-    assert run_row(runs[0])[2:] == ["64", "2", "2.00e-03", "dice_mean 0.8100", "01:05"]
-    assert run_row(runs[1])[2] == "32→64" and run_row(runs[1])[4] == "1.00e-06…1.00e-04"
+    assert run_row(runs[1])[1:] == ["finished", "64", "2", "2.00e-03", "dice_mean 0.8100",
+                                    "01:05"]
+    assert run_row(runs[0])[1] == "refit rejected"
+    assert run_row(runs[2])[2] == "32→64" and run_row(runs[2])[4] == "1.00e-06…1.00e-04"
     history = RunHistory()
     qtbot.addWidget(history)
-    history.set_runs(runs)
-    assert history.run_ids() == ["r2", "r1"]
-    history.select_run("r1")
-    assert not history.load_button.isEnabled()  # a running run has no final model yet
-    history.select_run("r2")
+    history.set_runs(runs, current="r2")
+    assert history.run_ids() == ["r3", "r2", "r1"]
+    assert history.tree.topLevelItem(1).text(0) == "★ r2"
+    assert "current model" in history.tree.topLevelItem(1).toolTip(0)
+    assert "rejected: the previous model was kept" in history.tree.topLevelItem(0).toolTip(0)
+    history.select_run("r1")  # running: nothing to load, use or delete yet
+    assert not any(b.isEnabled() for b in (history.load_button, history.use_button,
+                                           history.delete_button))
+    history.select_run("r2")  # the model: loadable, but neither used again nor deleted
+    assert history.load_button.isEnabled() and not history.use_button.isEnabled()
+    assert not history.delete_button.isEnabled()
     with qtbot.waitSignal(history.loadRequested, timeout=1000) as blocker:
         history.load_button.click()
     assert blocker.args == ["r2"]
+    history.select_run("r3")  # a rejected refit may be kept anyway, or deleted
+    with qtbot.waitSignal(history.useRequested, timeout=1000) as used:
+        history.use_button.click()
+    with qtbot.waitSignal(history.deleteRequested, timeout=1000) as deleted:
+        history.delete_button.click()
+    assert used.args == deleted.args == ["r3"]
+    history.set_busy(True)
+    assert not history.use_button.isEnabled() and not history.delete_button.isEnabled()
 
 
 def test_progress_eta():

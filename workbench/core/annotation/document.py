@@ -54,7 +54,3 @@ class MaskDocument:
     def mark_saved(self) -> None:
         self.dirty = False
         self.changed_box = None
-
-    def is_empty(self) -> bool:
-        """True when nothing is labelled (such a mask need not be written)."""
-        return not bool((self.mask != UNLABELLED).any())

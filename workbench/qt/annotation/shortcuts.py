@@ -1,6 +1,8 @@
 """Every keyboard shortcut of the annotation workspace, and the help overlay that lists them.
 
-One table drives both the QActions and the help text, so the help can never fall out of date.
+One table drives the workspace's QActions and the help text. The corrections loop's two keys
+(``cycle_view``, ``queue_add``) are created by ``qt/refit/hookup.py`` from this table's keys,
+so the help stays right for them too.
 """
 
 from __future__ import annotations
@@ -153,3 +155,8 @@ class HelpOverlay(QFrame):
     def mousePressEvent(self, event: QMouseEvent) -> None:
         self.hide()
         self.closed.emit()
+
+
+def keys_of(action: str) -> tuple[str, ...]:
+    """The keys ``SHORTCUTS`` gives ``action``."""
+    return next(sc.keys for sc in SHORTCUTS if sc.action == action)

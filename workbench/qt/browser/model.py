@@ -219,9 +219,6 @@ class ImageFilterProxy(QSortFilterProxyModel):
         else:
             self.invalidateFilter()
 
-    def accepts_status(self, status: str) -> bool:
-        return status in FILTERS[self._mode]
-
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
         if self._mode == "all":
             return True

@@ -143,10 +143,6 @@ class ImageCanvas(QWidget):
         self._background = QColor(color)
         self.update()
 
-    @property
-    def has_image(self) -> bool:
-        return self._image is not None
-
     # ---------------------------------------------------------------- view state
     @property
     def scale(self) -> float:

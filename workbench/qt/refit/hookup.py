@@ -10,6 +10,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QWidget
 
 from workbench.core.project import Task
+from workbench.qt.annotation.shortcuts import keys_of
 from workbench.qt.browser.model import NameRole
 from workbench.qt.refit.corrections import CorrectionTracker
 from workbench.qt.refit.launcher import (
@@ -25,7 +26,7 @@ from workbench.qt.refit.refit_panel import RefitControls
 from workbench.qt.refit.tag_predictions import TagPredictions
 from workbench.qt.theme import icon
 
-VIEW_KEY = "V"
+VIEW_KEY = keys_of("cycle_view")[0]
 
 
 class CorrectionsLoop(QObject):
@@ -58,7 +59,7 @@ class CorrectionsLoop(QObject):
             self._install_mistakes(panel)
             self.refit_controls = RefitControls()
             self.queue_panel.footer.addWidget(self.refit_controls)
-            self.refit_controller = RefitController(panel, self.refit_controls,
+            self.refit_controller = RefitController(panel.host, self.refit_controls,
                                                     self.queue_model, self)
             self.refit_controller.finished.connect(self._refit_finished)
             self.refit_controller.started.connect(self._refit_started)
@@ -130,7 +131,7 @@ class CorrectionsLoop(QObject):
         else:  # no room for a seventh tab: a dock tabbed with Training instead
             self.mistakes_dock = self._tabbed_dock("Mistakes", "mistakesDock", self.mistakes)
             self.mistakes_dock.visibilityChanged.connect(lambda _v: self._tab_changed(0))
-        self.mistakes_controller = MistakesController(panel, self.mistakes, self)
+        self.mistakes_controller = MistakesController(panel.host, self.mistakes, self)
         self.mistakes.correctRequested.connect(
             lambda name, run, loss: self.correct(name, run, loss))
         panel.tabs.currentChanged.connect(self._tab_changed)
@@ -138,10 +139,10 @@ class CorrectionsLoop(QObject):
     def rank_unlabelled(self) -> bool:
         bar = self.window.statusBar()
         started = rank_unlabelled_on(
-            self.window.training_panel, lambda _r: self._uncertainty_ready(),
+            self.window.training_panel.host, lambda _r: self._uncertainty_ready(),
             lambda text: bar.showMessage(f"Ranking failed: {text}", 10000))
         if not started:
-            bar.showMessage("Ranking needs a finished run and a free training thread.", 6000)
+            bar.showMessage("Ranking needs a trained model and a free training thread.", 6000)
         return started
 
     def _uncertainty_ready(self) -> None:
@@ -158,11 +159,18 @@ class CorrectionsLoop(QObject):
             training.raise_()
 
     def _refit_finished(self, result: object) -> None:
-        if result is not None:
+        if result is None:
+            return
+        self.queue_dock.show()
+        self.queue_dock.raise_()  # the before / after table is under the queue
+        if result.accepted:
             self._uncertainty_ready()  # the refit refreshed the scores
-            self.queue_dock.show()
-            self.queue_dock.raise_()  # the before / after table is under the queue
-            self.window.statusBar().showMessage(f"Refit run {result.run} finished.", 8000)
+            self.window.statusBar().showMessage(
+                f"Refit run {result.run} kept: it is the current model.", 8000)
+        else:
+            self.window.statusBar().showMessage(
+                f"Refit run {result.run} made validation worse: kept the previous model "
+                f"{result.parent}.", 12000)
 
     def _tab_changed(self, _index: int) -> None:
         # Shown for the first time with a run but nothing in it: the saved scores, if any.
@@ -190,7 +198,7 @@ class CorrectionsLoop(QObject):
         if getattr(self.window, "training_panel", None) is not None:
             rank = menu.addAction("&Rank Unlabelled by Uncertainty", self.rank_unlabelled)
             rank.setObjectName("action_rank_unlabelled")
-            rank.setStatusTip("Score the unlabelled images with the selected run; the image "
+            rank.setStatusTip("Score the unlabelled images with the current model; the image "
                               "list's “Most uncertain first” and N then follow the scores")
         menu.addSeparator()
         menu.addAction(self.queue_dock.toggleViewAction())

@@ -16,6 +16,7 @@ from workbench.training.interpret import (
     item_cells,
     load_interpretation,
 )
+from workbench.training.predict import predict_project
 from workbench.training.refit import RefitResult, RefitSettings, refit
 from workbench.training.reports import ReportCallback
 from workbench.training.uncertainty import rank_unlabelled
@@ -90,5 +91,20 @@ def rank_job(project: Project, run_id: str | None, device: str) -> Job:
             progress=lambda done, total: ctx.report(
                 ScoringProgress(done, total, "Scoring unlabelled images")),
             should_stop=lambda: ctx.cancelled)
+
+    return job
+
+
+def predict_and_rank_job(project: Project, run_id: str, device: str) -> Job:
+    """After a refit was kept anyway: its predictions of every image and uncertainty scores,
+    as an accepted refit writes them."""
+
+    def job(ctx: JobContext) -> list[tuple[str, float]]:
+        def progress(done: int, total: int) -> None:
+            ctx.report(ScoringProgress(done, total, "Predicting every image"))
+
+        predict_project(project, run_id, "all", device=device, progress=progress)
+        return rank_unlabelled(project, run_id, device=device,
+                               should_stop=lambda: ctx.cancelled)
 
     return job

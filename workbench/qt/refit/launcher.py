@@ -1,70 +1,46 @@
-"""Runs the loop's jobs on the training panel's JobRunner (one training thread per window):
-scoring for the Mistakes view, and the refit with the panel's live plots."""
+"""Runs the loop's jobs on the training side's one thread (a :class:`JobHost`): scoring for the
+Mistakes view, the refit with the live plots, and ranking. Every job uses the current model
+(``core.runs.current_model``), the same run the CLI's commands use by default."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from workbench.qt.refit.job_host import JobHost
 from workbench.qt.refit.mistakes import MistakesView
 from workbench.qt.refit.refit_panel import RefitControls
-from workbench.qt.training.worker import JobSignals
+from workbench.qt.training.worker import Job, JobSignals
 
 log = logging.getLogger(__name__)
 
 
-def _loop_jobs():
+def _loop_jobs() -> Any:
     """Imported on first use: the jobs pull in torch (seconds)."""
     from workbench.qt.refit import jobs
 
     return jobs
 
 
-def selected_or_newest_run(panel: QObject) -> str | None:
-    """The run selected in History, else the newest finished one (None: no run yet)."""
-    selected = panel.history.selected_run_id()
-    if selected:
-        return selected
-    for run in panel.project.db.list_runs():
-        if run.get("status") == "finished":
-            return str(run.get("run_id") or run.get("id"))
-    return None
-
-
-def show_plots(panel: QObject) -> None:
-    """Bring the tab holding the live plots to the front."""
-    tabs = panel.tabs
-    for i in range(tabs.count()):
-        widget = tabs.widget(i)
-        if widget is panel.plots or widget.isAncestorOf(panel.plots):
-            tabs.setCurrentIndex(i)
-            return
-
-
 class MistakesController(QObject):
-    """Keeps the Mistakes view on the run selected in History (else the newest finished one)
-    and scores it on the panel's training thread."""
+    """Keeps the Mistakes view on the current model and scores it on the training thread."""
 
     failed = Signal(str)
 
-    def __init__(self, panel: QObject, view: MistakesView, parent: QObject | None = None) -> None:
+    def __init__(self, host: JobHost, view: MistakesView, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.panel, self.view = panel, view
+        self.host, self.view = host, view
         self._running = self._again = False
         view.scoreRequested.connect(lambda: self.score(use_cache=False))
-        panel.history.tree.itemSelectionChanged.connect(self.follow_history)
-        panel.runner.busyChanged.connect(self._busy_changed)
-        if hasattr(panel, "runFinished"):
-            panel.runFinished.connect(lambda _run: self.follow_history())
-        self.follow_history()
+        host.modelChanged.connect(lambda _run: self.follow_model())
+        host.busyChanged.connect(self._busy_changed)
+        self.follow_model()
 
-    def current_run(self) -> str | None:
-        return selected_or_newest_run(self.panel)
-
-    def follow_history(self) -> None:
-        run = self.current_run()
+    def follow_model(self) -> None:
+        run = self.host.current_model_id()
         if run != self.view.run_id:
             self.view.set_run(run)
             if run is not None and self.view.isVisible():
@@ -75,25 +51,21 @@ class MistakesController(QObject):
         run = self.view.run_id
         if run is None:
             return False
-        if self.panel.runner.is_running():
+        if self.host.is_busy():
             if self._running and not use_cache:
                 self._again = True  # asked while our cache load runs: score right after it
             return False
-        job = _loop_jobs().mistakes_job(self.panel.project, run, self.panel.form.config.device,
+        job = _loop_jobs().mistakes_job(self.host.project, run, self.host.device(),
                                         self.view.top_box.value(), use_cache=use_cache)
-        self._start(job)
-        return True
-
-    def _start(self, job: Callable) -> None:
-        def connect(relay: JobSignals) -> None:
-            relay.otherMessage.connect(self._on_message)
-            relay.succeeded.connect(self._on_result)
-            relay.failed.connect(self._on_failed)
-            relay.finished.connect(self._on_finished)
-
         self.view.show_progress(0, 1, "Starting")
-        self._running = True
-        self.panel.runner.start(job, connect=connect)
+        self._running = self.host.start_job(job, self._connect)
+        return self._running
+
+    def _connect(self, relay: JobSignals) -> None:
+        relay.otherMessage.connect(self._on_message)
+        relay.succeeded.connect(self._on_result)
+        relay.failed.connect(self._on_failed)
+        relay.finished.connect(self._on_finished)
 
     def _on_finished(self) -> None:
         self._running = False
@@ -101,7 +73,7 @@ class MistakesController(QObject):
 
     def _busy_changed(self, busy: bool) -> None:
         self.view.set_busy(busy)
-        if not busy and self._again:  # the thread has ended: the runner takes a new job
+        if not busy and self._again:  # the thread has ended: the host takes a new job
             self._again = False
             self.score(use_cache=False)
 
@@ -120,56 +92,65 @@ class MistakesController(QObject):
 
 
 class RefitController(QObject):
-    """The Refit button: refit on the panel's thread with its live plots, then before/after,
-    the new run selected in History and the queue items shown as done."""
+    """The Refit button: refit the current model on the host's thread with the live plots,
+    then the before/after table with the guard's verdict, and "Use the refit anyway"."""
 
     started = Signal()  # the live plots are worth showing now
     finished = Signal(object)  # the RefitResult, or None when it failed / was stopped
 
-    def __init__(self, panel: QObject, controls: RefitControls, queue_model: QObject,
+    def __init__(self, host: JobHost, controls: RefitControls, queue_model: QObject,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.panel, self.controls, self.queue_model = panel, controls, queue_model
+        self.host, self.controls, self.queue_model = host, controls, queue_model
+        self.parent_run: str | None = None
         controls.refitRequested.connect(self.refit)
-        panel.runner.busyChanged.connect(lambda _b: self._sync())
+        controls.keepRequested.connect(self.keep_anyway)
+        host.busyChanged.connect(lambda _b: self._sync())
+        host.modelChanged.connect(lambda _r: self._sync())
         queue_model.modelReset.connect(self._sync)
         self._sync()
 
     def _sync(self) -> None:
-        self.controls.set_busy(self.panel.runner.is_running(), self.queue_model.pending_count())
+        self.controls.set_busy(self.host.is_busy(), self.queue_model.pending_count(),
+                               self.host.current_model_id())
 
     def refit(self, epochs: int, lr: float, replay: float) -> bool:
-        panel = self.panel
-        run = selected_or_newest_run(panel)
-        if panel.runner.is_running():
+        run = self.host.current_model_id()
+        if self.host.is_busy():
             self.controls.status.setText("A job is running on the training thread; stop it or "
                                          "wait for it first.")
             return False
         if run is None:
-            self.controls.status.setText("No finished run to refit: train a model first.")
+            self.controls.status.setText("No model to refit: train one first.")
             return False
         jobs = _loop_jobs()
         settings = jobs.RefitSettings(epochs=epochs, lr=lr or None, replay=replay,
-                                      device=panel.form.config.device)
-        panel.monitor.begin(False, epochs)
-        show_plots(panel)
-        self.controls.status.setText(f"Refitting run <b>{run}</b> on "
+                                      device=self.host.device())
+        self.parent_run = run
+        self.controls.status.setText(f"Refitting run <b>{run}</b> (the current model) on "
                                      f"{self.queue_model.pending_count()} image(s)…")
-        panel.runner.start(jobs.refit_job(panel.project, run, settings), connect=self._connect)
+        self.host.start_job(jobs.refit_job(self.host.project, run, settings), self._connect,
+                            live_epochs=epochs)
         self.started.emit()
         return True
 
     def _connect(self, relay: JobSignals) -> None:
-        self.panel.monitor.connect_worker(relay)
         relay.succeeded.connect(self._on_result)
         relay.failed.connect(self._on_failed)
-        relay.finished.connect(self._on_finished)
 
-    def _on_result(self, result: object) -> None:
+    def _on_result(self, result: Any) -> None:
         self.controls.show_result(result)
-        self.panel.refresh_history()
-        self.panel.history.select_run(result.run)
+        self.host.show_run(result.run)
         self.queue_model.reload()
+        verdict = result.verdict
+        if result.accepted:
+            self.host.show_message("ok", f"Refit run {result.run} kept: it is the current "
+                                   "model; its predictions are written to predictions/"
+                                   f"{result.run}.")
+        else:
+            self.host.show_message("warning", f"Refit run {result.run} rejected: "
+                                   f"{'; '.join(verdict.reasons)}. Kept the previous model "
+                                   f"{result.parent}.")
         self.finished.emit(result)
 
     def _on_failed(self, kind: str, text: str) -> None:
@@ -177,27 +158,40 @@ class RefitController(QObject):
         self.controls.status.setText(f"<b>{title}</b>: {text}")
         self.finished.emit(None)
 
-    def _on_finished(self) -> None:
-        self.panel.monitor.end()
-        failed = self.controls.status.text().startswith("<b>Refit failed")
-        self.panel.progress.finish("Failed" if failed else "Done")
-        self.panel.refresh_history()
-        self._sync()
+    def keep_anyway(self, run_id: str) -> bool:
+        """The guard rejected ``run_id``: make it the current model all the same, then write
+        its predictions and uncertainty scores on the host's thread."""
+        from workbench.core.errors import WorkbenchError
+        from workbench.core.runs import choose_model
+
+        if self.host.is_busy():
+            self.controls.status.setText("A job is running on the training thread; wait for "
+                                         "it first.")
+            return False
+        try:
+            choose_model(self.host.project, run_id)
+        except WorkbenchError as exc:
+            self.controls.status.setText(f"<b>Could not keep the refit</b>: {exc}")
+            return False
+        self.controls.show_kept(run_id)
+        self.queue_model.reload()
+        self.host.show_run(run_id)
+        self.host.show_message("ok", f"Refit run {run_id} kept anyway: it is the current model.")
+        job = _loop_jobs().predict_and_rank_job(self.host.project, run_id, self.host.device())
+        return self.host.start_job(job, lambda _relay: None,
+                                   busy_text=f"Predicting with run {run_id}…")
 
 
-def rank_unlabelled_on(panel: QObject, on_done: Callable[[object], None],
+def rank_unlabelled_on(host: JobHost, on_done: Callable[[object], None],
                        on_failed: Callable[[str], None]) -> bool:
-    """Rank the unlabelled images with the selected / newest run on the panel's thread."""
-    run = selected_or_newest_run(panel)
-    if run is None or panel.runner.is_running():
+    """Rank the unlabelled images with the current model on the host's thread."""
+    run = host.current_model_id()
+    if run is None or host.is_busy():
         return False
-    panel.progress.set_busy("Scoring unlabelled images…")
 
     def connect(relay: JobSignals) -> None:
         relay.succeeded.connect(on_done)
         relay.failed.connect(lambda _kind, text: on_failed(text))
-        relay.finished.connect(lambda: panel.progress.finish("Done"))
 
-    job = _loop_jobs().rank_job(panel.project, run, panel.form.config.device)
-    panel.runner.start(job, connect=connect)
-    return True
+    job: Job = _loop_jobs().rank_job(host.project, run, host.device())
+    return host.start_job(job, connect, busy_text="Scoring unlabelled images…")

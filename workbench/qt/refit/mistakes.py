@@ -66,7 +66,7 @@ class MistakesView(QWidget):
         self.setObjectName("topLossesView")
         self.run_id: str | None = None
         self.result: Any = None
-        self.run_label = QLabel("Select a finished run in History, then Find mistakes.")
+        self.run_label = QLabel("No model yet: train one first.")
         self.run_label.setWordWrap(True)
         self.find_button = QPushButton("Find mistakes")
         self.find_button.setObjectName("findMistakesButton")
@@ -121,8 +121,8 @@ class MistakesView(QWidget):
             return
         self.run_id = run_id
         self.show_result(None)
-        self.run_label.setText(f"Run <b>{run_id}</b>" if run_id else
-                               "No finished run yet: train a model first.")
+        self.run_label.setText(f"Run <b>{run_id}</b> (the current model)" if run_id else
+                               "No model yet: train one first.")
         self.find_button.setEnabled(run_id is not None)
 
     def set_busy(self, busy: bool) -> None:

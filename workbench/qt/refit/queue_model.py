@@ -42,7 +42,8 @@ def format_time(seconds: float) -> str:
 
 
 class QueueModel(QAbstractTableModel):
-    """One row per queue item, in queue order; pending items can be dragged to a new row."""
+    """One row per queue item, in queue order; any item can be dragged to a new row (the order
+    is the refit's only for pending items)."""
 
     _queueChanged = Signal()
 

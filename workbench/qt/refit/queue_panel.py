@@ -19,13 +19,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.qt.annotation.shortcuts import keys_of
 from workbench.qt.refit.queue_model import CHANGE, THUMB, NameRole, QueueModel
 
 THUMB_PX = 40
 
 
 #: Adds the open image to the queue (the Corrections menu action; named in the hint here).
-QUEUE_KEY = "Ctrl+E"
+QUEUE_KEY = keys_of("queue_add")[0]
 
 class QueueView(QTableView):
     """A table whose internal drags reorder the queue (and never delete the dragged row)."""

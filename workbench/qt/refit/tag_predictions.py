@@ -3,15 +3,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QPushButton
 
 from workbench.core.annotation.predictions import newest_tag_probabilities
 from workbench.core.errors import WorkbenchError
-
-# training.metrics.DEFAULT_THRESH (the metrics' and top losses' rule); core and Qt code
-# cannot import it without torch. A run that stored its own threshold uses that one.
-DEFAULT_THRESHOLD = 0.2
+from workbench.core.runs import DEFAULT_THRESHOLD, predicted_tags
 
 
 class TagPredictions(QObject):
@@ -52,16 +50,17 @@ class TagPredictions(QObject):
             f"{', '.join(predicted) or 'none'}. One undo step.")
 
     def threshold(self) -> float:
+        """The decision threshold the predicting run stored (the metrics use it too)."""
         record = self.workspace.project.db.get_run(self.run_id) if self.run_id else None
-        config = (record or {}).get("config") or {}
-        extra = config.get("extra") if isinstance(config, dict) else None
-        return float((extra or {}).get("threshold", DEFAULT_THRESHOLD))
+        return record.decision_threshold if record is not None else DEFAULT_THRESHOLD
 
     def predicted(self) -> list[str]:
         if self.probs is None:
             return []
-        thr = self.threshold()
-        return [t for t in self.workspace.project.classes if self.probs.get(t, 0.0) > thr]
+        classes = self.workspace.project.classes
+        chosen = predicted_tags(np.array([self.probs.get(t, 0.0) for t in classes]),
+                                self.threshold())
+        return [t for t, keep in zip(classes, chosen, strict=True) if keep]
 
     def use_predicted(self) -> bool:
         if self.probs is None:

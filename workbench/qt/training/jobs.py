@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from workbench.core.imageio import load_image
+from workbench.core.runs import DEFAULT_THRESHOLD
 from workbench.qt.training.engine_state import EngineState
 from workbench.qt.training.worker import Job, JobContext
 from workbench.training.config import TrainConfig
@@ -27,6 +29,7 @@ from workbench.training.errors import TrainingCancelled, TrainingError
 from workbench.training.learner import Learner
 from workbench.training.predict import predict_project
 from workbench.training.reports import ReportCallback
+from workbench.training.runs import chosen_threshold, recorded_run
 from workbench.training.session import Stage, build_learner, run_stages, stages_from_config
 from workbench.training.torchrun import record_launch_failure
 from workbench.training.visualize import Cell, batch_cells, prediction_cells
@@ -142,18 +145,21 @@ def training_job(project: Project, config: TrainConfig, state: EngineState,
     config = copy.deepcopy(config)
 
     def job(ctx: JobContext) -> TrainResult:
+        started = time.time()  # the run starts when Start was pressed, sweep included
         learner, report = _attach(project, config, state, ctx, reuse=continue_model)
         try:
             stages = stages_from_config(config, _loaded(learner))
-            try:
-                _first_stage_lr(stages, learner, state, config, lr_find_iters, ctx)
-            except TrainingCancelled:
-                return TrainResult(learner.run_id, True, None, [s.name for s in stages])
-            ctx.report(PreviewReady("batch", batch_cells(learner.data), "Augmented training batch"))
-            state.trained = True
-            state.fits += 1
-            state.sweep = None
-            run_stages(learner, stages)
+            with recorded_run(learner, started_at=started):
+                try:
+                    _first_stage_lr(stages, learner, state, config, lr_find_iters, ctx)
+                except TrainingCancelled:
+                    return TrainResult(learner.run_id, True, None, [s.name for s in stages])
+                ctx.report(PreviewReady("batch", batch_cells(learner.data),
+                                        "Augmented training batch"))
+                state.trained = True
+                state.fits += 1
+                state.sweep = None
+                run_stages(learner, stages)
             cancelled = learner.cancel_requested or learner.state.cancelled
             if not cancelled:
                 tiles = _validation_tiles(project, learner)
@@ -266,4 +272,4 @@ def _validation_tiles(project: Project, learner: Learner) -> list[Cell]:
     else:
         targets = [project.tags(n) for n in names]
     return prediction_cells(images, targets, preds, names, task, learner.data.classes,
-                            learner.data.colors)
+                            learner.data.colors, chosen_threshold(learner) or DEFAULT_THRESHOLD)

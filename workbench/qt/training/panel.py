@@ -30,6 +30,7 @@ from workbench.qt.training.devices import DeviceProbe
 from workbench.qt.training.engine_state import EngineState
 from workbench.qt.training.epoch_table import EpochTable
 from workbench.qt.training.history import RunHistory
+from workbench.qt.training.host import TrainingHost
 from workbench.qt.training.hover import format_value
 from workbench.qt.training.lr_finder_plot import LRFinderPlot
 from workbench.qt.training.monitor import RunMonitor
@@ -52,7 +53,6 @@ log = logging.getLogger(__name__)
 
 STACK_TOP_BELOW = 820  # narrower panels put the progress bar under the buttons
 
-MODEL_STATUSES = ("finished", "cancelled")  # runs that may have a checkpoint to predict with
 JOB_TEXT = {"train": "Preparing: reading the labelled images and building the model…",
             "lr_find": "Preparing the LR finder: reading the images, building the model…",
             "show_batch": "Loading a batch…", "predict": "Loading the model to predict…"}
@@ -95,6 +95,7 @@ class TrainingPanel(QWidget):
         self.monitor = RunMonitor(self.plots, self.progress, self.table,
                                   list(project.classes), self)
         build_ui(self)
+        self.host = TrainingHost(self)  # what the corrections loop may use of this panel
         self._connect()
         # Probing devices imports torch (seconds): do it once the event loop runs, off the GUI
         # thread, so the window shows at once.
@@ -140,6 +141,8 @@ class TrainingPanel(QWidget):
         self.save_plots_button.clicked.connect(self._save_plots_dialog)
         self.lr_finder.lrPicked.connect(self.apply_lr)
         self.history.loadRequested.connect(self.load_run)
+        self.history.useRequested.connect(self.host.use_run)
+        self.history.deleteRequested.connect(self.host.delete_run)
         self.history.refreshRequested.connect(self.refresh_history)
         self.form.configChanged.connect(lambda: self.stages.update_summary(self.form.config))
         self.stages.changed.connect(lambda: self.stages.update_summary(self.form.config))
@@ -223,24 +226,28 @@ class TrainingPanel(QWidget):
         self.history.select_run(run_id)
         self._predict(run_id, "all", f"Predicting all images with run {run_id} ·")
 
-    def newest_model_run(self) -> str | None:
-        """The newest run that trained at least one epoch (so it has a model), or None."""
-        try:
-            runs = self.project.db.list_runs()
-        except (sqlite3.Error, WorkbenchError):
-            return None
-        return next((str(r["run_id"]) for r in runs if r.get("status") in MODEL_STATUSES
-                     and (r.get("epochs") or 0) > 0), None)
-
     def predict_with_newest(self, also: Sequence[str] = ()) -> str | None:
-        """Predict the unlabelled images and ``also`` with the newest run; its id, or None
-        when there is no trained run or a job is running."""
-        run_id = self.newest_model_run()
+        """Predict the unlabelled images and ``also`` with the current model; its id, or None
+        when there is no model yet or a job is running."""
+        run_id = self.host.current_model_id()
         if run_id is None or self.runner.is_running():
             return None
         names = list(dict.fromkeys([*also, *unlabelled_names(self.project)]))
         self._predict(run_id, names, f"Predicting with run {run_id} · image")
         return run_id
+
+    def predict_after_choice(self, run_id: str) -> None:
+        """A run was chosen as the model: predict the unlabelled images, as after training."""
+        if self.auto_predict and not self.runner.is_running():
+            self._predict_unlabelled(run_id)
+
+    def show_plots(self) -> None:
+        """Bring the tab holding the live plots to the front."""
+        for i in range(self.tabs.count()):
+            widget = self.tabs.widget(i)
+            if widget is self.plots or widget.isAncestorOf(self.plots):
+                self.tabs.setCurrentIndex(i)
+                return
 
     def _predict(self, run_id: str, images: str | Sequence[str], text: str) -> None:
         self._launch("predict", _jobs().predict_run_job(self.project, run_id,
@@ -257,17 +264,17 @@ class TrainingPanel(QWidget):
         if self.closing:  # the window is closing the project
             return
         try:
-            self.history.set_runs(self.project.db.list_runs())
+            runs = self.project.db.list_runs()
         except (sqlite3.Error, WorkbenchError) as exc:  # a locked database must not break it
             log.warning("could not read the run history: %s", exc)
             self.show_message("warning", f"Could not read the run history: {exc}")
+            return
+        model = self.host.current_model_id()
+        self.history.set_runs(runs, model)
+        self.host.runs_refreshed(model)
 
     def show_message(self, level: str, text: str) -> None:
         self.banner.show_message(level, text)
-
-    def show_notice(self, text: str, level: str = "warning") -> None:
-        """Add one engine notice ("warning" or "info") to the box under the banner."""
-        self.notices.add(text, level)
 
     def notice_texts(self) -> list[tuple[str, str]]:
         """(level, text) of each notice shown, oldest first."""

@@ -1,0 +1,127 @@
+"""How a refit chooses its learning rate, and when its result is kept.
+
+**Learning rate (measured).** A short LR sweep on the refit's own mix (the queue oversampled
+plus the replay sample), from the parent's weights, which ``lr_find`` restores afterwards.
+The head's rate is the sweep's ``minimum`` suggestion (the rate of the lowest smoothed loss,
+divided by 10), clamped so it never exceeds the head rate of the parent's last stage; the
+other layer groups keep the parent's ratios to the head. ``--lr`` overrides the measurement.
+Why this rule: a trained model's sweep is flat and then diverges, so "valley" (the middle of
+the longest descent) lands on noise, while one decade below the lowest loss stays clear of
+the divergence; and a refit corrects a few images, it must not train harder than the model
+was trained (benchmarks/refit_quality.py compares the rules).
+
+**Guard.** After the refit the validation images outside the queue are scored again. The refit
+is rejected, and the parent stays the current model, when the task metric (Dice for masks, F2
+at each run's own threshold for tags) falls by more than METRIC_TOLERANCE, or the validation
+loss rises by more than LOSS_TOLERANCE of its value before. Without validation images outside
+the queue there is nothing to compare: the refit is kept and the verdict says so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from workbench.training.lr_find import LRFindResult
+
+if TYPE_CHECKING:
+    from workbench.training.learner import Learner
+
+METRIC_TOLERANCE = 0.02
+LOSS_TOLERANCE = 0.5
+SWEEP_ITERS = 30
+SWEEP_DECADES_BELOW, SWEEP_DECADES_ABOVE = 4, 2  # around the parent's head rate
+DEFAULT_RULE = "minimum"
+RULES = ("minimum", "valley", "steep")
+
+
+@dataclass(frozen=True)
+class RefitRate:
+    """The refit's per-group max LRs and how they were chosen (stored with the run)."""
+
+    lrs: list[float]
+    rule: str  # "measured (minimum)", "--lr", ...
+    parent_lrs: list[float]
+    sweep: dict[str, Any] | None = None  # suggestions and the sweep's range
+
+    def to_json(self) -> dict[str, Any]:
+        return {"lrs": self.lrs, "rule": self.rule, "parent_lrs": self.parent_lrs,
+                "sweep": self.sweep}
+
+
+def scaled(parent_lrs: Sequence[float], head: float, n_groups: int) -> list[float]:
+    """Per-group rates with ``head`` for the last group and the parent's ratios below it."""
+    if len(parent_lrs) != n_groups or not parent_lrs[-1]:
+        return [float(head)] * n_groups
+    return [float(v) * head / float(parent_lrs[-1]) for v in parent_lrs]
+
+
+def measured_rate(learner: Learner, parent_lrs: Sequence[float], rule: str = DEFAULT_RULE,
+                  num_it: int = SWEEP_ITERS) -> RefitRate:
+    """Sweep on the learner's current (refit) loaders and apply ``rule``, clamped to the
+    parent's head rate."""
+    if rule not in RULES:
+        raise ValueError(f"unknown refit LR rule {rule!r}; use one of {', '.join(RULES)}")
+    head_max = float(parent_lrs[-1]) if parent_lrs else 1e-3
+    start = head_max * 10 ** -SWEEP_DECADES_BELOW
+    result = learner.lr_find(start_lr=start, end_lr=head_max * 10 ** SWEEP_DECADES_ABOVE,
+                             num_it=num_it)
+    head = min(float(result.suggestions[rule]), head_max)
+    return RefitRate(scaled(parent_lrs, head, learner.n_groups), f"measured ({rule})",
+                     list(parent_lrs), _sweep_json(result, start))
+
+
+def given_rate(lr: float, parent_lrs: Sequence[float], n_groups: int) -> RefitRate:
+    return RefitRate(scaled(parent_lrs, lr, n_groups), "--lr", list(parent_lrs))
+
+
+def _sweep_json(result: LRFindResult, start: float) -> dict[str, Any]:
+    return {"suggestions": dict(result.suggestions), "start_lr": start,
+            "end_lr": result.lrs[-1] if result.lrs else None, "iterations": len(result.lrs)}
+
+
+@dataclass
+class Verdict:
+    """The guard's decision on a refit, with the numbers it was made on."""
+
+    accepted: bool
+    metric: str | None
+    before: dict[str, Any]
+    after: dict[str, Any]
+    reasons: list[str] = field(default_factory=list)
+    kept_anyway: bool = False
+
+    @property
+    def metric_change(self) -> float | None:
+        b, a = _finite(self.before.get(self.metric or "")), _finite(self.after.get(self.metric or ""))
+        return None if b is None or a is None else a - b
+
+    def to_json(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "metric": self.metric, "before": self.before,
+                "after": self.after, "reasons": list(self.reasons),
+                "kept_anyway": self.kept_anyway, "metric_tolerance": METRIC_TOLERANCE,
+                "loss_tolerance": LOSS_TOLERANCE}
+
+
+def _finite(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+
+
+def judge(before: dict[str, Any], after: dict[str, Any], metric: str) -> Verdict:
+    """Compare validation scores (``evaluate``'s dicts) before and after a refit."""
+    if not before or not after:
+        return Verdict(True, metric, before, after,
+                       ["no validation image outside the queue: nothing to compare"])
+    verdict = Verdict(True, metric, before, after)
+    change = verdict.metric_change
+    if change is not None and change < -METRIC_TOLERANCE:
+        verdict.reasons.append(f"validation {metric} fell by {-change:.3f} (more than "
+                               f"{METRIC_TOLERANCE})")
+    loss_b, loss_a = _finite(before.get("loss")), _finite(after.get("loss"))
+    if loss_b is not None and (loss_a is None or loss_a > loss_b * (1 + LOSS_TOLERANCE)):
+        rise = "became non-finite" if loss_a is None else f"rose {loss_a / loss_b - 1:.0%}"
+        verdict.reasons.append(f"validation loss {rise} (more than {LOSS_TOLERANCE:.0%})")
+    verdict.accepted = not verdict.reasons
+    return verdict
