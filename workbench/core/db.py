@@ -3,6 +3,10 @@
 SQLite in WAL mode so readers (thumbnail threads, a read-only CLI) never block the writer. Each
 thread gets its own connection (sqlite3 connections must not be shared across threads without
 care); writes are serialised by one lock so two threads never race for the write lock.
+
+Every open checks the file (``PRAGMA quick_check``, the schema version, and that every stored
+value is one this code can use) and refuses a damaged or newer database by name, pointing at
+``workbench repair``, instead of failing later with a traceback or writing into it.
 """
 
 from __future__ import annotations
@@ -16,7 +20,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from workbench.core.errors import DiskFullError, ProjectError, ReadOnlyError
+from workbench.core.atomic import translate_os_error
+from workbench.core.errors import DatabaseDamagedError, DiskFullError, ProjectError, ReadOnlyError
+from workbench.core.faultpoints import fault_point
+from workbench.core.manifest import Status
 
 SCHEMA_VERSION = 2
 _SCHEMA = """
@@ -44,6 +51,15 @@ RUN_FIELDS = frozenset(
      "parent", "queue_items"}
 )
 RUN_STATUSES = frozenset({"running", "finished", "cancelled", "failed"})
+IMAGE_STATUSES = frozenset(s.value for s in Status)
+TABLES = ("image_status", "runs", "queue", "uncertainty")
+REPAIR_HINT = "Run `workbench repair {root}` to rebuild it from the project's files."
+_DAMAGE = ("malformed", "not a database", "file is encrypted", "disk i/o error", "corrupt")
+
+
+def _damaged(path: Path, problem: str) -> DatabaseDamagedError:
+    return DatabaseDamagedError(f"The project database {path} is damaged: {problem}. "
+                                + REPAIR_HINT.format(root=path.parent))
 
 
 def _write_error(path: Path, exc: sqlite3.Error) -> Exception:
@@ -53,7 +69,53 @@ def _write_error(path: Path, exc: sqlite3.Error) -> Exception:
                              "database was left as it was before this change.")
     if "readonly" in text or "read-only" in text:
         return ReadOnlyError(f"Cannot write {path}: the file or its folder is read-only.")
+    if any(d in text.lower() for d in _DAMAGE):
+        return _damaged(path, text)
     return ProjectError(f"Cannot write the project database {path} ({text}).")
+
+
+def _json_problem(value: object, kind: type, what: str) -> str | None:
+    if value is None or value == "":
+        return None
+    try:
+        parsed = json.loads(str(value))
+    except (ValueError, RecursionError):
+        return f"{what} is not valid JSON"
+    return None if isinstance(parsed, kind) else f"{what} is not a JSON {kind.__name__}"
+
+
+def row_problem(table: str, row: dict[str, Any]) -> str | None:
+    """Why a stored row cannot be used (None: it can). One rule for open and for repair."""
+    if table == "image_status":
+        if not isinstance(row.get("name"), str):
+            return "an image name is not text"
+        if row.get("status") not in IMAGE_STATUSES:
+            return f"image {row['name']!r} has status {row.get('status')!r}"
+        return None
+    if table == "runs":
+        rid = row.get("run_id")
+        if not isinstance(rid, str):
+            return "a run id is not text"
+        if row.get("status") not in RUN_STATUSES:
+            return f"run {rid!r} has status {row.get('status')!r}"
+        if not isinstance(row.get("created_at"), (int, float)):
+            return f"run {rid!r} has no creation time"
+        return (_json_problem(row.get("config"), dict, f"the config of run {rid!r}")
+                or _json_problem(row.get("history"), dict, f"the history of run {rid!r}")
+                or _json_problem(row.get("queue_items"), list, f"the items of run {rid!r}"))
+    if table == "queue":
+        if not isinstance(row.get("name"), str) or not isinstance(row.get("id"), int):
+            return "a queue item has no image name or id"
+        if not isinstance(row.get("added_at"), (int, float)):
+            return f"queue item {row['id']} has no time"
+        if row.get("score") is not None and not isinstance(row["score"], (int, float)):
+            return f"queue item {row['id']} has score {row['score']!r}"
+        return _json_problem(row.get("change"), dict, f"the change of queue item {row['id']}")
+    if table == "uncertainty":
+        if not isinstance(row.get("name"), str) or not isinstance(row.get("score"), (int, float)):
+            return "an uncertainty score is not a number"
+        return None
+    return None
 
 
 def _add_missing_columns(con: sqlite3.Connection) -> None:
@@ -75,13 +137,50 @@ class ProjectDB:
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._closed = False
-        if not readonly:
-            with self.write() as con:
-                con.executescript(_SCHEMA)
-                _add_missing_columns(con)
-                con.execute(
-                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,)
-                )
+        try:
+            if self.path.exists() or not readonly:
+                self.check()
+            if not readonly:
+                self._create_schema()
+        except BaseException:
+            self.close()
+            raise
+
+    def _create_schema(self) -> None:
+        with self.write() as con:
+            con.executescript(_SCHEMA)
+            _add_missing_columns(con)
+            if self.schema_version() != SCHEMA_VERSION:
+                con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                            (SCHEMA_VERSION,))
+
+    def check(self) -> None:
+        """Refuse a damaged file, a newer schema or a value this code cannot use, by name."""
+        try:
+            result = [r[0] for r in self.con.execute("PRAGMA quick_check").fetchall()]
+        except sqlite3.DatabaseError as exc:
+            raise _damaged(self.path, str(exc)) from exc
+        if result != ["ok"]:
+            raise _damaged(self.path, "; ".join(map(str, result[:3])))
+        version = self.schema_version()
+        if version is not None and version > SCHEMA_VERSION:
+            raise ProjectError(
+                f"{self.path} has database schema {version}, made by a newer Workbench (this "
+                f"one knows schema {SCHEMA_VERSION}). Update Workbench to open this project.")
+        for table in TABLES:
+            for row in self.query(f"SELECT * FROM {table}"):
+                problem = row_problem(table, dict(row))
+                if problem:
+                    raise _damaged(self.path, f"in table {table}, {problem}")
+
+    def schema_version(self) -> int | None:
+        rows = self.query("SELECT value FROM meta WHERE key = 'schema_version'")
+        if not rows:
+            return None
+        try:
+            return int(rows[0]["value"])
+        except (TypeError, ValueError) as exc:
+            raise _damaged(self.path, f"schema_version is {rows[0]['value']!r}") from exc
 
     # -- connections ------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -98,6 +197,10 @@ class ProjectDB:
                 con.execute("PRAGMA journal_mode=WAL")
                 con.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.Error as exc:
+            if any(d in str(exc).lower() for d in _DAMAGE):
+                raise _damaged(self.path, str(exc)) from exc
+            if "disk is full" in str(exc):
+                raise _write_error(self.path, exc) from exc
             raise ProjectError(f"Cannot open the project database {self.path} ({exc}).") from exc
         con.row_factory = sqlite3.Row
         with self._all_lock:
@@ -114,16 +217,30 @@ class ProjectDB:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """A serialised write transaction on this thread's connection."""
+        """A serialised write transaction on this thread's connection. Nested blocks join the
+        outermost one, so several changes (and file renames between them) commit together."""
         if self.readonly:
             raise ReadOnlyError(f"{self.path}: the project is open read-only.")
-        with self._write_lock:
-            con = self.con
+        if getattr(self._local, "depth", 0):
+            self._local.depth += 1
             try:
+                yield self.con
+            finally:
+                self._local.depth -= 1
+            return
+        with self._write_lock:
+            self._local.depth = 1
+            try:
+                fault_point("write.db")
+                con = self.con
                 with con:
                     yield con
-            except sqlite3.OperationalError as exc:
+            except sqlite3.DatabaseError as exc:
                 raise _write_error(self.path, exc) from exc
+            except OSError as exc:
+                raise translate_os_error(exc, self.path) from exc
+            finally:
+                self._local.depth = 0
 
     def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         if self.readonly and not self.path.exists():
@@ -133,7 +250,11 @@ class ProjectDB:
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):
                 return []
+            if any(d in str(exc).lower() for d in _DAMAGE):
+                raise _damaged(self.path, str(exc)) from exc
             raise ProjectError(f"Cannot read the project database {self.path} ({exc}).") from exc
+        except sqlite3.DatabaseError as exc:
+            raise _damaged(self.path, str(exc)) from exc
 
     def close(self) -> None:
         self._closed = True
