@@ -252,7 +252,7 @@ def test_disk_full_while_attaching_masks(seg: Project, tmp_path: Path,
             raise atomic.translate_os_error(OSError(errno.ENOSPC, "full"), Path(path))
         return real_stage(path, data)
 
-    monkeypatch.setattr("workbench.core.project.stage_bytes", fill_up)
+    monkeypatch.setattr("workbench.core.label_writes.stage_bytes", fill_up)
     report = importers.import_masks(seg, tmp_path / "im", tmp_path / "mk")
     assert report.labelled == ["a.png"] and "disk is full" in (report.error or "")
     assert [Path(p).name for p, _ in report.skipped] == ["b.png"]

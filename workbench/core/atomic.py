@@ -274,12 +274,14 @@ def replace_dir(staged: Path, dest: Path) -> None:
         _fsync_dir(dest.parent)
 
 
-def remove_stale_trees(folder: Path) -> int:
-    """Clean up after interrupted :func:`staging_dir` / :func:`replace_dir` in ``folder``: an
-    old version whose folder is missing is put back, other leftovers of dead writers go."""
+def remove_stale_trees(folder: Path, dest_name: str | None = None) -> int:
+    """Clean up after interrupted :func:`staging_dir` / :func:`replace_dir` in ``folder`` (only
+    those for ``dest_name`` if given): an old version whose folder is missing is put back,
+    other leftovers of dead writers go."""
+    start = "." if dest_name is None else temp_prefix(dest_name).rsplit(".wb", 1)[0] + ".wb"
     try:
         with os.scandir(folder) as it:
-            names = [e.name for e in it if e.name.startswith(".") and e.name.endswith(".tmp")
+            names = [e.name for e in it if e.name.startswith(start) and e.name.endswith(".tmp")
                      and e.is_dir(follow_symlinks=False) and not writer_alive(e.name)]
     except (FileNotFoundError, NotADirectoryError):
         return 0

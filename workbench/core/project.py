@@ -30,7 +30,6 @@ from workbench.core.atomic import (
     remove_stale_temps,
     remove_stale_trees,
     stage_bytes,
-    temp_prefix,
     translate_os_error,
 )
 from workbench.core.db import ProjectDB
@@ -351,13 +350,13 @@ class Project:
         """Delete the mask / tags row of an image; it becomes unlabelled. All or nothing: if
         the database cannot be written, the mask or row is still there."""
         self._check_writable()
-        stem = stem_of(name)
         if self.task is Task.SEGMENTATION:
-            self._remove_mask(name)
-            set_aside_unless_live(self.root, name, "replaced")
-        elif stem in self._labels:
+            self._check_name(name)
+            shape = imageio.image_size(self.image_path(name))[::-1]
+            self.write_labels(masks={name: np.full(shape, UNLABELLED_VALUE, np.uint8)})
+        elif stem_of(name) in self._labels:
             labels = dict(self._labels)
-            del labels[stem]
+            del labels[stem_of(name)]
             staged = stage_bytes(self.labels_csv, format_labels_csv(labels).encode())
             try:
                 self.db.delete_statuses([name])
@@ -368,30 +367,6 @@ class Project:
             self._labels = labels
         else:
             self.db.delete_statuses([name])
-
-    def _remove_mask(self, name: str) -> None:
-        """Delete the mask file and the status row together (the file is moved aside first and
-        only deleted once the database change is committed)."""
-        path = self.mask_path(name)
-        aside = path.with_name(temp_prefix(path.name) + "deleted.tmp")
-        try:
-            os.replace(path, aside)
-        except FileNotFoundError:
-            aside = None
-        except OSError as exc:
-            raise translate_os_error(exc, path, "delete") from exc
-        try:
-            self.db.delete_statuses([name])
-        except BaseException:
-            if aside is not None:
-                os.replace(aside, path)
-            raise
-        self._mask_stems.discard(stem_of(name))
-        if aside is not None:
-            try:
-                aside.unlink()
-            except OSError as exc:  # swept on the next open
-                log.warning("could not remove %s: %s", aside, exc)
 
     # -- segmentation ----------------------------------------------------------------------
     def mask_path(self, name: str) -> Path:
@@ -427,27 +402,27 @@ class Project:
         A mask that is entirely UNLABELLED_VALUE labels nothing, so it removes the mask file
         instead: mask files exist only for images someone labelled.
         """
+        self.write_labels(masks={name: mask})
+
+    def write_labels(self, masks: dict[str, np.ndarray] | None = None,
+                     tags: dict[str, list[str]] | None = None, *,
+                     also: Callable[[], object] | None = None) -> None:
+        """Write masks and/or tags of several images, all or nothing: every file is staged
+        first, then the statuses (and ``also()``, e.g. queue items) commit in one database
+        transaction, and only then are the files renamed into place. A full disk at any step
+        leaves files, database and this object as they were. The one write path for labels:
+        a replaced mask's stroke journal is set aside (it was painted on the old mask)."""
+        from workbench.core.label_writes import LabelWrite
+
         self._check_writable()
-        self._check_name(name)
-        path = self.mask_path(name)
-        mask = imageio.check_mask_array(mask, name)
-        self._check_mask(name, mask, path)
-        if mask.size and (mask == UNLABELLED_VALUE).all():
-            self.clear_label(name)
-            return
-        try:
-            self.masks_dir.mkdir(exist_ok=True)
-        except OSError as exc:
-            raise translate_os_error(exc, self.masks_dir, "create") from exc
-        staged = stage_bytes(path, imageio.encode_mask_png(mask))
-        try:
-            self._mark_labelled([name])
-        except BaseException:
-            staged.discard()  # the old mask stays, and so does its status
-            raise
-        staged.commit()
-        self._mask_stems.add(stem_of(name))
-        set_aside_unless_live(self.root, name, "replaced")
+        write = LabelWrite(self, masks or {}, tags or {})
+        write.run(also)
+        self._mask_stems |= {stem_of(n) for n in write.written}
+        self._mask_stems -= {stem_of(n) for n in write.removed}
+        if write.labels is not None:
+            self._labels = write.labels
+        for name in [*write.written, *write.removed]:
+            set_aside_unless_live(self.root, name, "replaced")
 
     # -- multilabel ------------------------------------------------------------------------
     def tags(self, name: str) -> list[str]:
@@ -458,7 +433,10 @@ class Project:
 
     def set_many_tags(self, mapping: dict[str, list[str]]) -> None:
         """Set tags of several images with one atomic rewrite of labels.csv."""
-        self._check_writable()
+        self.write_labels(tags=mapping)
+
+    def _new_labels(self, mapping: dict[str, list[str]]) -> dict[str, list[str]]:
+        """labels.csv's rows with ``mapping`` applied (LabelError for an unknown tag)."""
         vocab = set(self._manifest.classes)
         labels = dict(self._labels)
         for name, tags in mapping.items():
@@ -470,14 +448,7 @@ class Project:
                     f"{', '.join(self._manifest.classes) or '(none)'}."
                 )
             labels[stem_of(name)] = list(dict.fromkeys(tags))
-        staged = stage_bytes(self.labels_csv, format_labels_csv(labels).encode())
-        try:
-            self._mark_labelled(mapping)
-        except BaseException:
-            staged.discard()
-            raise
-        staged.commit()
-        self._labels = labels
+        return labels
 
     def all_tags(self) -> dict[str, list[str]]:
         return {n: list(self._labels[stem_of(n)]) for n in self.image_names()
