@@ -12,6 +12,7 @@ value is one this code can use) and refuses a damaged or newer database by name,
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -54,7 +55,7 @@ RUN_STATUSES = frozenset({"running", "finished", "cancelled", "failed"})
 IMAGE_STATUSES = frozenset(s.value for s in Status)
 TABLES = ("image_status", "runs", "queue", "uncertainty")
 REPAIR_HINT = "Run `workbench repair {root}` to rebuild it from the project's files."
-_DAMAGE = ("malformed", "not a database", "file is encrypted", "disk i/o error", "corrupt")
+_DAMAGE_CODES = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
 
 
 def _damaged(path: Path, problem: str) -> DatabaseDamagedError:
@@ -62,16 +63,29 @@ def _damaged(path: Path, problem: str) -> DatabaseDamagedError:
                                 + REPAIR_HINT.format(root=path.parent))
 
 
-def _write_error(path: Path, exc: sqlite3.Error) -> Exception:
+def _disk_full(path: Path) -> bool:
+    try:
+        st = os.statvfs(path.parent)
+    except (OSError, AttributeError):
+        return False
+    return st.f_bavail * st.f_frsize < 64 * 1024
+
+
+def sqlite_error(path: Path, exc: sqlite3.Error, action: str = "write") -> Exception:
+    """The specific WorkbenchError for an SQLite error: damaged, disk full, read-only or I/O.
+    Decided by SQLite's error code: an I/O error on a full disk is no damage to the file."""
     text = str(exc)
-    if "disk is full" in text:
-        return DiskFullError(f"Cannot write {path}: the disk is full. Free some space; the "
-                             "database was left as it was before this change.")
-    if "readonly" in text or "read-only" in text:
-        return ReadOnlyError(f"Cannot write {path}: the file or its folder is read-only.")
-    if any(d in text.lower() for d in _DAMAGE):
+    code = getattr(exc, "sqlite_errorname", "") or ""
+    kind = "_".join(code.split("_")[:2])
+    if kind in _DAMAGE_CODES or "malformed" in text or "not a database" in text:
         return _damaged(path, text)
-    return ProjectError(f"Cannot write the project database {path} ({text}).")
+    if kind == "SQLITE_FULL" or "disk is full" in text or (
+            kind in ("SQLITE_IOERR", "SQLITE_CANTOPEN") and _disk_full(path)):
+        return DiskFullError(f"Cannot {action} {path}: the disk is full. Free some space; the "
+                             "database was left as it was before this change.")
+    if kind == "SQLITE_READONLY" or "readonly" in text or "read-only" in text:
+        return ReadOnlyError(f"Cannot {action} {path}: the file or its folder is read-only.")
+    return ProjectError(f"Cannot {action} the project database {path} ({text}).")
 
 
 def _json_problem(value: object, kind: type, what: str) -> str | None:
@@ -158,8 +172,8 @@ class ProjectDB:
         """Refuse a damaged file, a newer schema or a value this code cannot use, by name."""
         try:
             result = [r[0] for r in self.con.execute("PRAGMA quick_check").fetchall()]
-        except sqlite3.DatabaseError as exc:
-            raise _damaged(self.path, str(exc)) from exc
+        except sqlite3.Error as exc:
+            raise sqlite_error(self.path, exc, "read") from exc
         if result != ["ok"]:
             raise _damaged(self.path, "; ".join(map(str, result[:3])))
         version = self.schema_version()
@@ -188,24 +202,37 @@ class ProjectDB:
             raise ProjectError(f"{self.path}: the project was closed.")
         try:
             if self.readonly:
-                con = sqlite3.connect(
-                    f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=10,
-                    check_same_thread=False,
-                )
+                con = self._connect_readonly()
             else:
                 con = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
                 con.execute("PRAGMA journal_mode=WAL")
                 con.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.Error as exc:
-            if any(d in str(exc).lower() for d in _DAMAGE):
-                raise _damaged(self.path, str(exc)) from exc
-            if "disk is full" in str(exc):
-                raise _write_error(self.path, exc) from exc
-            raise ProjectError(f"Cannot open the project database {self.path} ({exc}).") from exc
+            raise sqlite_error(self.path, exc, "open") from exc
         con.row_factory = sqlite3.Row
         with self._all_lock:
             self._all.append(con)
         return con
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        """A read-only connection. SQLite needs to create the WAL index (-shm) even to read,
+        which a read-only mount or a full disk refuses; then, when no WAL holds committed
+        changes (no or an empty -wal file), the file is read as immutable."""
+        uri = self.path.resolve().as_uri()
+        wal = Path(f"{self.path}-wal")
+        no_wal = not wal.exists() or wal.stat().st_size == 0  # nothing committed in a WAL
+        con = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=10, check_same_thread=False)
+        try:
+            con.execute("PRAGMA schema_version").fetchall()
+            return con
+        except sqlite3.OperationalError as exc:
+            kind = "_".join((getattr(exc, "sqlite_errorname", "") or "").split("_")[:2])
+            if kind not in ("SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_READONLY") or not no_wal:
+                con.close()
+                raise
+        con.close()
+        return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=10,
+                               check_same_thread=False)
 
     @property
     def con(self) -> sqlite3.Connection:
@@ -235,8 +262,8 @@ class ProjectDB:
                 con = self.con
                 with con:
                     yield con
-            except sqlite3.DatabaseError as exc:
-                raise _write_error(self.path, exc) from exc
+            except sqlite3.Error as exc:
+                raise sqlite_error(self.path, exc) from exc
             except OSError as exc:
                 raise translate_os_error(exc, self.path) from exc
             finally:
@@ -247,14 +274,10 @@ class ProjectDB:
             return []
         try:
             return self.con.execute(sql, tuple(params)).fetchall()
-        except sqlite3.OperationalError as exc:
+        except sqlite3.Error as exc:
             if "no such table" in str(exc):
                 return []
-            if any(d in str(exc).lower() for d in _DAMAGE):
-                raise _damaged(self.path, str(exc)) from exc
-            raise ProjectError(f"Cannot read the project database {self.path} ({exc}).") from exc
-        except sqlite3.DatabaseError as exc:
-            raise _damaged(self.path, str(exc)) from exc
+            raise sqlite_error(self.path, exc, "read") from exc
 
     def close(self) -> None:
         self._closed = True

@@ -78,11 +78,14 @@ def repair_project(root: str | os.PathLike[str]) -> RepairReport:
         if report.damaged is None:
             return report
         report.moved_to = _move_aside(path)
-        rows = _salvage(report.moved_to, report)
-        ProjectDB(path).close()  # a fresh, empty database
-        _restore(path, rows, report)
-        with Project.open(root) as project:  # reconciles statuses with the label files
-            _list_orphan_runs(project, rows.get("runs", []), report)
+        try:
+            rows = _salvage(report.moved_to, report)
+            _restore(path, rows, report)
+            with Project.open(root) as project:  # reconciles statuses with the label files
+                _list_orphan_runs(project, rows.get("runs", []), report)
+        except BaseException:
+            _put_back(report.moved_to, path)  # e.g. a full disk: as it was, damaged but whole
+            raise
     finally:
         lock.release()
     log.info("repaired %s: %s", root, report.recovered)
@@ -101,6 +104,13 @@ def _move_aside(path: Path) -> Path:
         raise ProjectError(f"Cannot move the damaged {path} aside ({exc.strerror or exc}); "
                            "nothing was changed.") from exc
     return aside
+
+
+def _put_back(aside: Path, path: Path) -> None:
+    for suffix in ("-wal", "-shm", ""):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+        if Path(f"{aside}{suffix}").exists():
+            os.replace(Path(f"{aside}{suffix}"), Path(f"{path}{suffix}"))
 
 
 def _salvage(aside: Path, report: RepairReport) -> dict[str, list[dict[str, Any]]]:
@@ -142,7 +152,7 @@ def _salvage_table(con: sqlite3.Connection, table: str,
 
 
 def _restore(path: Path, rows: dict[str, list[dict[str, Any]]], report: RepairReport) -> None:
-    db = ProjectDB(path)
+    db = ProjectDB(path)  # a fresh, empty database
     try:
         with db.write() as con:
             for table, table_rows in rows.items():
