@@ -143,19 +143,16 @@ class SmallDisk:
         if not self.real:
             self._mp.setenv(ENV, f"write.*=enospc@{room + 1}")
             return
-        with open(self._filler, "wb") as fh:
-            try:
-                while True:
-                    fh.write(b"\0" * PAGE * 16)
-                    fh.flush()
-            except OSError as exc:
-                assert exc.errno == errno.ENOSPC
-            try:
-                while True:
-                    fh.write(b"\0" * PAGE)
-                    fh.flush()
-            except OSError:
-                pass
+        fd = os.open(self._filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        try:
+            for chunk in (PAGE * 64, PAGE):  # big writes, then page by page to the last one
+                try:
+                    while True:
+                        os.write(fd, b"\0" * chunk)
+                except OSError as exc:
+                    assert exc.errno == errno.ENOSPC
+        finally:
+            os.close(fd)
         if room:
             os.truncate(self._filler, max(0, self._filler.stat().st_size - room * PAGE))
 

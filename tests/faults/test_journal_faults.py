@@ -74,18 +74,6 @@ def test_stale_journal_never_lands_on_a_newer_mask(tmp_path: Path, how: str,
         assert "set aside" in told or "kept as" in told
 
 
-def test_journal_of_the_same_mask_is_still_recovered(tmp_path: Path) -> None:
-    root = seg_project(tmp_path / "p", labelled=1)
-    with Project.open(root) as project:
-        before = project.read_mask("img0.png")
-    _killed_painter(root)
-    with Project.open(root) as project:
-        session = AnnotationSession(project, "img0.png", (32, 32))
-        assert session.recovered == 2 and session.set_aside_message is None
-        assert (session.mask != before).any()
-        np.testing.assert_array_equal(project.read_mask("img0.png"), session.mask)
-
-
 @pytest.mark.parametrize("target_exists", [False, True])
 def test_journal_symlink_is_never_written_through(tmp_path: Path, target_exists: bool) -> None:
     root = seg_project(tmp_path / "p")
