@@ -8,7 +8,9 @@ import signal
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from workbench.cli import main
 from workbench.core.faultpoints import ENV
@@ -90,8 +92,10 @@ import numpy as np
 from workbench.training.predict import write_predictions
 out = Path(sys.argv[1])
 names = [f"img{i}.png" for i in range(4)]
-write_predictions(out, names, [np.full((32, 32), int(sys.argv[2]), np.uint8)] * 4,
-                  "segmentation", ["bg", "fg"])
+for value in (0, 1):
+    write_predictions(out, names, [np.full((32, 32), value, np.uint8)] * 4, "segmentation",
+                      ["bg", "fg"])
+    print("written", value, flush=True)
 """
 
 
@@ -99,14 +103,13 @@ def test_kill_between_the_two_renames_of_a_swap_puts_the_old_predictions_back(
         tmp_path: Path) -> None:
     root = seg_project(tmp_path / "p")
     out = root / "predictions" / "run-a"
-    first = spawn(_REWRITE, out, 0)
-    assert first.wait(120) == 0 and len(list(out.glob("*.png"))) == 4
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
-    # Named fault point: SIGKILL after the old folder moved aside, before the new one moved in.
-    second = spawn(_REWRITE, out, 1, **{ENV: "atomic.between_renames=kill"})
-    _, err = second.communicate(timeout=120)
-    assert second.returncode == -signal.SIGKILL, err
+    # Named fault point, second swap: SIGKILL after the complete first folder was moved aside,
+    # before the second one moved in.
+    child = spawn(_REWRITE, out, **{ENV: "atomic.between_renames=kill@2"})
+    stdout, err = child.communicate(timeout=120)
+    assert child.returncode == -signal.SIGKILL and stdout.split() == ["written", "0"], err
     assert not out.exists()
-    with Project.open(root):  # a writable open puts the complete old folder back
-        assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    with Project.open(root):  # a writable open puts the complete first folder back
+        assert sorted(p.name for p in out.iterdir()) == [f"img{i}.png" for i in range(4)]
+        assert all((np.asarray(Image.open(p)) == 0).all() for p in out.iterdir())
         assert [p.name for p in out.parent.iterdir() if p.name.startswith(".")] == []
