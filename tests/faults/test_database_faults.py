@@ -10,7 +10,7 @@ import pytest
 
 from workbench.core.project import Project, Status
 
-from .helpers import one_line_error, run_cli, save_rgb, seg_project
+from .helpers import SmallDisk, one_line_error, run_cli, save_rgb, seg_project
 
 
 def _project(tmp_path: Path) -> Path:
@@ -104,3 +104,17 @@ def test_newer_schema_is_refused_not_rewritten(tmp_path: Path) -> None:
     con = sqlite3.connect(db)
     assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "99"
     con.close()
+
+
+def test_repair_on_a_full_disk_leaves_the_damaged_file_in_place(small_disk: SmallDisk) -> None:
+    root = _project(small_disk.root)
+    db = root / "workbench.db"
+    _truncate(db)
+    before = db.read_bytes()
+    small_disk.fill()
+    line = one_line_error(run_cli("repair", root, **small_disk.env()))
+    assert "disk is full" in line
+    small_disk.free()
+    assert db.read_bytes() == before  # still there, for a repair once there is room
+    assert not [p for p in root.iterdir() if "damaged-" in p.name]
+    assert run_cli("repair", root).returncode == 0

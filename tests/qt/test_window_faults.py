@@ -64,3 +64,24 @@ def test_a_project_that_fails_to_open_stays_in_recent(qtbot, tmp_path: Path,
         if controller.window is not None:
             controller.window.close()
             controller.window.deleteLater()
+
+
+def test_a_journal_set_aside_on_open_is_told_in_the_status_bar(qtbot, tmp_path: Path) -> None:
+    import numpy as np
+
+    from workbench.core.annotation import StrokeJournal, journal_path
+
+    root = seg_project(tmp_path / "p")
+    journal = StrokeJournal(journal_path(root, "img0.png"), (32, 32), base=12345)  # another mask
+    journal.append([((0, 0, 2, 2), np.ones((2, 2), np.uint8))])
+    journal.close()
+    window = create_main_window(root)
+    try:
+        window.show()
+        qtbot.waitUntil(lambda: window.workspace.current_name == "img0.png", timeout=5000)
+        message = window.statusBar().currentMessage()
+        assert "img0.png" in message and "img0.stale" in message
+        assert (window.project.read_mask("img0.png") is None)  # the strokes were not applied
+    finally:
+        window.close()
+        window.deleteLater()
