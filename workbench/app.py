@@ -104,7 +104,9 @@ def create_main_window(project: Project | str | Path,
         window.recent.add(opened.root)
     if why_readonly is not None:
         window.setWindowTitle(f"{opened.name} (read-only) — Workbench")
-        window.statusBar().showMessage(f"Opened read-only, for viewing: {why_readonly}", 30000)
+        window.statusBar().showMessage("Opened read-only, for viewing: the project folder "
+                                       "cannot be written.", 30000)
+        window.statusBar().setToolTip(why_readonly)
     return window
 
 
