@@ -88,7 +88,10 @@ def create_main_window(project: Project | str | Path,
     from workbench.qt.training import TrainingPanel
 
     owns = not isinstance(project, Project)
-    opened, why_readonly = (_open_for_window(project) if owns else (project, None))
+    if isinstance(project, Project):
+        opened, why_readonly = project, None
+    else:
+        opened, why_readonly = _open_for_window(project)
     try:
         prefs = ProjectPrefs(opened.root, readonly=getattr(opened, "readonly", False))
         workspace = AnnotationWorkspace(opened)

@@ -21,6 +21,7 @@ import weakref
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -148,7 +149,7 @@ class StrokeJournal:
         self.shape = (int(shape[0]), int(shape[1]))
         self.base = base
         self.num_classes = num_classes
-        self._file = None
+        self._file: BinaryIO | None = None
         self.records = 0
 
     def claim(self) -> None:
@@ -224,11 +225,12 @@ class StrokeJournal:
         fault_point("write.journal")
         if self._file is None:
             self._file = self._open_for_append()
-        self._file.write(_RECORD.pack(len(payload), zlib.crc32(payload)) + payload)
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        fh = self._file
+        fh.write(_RECORD.pack(len(payload), zlib.crc32(payload)) + payload)
+        fh.flush()
+        os.fsync(fh.fileno())
 
-    def _open_for_append(self):
+    def _open_for_append(self) -> BinaryIO:
         folder = self.path.parent
         folder.mkdir(parents=True, exist_ok=True)
         if folder.is_symlink():
