@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from workbench.core import faultpoints
 from workbench.core.faultpoints import DIR_ENV, ENV
 from workbench.core.project import Project, SplitRule, Task
 
@@ -141,6 +142,7 @@ class SmallDisk:
         if project is not None:
             project.db.con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         if not self.real:
+            faultpoints.reset()
             self._mp.setenv(ENV, f"write.*=enospc@{room + 1}")
             return
         fd = os.open(self._filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND)

@@ -25,7 +25,7 @@ def test_unnamed_points_do_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_errno_actions_and_nth_hit(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(faultpoints, "_hits", {})
+    faultpoints.reset()
     monkeypatch.setenv(ENV, "write.*=enospc@2")
     fault_point("write.atomic")  # first hit passes
     with pytest.raises(OSError) as info:

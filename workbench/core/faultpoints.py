@@ -33,6 +33,7 @@ DIR_ENV = "WORKBENCH_FAULT_DIR"
 _ERRNOS = {"enospc": errno.ENOSPC, "erofs": errno.EROFS, "eio": errno.EIO}
 _ACTIONS = frozenset({"kill", "term", "wait", *_ERRNOS})
 _hits: dict[str, int] = {}
+_counted_spec: list[str] = [""]  # the spec _hits counts for; a new spec starts from zero
 
 
 @lru_cache(maxsize=8)
@@ -53,12 +54,20 @@ def fault_point(name: str) -> None:
     spec = os.environ.get(ENV)
     if not spec:
         return
+    if spec != _counted_spec[0]:
+        reset()
+        _counted_spec[0] = spec
     for pattern, action, nth in _parse(spec):
         if fnmatch.fnmatchcase(name, pattern):
             _hits[pattern] = count = _hits.get(pattern, 0) + 1
             if count >= nth:
                 _act(name, action)
             return
+
+
+def reset() -> None:
+    """Forget the hits counted so far (a test that sets the same spec again starts anew)."""
+    _hits.clear()
 
 
 def _act(name: str, action: str) -> None:

@@ -44,7 +44,8 @@ _held_lock = threading.Lock()
 
 def _read_owner(fd: int) -> dict:
     try:
-        data = json.loads(os.pread(fd, 4096, 0).decode("utf-8"))
+        os.lseek(fd, 0, os.SEEK_SET)
+        data = json.loads(os.read(fd, 4096).decode("utf-8"))
         return data if isinstance(data, dict) else {}
     except (OSError, ValueError, RecursionError):
         return {}
@@ -153,7 +154,8 @@ class ProjectLock:
         try:
             os.ftruncate(fd, 0)
             fault_point("write.lock_owner")
-            os.pwrite(fd, data, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, data)
         except OSError as exc:
             # The flock is the lock; the owner's name only improves the message others see.
             log.warning("could not write the owner into %s (%s); the lock holds anyway",
