@@ -169,15 +169,27 @@ class SmallDisk:
         return {} if self.real else {ENV: "write.*=enospc"}
 
 
+def _bind_read_only(folder: Path) -> bool:
+    """Mount ``folder`` read-only onto itself; False (and nothing mounted) where not allowed."""
+    if not can_mount():
+        return False
+    if subprocess.run(["mount", "--bind", str(folder), str(folder)], check=False,
+                      capture_output=True).returncode != 0:
+        return False
+    if subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], check=False,
+                      capture_output=True).returncode != 0:
+        _umount(folder)
+        return False
+    return True
+
+
 @contextmanager
 def read_only(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """Make ``folder`` read-only for the block: a read-only bind mount of it onto itself where
     we may mount, else its permissions (non-root), else EROFS injected at the write layer.
-    Yields extra environment for child processes."""
-    if can_mount():
-        subprocess.run(["mount", "--bind", str(folder), str(folder)], check=True)
+    Yields extra environment for child processes (empty unless EROFS is injected)."""
+    if _bind_read_only(folder):
         try:
-            subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], check=True)
             yield {}
         finally:
             _umount(folder)
@@ -191,6 +203,7 @@ def read_only(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[st
             for p, mode in modes.items():
                 p.chmod(mode)
     else:
+        faultpoints.reset()
         monkeypatch.setenv(ENV, "write.*=erofs")
         try:
             yield {ENV: "write.*=erofs"}
