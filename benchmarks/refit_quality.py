@@ -35,19 +35,19 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from workbench.core.demo import NUCLEI_VALID_SLICES, nuclei_unlabelled, source_dir  # noqa: E402
-from workbench.core.imageio import read_mask  # noqa: E402
-from workbench.core.labels import read_codes, read_labels_csv, stem_of  # noqa: E402
-from workbench.core.manifest import SplitRule, Task  # noqa: E402
-from workbench.core.project import Project  # noqa: E402
-from workbench.core.runs import current_model  # noqa: E402
-from workbench.training.config import TrainConfig  # noqa: E402
-from workbench.training.device import resolve_device  # noqa: E402
-from workbench.training.metrics import confusion_matrix, dice_per_class, fbeta_per_sample  # noqa: E402
-from workbench.training.predict import predict_paths  # noqa: E402
-from workbench.training.refit import RefitSettings, base_lrs, refit  # noqa: E402
-from workbench.training.runs import open_run  # noqa: E402
-from workbench.training.session import train  # noqa: E402
+from workbench.core.demo import NUCLEI_VALID_SLICES, nuclei_unlabelled, source_dir
+from workbench.core.imageio import read_mask
+from workbench.core.labels import read_codes, read_labels_csv, stem_of
+from workbench.core.manifest import SplitRule, Task
+from workbench.core.project import Project
+from workbench.core.runs import current_model
+from workbench.training.config import TrainConfig
+from workbench.training.device import resolve_device
+from workbench.training.metrics import confusion_matrix, dice_per_class, fbeta_per_sample
+from workbench.training.predict import predict_paths
+from workbench.training.refit import RefitSettings, base_lrs, refit
+from workbench.training.runs import open_run
+from workbench.training.session import train
 
 TODAY_FACTOR = 2.0  # the shipped default before measurement: parent's rates x 2, no guard
 

@@ -88,7 +88,10 @@ def create_main_window(project: Project | str | Path,
     from workbench.qt.training import TrainingPanel
 
     owns = not isinstance(project, Project)
-    opened = Project.open(project) if owns else project
+    if isinstance(project, Project):
+        opened, why_readonly = project, None
+    else:
+        opened, why_readonly = _open_for_window(project)
     try:
         prefs = ProjectPrefs(opened.root, readonly=getattr(opened, "readonly", False))
         workspace = AnnotationWorkspace(opened)
@@ -102,7 +105,25 @@ def create_main_window(project: Project | str | Path,
         raise
     if settings is not None:
         window.recent.add(opened.root)
+    if why_readonly is not None:
+        window.setWindowTitle(f"{opened.name} (read-only) — Workbench")
+        window.statusBar().showMessage("Opened read-only, for viewing: the project folder "
+                                       "cannot be written.", 30000)
+        window.statusBar().setToolTip(why_readonly)
     return window
+
+
+def _open_for_window(path: str | Path) -> tuple[Project, str | None]:
+    """Open for writing; a project that cannot be written (read-only mount or folder) opens
+    read-only for viewing instead. Returns the project and why it is read-only (or None)."""
+    from workbench.core.errors import ReadOnlyError
+    from workbench.core.project import Project
+
+    try:
+        return Project.open(path), None
+    except ReadOnlyError as exc:
+        log.warning("%s; opening it read-only", exc)
+        return Project.open(path, readonly=True), str(exc)
 
 
 class AppController:
@@ -148,7 +169,8 @@ class AppController:
             window = create_main_window(path, self.settings)
         except WorkbenchError as exc:
             QMessageBox.warning(None, "Cannot open project", str(exc))
-            self.recent.remove(path)
+            if not (Path(path) / "workbench.json").is_file():
+                self.recent.remove(path)  # gone, or no project: a locked or damaged one stays
             self.window = None
             self.show_welcome()
             return False

@@ -243,16 +243,16 @@ def test_disk_full_while_attaching_masks(seg: Project, tmp_path: Path,
         _save(tmp_path / "im" / f"{n}.png", _rgb())
         _save(tmp_path / "mk" / f"{n}.png", np.ones((16, 16), np.uint8))
     importers.import_images(seg, tmp_path / "im")
-    real_write = atomic.atomic_write_bytes
+    real_stage = atomic.stage_bytes
     calls: list[Path] = []
 
-    def fill_up(path: Path, data: bytes) -> None:
+    def fill_up(path: Path, data: bytes) -> atomic.StagedFile:
         calls.append(path)
         if len(calls) > 1:
             raise atomic.translate_os_error(OSError(errno.ENOSPC, "full"), Path(path))
-        real_write(path, data)
+        return real_stage(path, data)
 
-    monkeypatch.setattr("workbench.core.imageio.atomic_write_bytes", fill_up)
+    monkeypatch.setattr("workbench.core.label_writes.stage_bytes", fill_up)
     report = importers.import_masks(seg, tmp_path / "im", tmp_path / "mk")
     assert report.labelled == ["a.png"] and "disk is full" in (report.error or "")
     assert [Path(p).name for p, _ in report.skipped] == ["b.png"]

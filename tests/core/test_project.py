@@ -292,3 +292,19 @@ def test_database_full_is_reported_and_keeps_old_rows(seg_project: Project) -> N
     with pytest.raises(DiskFullError, match="workbench.db: the disk is full"):
         db.add_run("huge", {"blob": "x" * 200_000})
     assert [r.run_id for r in db.list_runs()] == ["before"]
+
+
+def test_failed_tag_writes_change_neither_labels_csv_nor_memory(
+        tag_project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.core.errors import DiskFullError
+
+    name = tag_project.image_names()[0]
+    tags, before = tag_project.tags(name), tag_project.labels_csv.read_bytes()
+    monkeypatch.setenv("WORKBENCH_FAULT", "write.*=enospc")  # every write: disk full
+    with pytest.raises(DiskFullError):
+        tag_project.set_many_tags({name: [], tag_project.image_names()[1]: ["red"]})
+    with pytest.raises(DiskFullError):
+        tag_project.clear_label(name)
+    monkeypatch.delenv("WORKBENCH_FAULT")
+    assert tag_project.tags(name) == tags and tag_project.labels_csv.read_bytes() == before
+    assert tag_project.status(name) is Status.LABELLED

@@ -119,7 +119,7 @@ def test_nan_loss_stops_with_the_batch_number_and_keeps_last_checkpoint(make_lea
     ended = [m for m in messages if isinstance(m, FitEnded)]
     assert ended and "batch 2" in ended[0].error and not ended[0].cancelled
     run = learn.project.db.get_run(learn.run_id)
-    assert run["status"] == "failed" and "batch 2" in run["error"]
+    assert run.status.value == "failed" and "batch 2" in run.error
 
 
 def test_cancel_stops_within_one_batch(make_learner) -> None:
@@ -140,7 +140,7 @@ def test_cancel_stops_within_one_batch(make_learner) -> None:
     assert sum(isinstance(m, EpochEnd) for m in messages) == 1
     assert sum(isinstance(m, BatchEnd) for m in messages) == n + 1
     assert checkpoints.load(learn.checkpoint_dir / "last.pt")["schedule"]["epoch_done"] == 1
-    assert learn.project.db.get_run(learn.run_id)["status"] == "cancelled"
+    assert learn.project.db.get_run(learn.run_id).status.value == "cancelled"
 
 
 def test_out_of_memory_retries_at_half_batch(make_learner) -> None:
@@ -236,4 +236,4 @@ def test_ctrl_c_is_recorded_as_cancelled(make_learner) -> None:
     with pytest.raises(KeyboardInterrupt):
         learn.fit_one_cycle(2, 1e-3)
     assert learn.state.cancelled
-    assert learn.project.db.get_run(learn.run_id)["status"] == "cancelled"
+    assert learn.project.db.get_run(learn.run_id).status.value == "cancelled"

@@ -103,6 +103,6 @@ def test_random_init_run_says_what_the_engine_chose(seg_project, tmp_path, monke
     assert saved == [("random init", False), ("unfrozen", False)]
     with Project.open(root, readonly=True) as project:
         run = project.db.list_runs()[0]
-        ckpt = checkpoints.load(root / "models" / run["run_id"] / checkpoints.LAST)
+        ckpt = checkpoints.load(root / "models" / run.run_id / checkpoints.LAST)
     assert ckpt["schedule"]["frozen"] is False and ckpt["config"]["pretrained"] == "auto"
     assert ckpt["config"]["extra"]["pretrained_file"] is None

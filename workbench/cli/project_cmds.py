@@ -1,4 +1,5 @@
-"""Project commands: ``new``, ``import``, ``info``, ``export``, ``demo`` (no Qt, no torch)."""
+"""Project commands: ``new``, ``import``, ``info``, ``export``, ``demo``, ``repair`` (no Qt, no
+torch)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ def register(subparsers: Any) -> None:
     _register_info(subparsers)
     _register_export(subparsers)
     _register_demo(subparsers)
+    _register_repair(subparsers)
 
 
 def _register_new(subparsers: Any) -> None:
@@ -133,6 +135,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"  training runs: {info['runs']}")
     for problem in info.get("unreadable_masks", []):
         print(f"  unreadable mask: {problem}")
+    for name in info.get("unusable_names", []):
+        print(f"  ignored image (file name is not valid UTF-8; rename it): {name}")
     return 0
 
 
@@ -166,6 +170,25 @@ def cmd_export(args: argparse.Namespace) -> int:
         else:
             written = [exporters.export_csv(project, args.out)]
     print(f"Exported {len(written)} file(s) to {args.out}")
+    return 0
+
+
+def _register_repair(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "repair", help="rebuild a damaged workbench.db from the project's files",
+        description="Check the project database; if it is damaged, move it aside (renamed, "
+                    "never deleted), build a new one from the label files, copy every row "
+                    "that can still be read (reviewed marks, runs, queue, uncertainty) and "
+                    "list what could not be recovered.")
+    p.add_argument("project", type=Path)
+    p.set_defaults(func=cmd_repair)
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    from workbench.core.repair import repair_project
+
+    report = repair_project(args.project)
+    print(report.summary())
     return 0
 
 

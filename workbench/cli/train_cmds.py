@@ -212,10 +212,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
         from workbench.training.launch import run_distributed
 
         return run_distributed(args, predict_rank)
+    from workbench.core.errors import ReadOnlyError
     from workbench.core.project import Project
     from workbench.training.predict import predict_project
 
     with Project.open(args.project, readonly=True) as project:
-        out = predict_project(project, args.run, args.images, args.out, args.device, args.bs)
+        try:
+            out = predict_project(project, args.run, args.images, args.out, args.device, args.bs)
+        except ReadOnlyError as exc:
+            raise ReadOnlyError(f"{exc} Or write the predictions elsewhere: --out DIR.") from exc
     print(f"predictions written to {out}")
     return 0

@@ -3,11 +3,16 @@
 SQLite in WAL mode so readers (thumbnail threads, a read-only CLI) never block the writer. Each
 thread gets its own connection (sqlite3 connections must not be shared across threads without
 care); writes are serialised by one lock so two threads never race for the write lock.
+
+Every open checks the file (``PRAGMA quick_check``, the schema version, and that every stored
+value is one this code can use) and refuses a damaged or newer database by name, pointing at
+``workbench repair``, instead of failing later with a traceback or writing into it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -16,7 +21,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from workbench.core.errors import DiskFullError, ProjectError, ReadOnlyError
+from workbench.core.atomic import translate_os_error
+from workbench.core.errors import DatabaseDamagedError, DiskFullError, ProjectError, ReadOnlyError
+from workbench.core.faultpoints import fault_point
+from workbench.core.manifest import Status
 from workbench.core.runs import CURRENT_MODEL_KEY, Run, RunStatus, check_transition
 
 SCHEMA_VERSION = 3
@@ -48,16 +56,85 @@ RUN_FIELDS = frozenset(
 )
 RUN_STATUSES = frozenset(s.value for s in RunStatus)
 _JSON_RUN_FIELDS = ("history", "queue_items", "guard")
+IMAGE_STATUSES = frozenset(s.value for s in Status)
+TABLES = ("image_status", "runs", "queue", "uncertainty")
+REPAIR_HINT = "Run `workbench repair {root}` to rebuild it from the project's files."
+_DAMAGE_CODES = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
 
 
-def _write_error(path: Path, exc: sqlite3.Error) -> Exception:
+def _damaged(path: Path, problem: str) -> DatabaseDamagedError:
+    return DatabaseDamagedError(f"The project database {path} is damaged: {problem}. "
+                                + REPAIR_HINT.format(root=path.parent))
+
+
+def _disk_full(path: Path) -> bool:
+    try:
+        st = os.statvfs(path.parent)
+    except (OSError, AttributeError):
+        return False
+    return st.f_bavail * st.f_frsize < 64 * 1024
+
+
+def sqlite_error(path: Path, exc: sqlite3.Error, action: str = "write") -> Exception:
+    """The specific WorkbenchError for an SQLite error: damaged, disk full, read-only or I/O.
+    Decided by SQLite's error code: an I/O error on a full disk is no damage to the file."""
     text = str(exc)
-    if "disk is full" in text:
-        return DiskFullError(f"Cannot write {path}: the disk is full. Free some space; the "
+    code = getattr(exc, "sqlite_errorname", "") or ""
+    kind = "_".join(code.split("_")[:2])
+    if kind in _DAMAGE_CODES or "malformed" in text or "not a database" in text:
+        return _damaged(path, text)
+    if kind == "SQLITE_FULL" or "disk is full" in text or (
+            kind in ("SQLITE_IOERR", "SQLITE_CANTOPEN") and _disk_full(path)):
+        return DiskFullError(f"Cannot {action} {path}: the disk is full. Free some space; the "
                              "database was left as it was before this change.")
-    if "readonly" in text or "read-only" in text:
-        return ReadOnlyError(f"Cannot write {path}: the file or its folder is read-only.")
-    return ProjectError(f"Cannot write the project database {path} ({text}).")
+    if kind == "SQLITE_READONLY" or "readonly" in text or "read-only" in text:
+        return ReadOnlyError(f"Cannot {action} {path}: the file or its folder is read-only.")
+    return ProjectError(f"Cannot {action} the project database {path} ({text}).")
+
+
+def _json_problem(value: object, kind: type, what: str) -> str | None:
+    if value is None or value == "":
+        return None
+    try:
+        parsed = json.loads(str(value))
+    except (ValueError, RecursionError):
+        return f"{what} is not valid JSON"
+    return None if isinstance(parsed, kind) else f"{what} is not a JSON {kind.__name__}"
+
+
+def row_problem(table: str, row: dict[str, Any]) -> str | None:
+    """Why a stored row cannot be used (None: it can). One rule for open and for repair."""
+    if table == "image_status":
+        if not isinstance(row.get("name"), str):
+            return "an image name is not text"
+        if row.get("status") not in IMAGE_STATUSES:
+            return f"image {row['name']!r} has status {row.get('status')!r}"
+        return None
+    if table == "runs":
+        rid = row.get("run_id")
+        if not isinstance(rid, str):
+            return "a run id is not text"
+        if row.get("status") not in RUN_STATUSES:
+            return f"run {rid!r} has status {row.get('status')!r}"
+        if not isinstance(row.get("created_at"), (int, float)):
+            return f"run {rid!r} has no creation time"
+        return (_json_problem(row.get("config"), dict, f"the config of run {rid!r}")
+                or _json_problem(row.get("history"), dict, f"the history of run {rid!r}")
+                or _json_problem(row.get("queue_items"), list, f"the items of run {rid!r}")
+                or _json_problem(row.get("guard"), dict, f"the verdict of run {rid!r}"))
+    if table == "queue":
+        if not isinstance(row.get("name"), str) or not isinstance(row.get("id"), int):
+            return "a queue item has no image name or id"
+        if not isinstance(row.get("added_at"), (int, float)):
+            return f"queue item {row['id']} has no time"
+        if row.get("score") is not None and not isinstance(row["score"], (int, float)):
+            return f"queue item {row['id']} has score {row['score']!r}"
+        return _json_problem(row.get("change"), dict, f"the change of queue item {row['id']}")
+    if table == "uncertainty":
+        if not isinstance(row.get("name"), str) or not isinstance(row.get("score"), (int, float)):
+            return "an uncertainty score is not a number"
+        return None
+    return None
 
 
 def _add_missing_columns(con: sqlite3.Connection) -> None:
@@ -79,13 +156,50 @@ class ProjectDB:
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._closed = False
-        if not readonly:
-            with self.write() as con:
-                con.executescript(_SCHEMA)
-                _add_missing_columns(con)
-                con.execute(
-                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,)
-                )
+        try:
+            if self.path.exists() or not readonly:
+                self.check()
+            if not readonly:
+                self._create_schema()
+        except BaseException:
+            self.close()
+            raise
+
+    def _create_schema(self) -> None:
+        with self.write() as con:
+            con.executescript(_SCHEMA)
+            _add_missing_columns(con)
+            if self.schema_version() != SCHEMA_VERSION:
+                con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                            (SCHEMA_VERSION,))
+
+    def check(self) -> None:
+        """Refuse a damaged file, a newer schema or a value this code cannot use, by name."""
+        try:
+            result = [r[0] for r in self.con.execute("PRAGMA quick_check").fetchall()]
+        except sqlite3.Error as exc:
+            raise sqlite_error(self.path, exc, "read") from exc
+        if result != ["ok"]:
+            raise _damaged(self.path, "; ".join(map(str, result[:3])))
+        version = self.schema_version()
+        if version is not None and version > SCHEMA_VERSION:
+            raise ProjectError(
+                f"{self.path} has database schema {version}, made by a newer Workbench (this "
+                f"one knows schema {SCHEMA_VERSION}). Update Workbench to open this project.")
+        for table in TABLES:
+            for row in self.query(f"SELECT * FROM {table}"):
+                problem = row_problem(table, dict(row))
+                if problem:
+                    raise _damaged(self.path, f"in table {table}, {problem}")
+
+    def schema_version(self) -> int | None:
+        rows = self.query("SELECT value FROM meta WHERE key = 'schema_version'")
+        if not rows:
+            return None
+        try:
+            return int(rows[0]["value"])
+        except (TypeError, ValueError) as exc:
+            raise _damaged(self.path, f"schema_version is {rows[0]['value']!r}") from exc
 
     # -- connections ------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -93,20 +207,37 @@ class ProjectDB:
             raise ProjectError(f"{self.path}: the project was closed.")
         try:
             if self.readonly:
-                con = sqlite3.connect(
-                    f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=10,
-                    check_same_thread=False,
-                )
+                con = self._connect_readonly()
             else:
                 con = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
                 con.execute("PRAGMA journal_mode=WAL")
                 con.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.Error as exc:
-            raise ProjectError(f"Cannot open the project database {self.path} ({exc}).") from exc
+            raise sqlite_error(self.path, exc, "open") from exc
         con.row_factory = sqlite3.Row
         with self._all_lock:
             self._all.append(con)
         return con
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        """A read-only connection. SQLite needs to create the WAL index (-shm) even to read,
+        which a read-only mount or a full disk refuses; then, when no WAL holds committed
+        changes (no or an empty -wal file), the file is read as immutable."""
+        uri = self.path.resolve().as_uri()
+        wal = Path(f"{self.path}-wal")
+        no_wal = not wal.exists() or wal.stat().st_size == 0  # nothing committed in a WAL
+        con = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=10, check_same_thread=False)
+        try:
+            con.execute("PRAGMA schema_version").fetchall()
+            return con
+        except sqlite3.OperationalError as exc:
+            kind = "_".join((getattr(exc, "sqlite_errorname", "") or "").split("_")[:2])
+            if kind not in ("SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_READONLY") or not no_wal:
+                con.close()
+                raise
+        con.close()
+        return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=10,
+                               check_same_thread=False)
 
     @property
     def con(self) -> sqlite3.Connection:
@@ -118,26 +249,40 @@ class ProjectDB:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """A serialised write transaction on this thread's connection."""
+        """A serialised write transaction on this thread's connection. Nested blocks join the
+        outermost one, so several changes (and file renames between them) commit together."""
         if self.readonly:
             raise ReadOnlyError(f"{self.path}: the project is open read-only.")
-        with self._write_lock:
-            con = self.con
+        if getattr(self._local, "depth", 0):
+            self._local.depth += 1
             try:
+                yield self.con
+            finally:
+                self._local.depth -= 1
+            return
+        with self._write_lock:
+            self._local.depth = 1
+            try:
+                fault_point("write.db")
+                con = self.con
                 with con:
                     yield con
-            except sqlite3.OperationalError as exc:
-                raise _write_error(self.path, exc) from exc
+            except sqlite3.Error as exc:
+                raise sqlite_error(self.path, exc) from exc
+            except OSError as exc:
+                raise translate_os_error(exc, self.path) from exc
+            finally:
+                self._local.depth = 0
 
     def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         if self.readonly and not self.path.exists():
             return []
         try:
             return self.con.execute(sql, tuple(params)).fetchall()
-        except sqlite3.OperationalError as exc:
+        except sqlite3.Error as exc:
             if "no such table" in str(exc):
                 return []
-            raise ProjectError(f"Cannot read the project database {self.path} ({exc}).") from exc
+            raise sqlite_error(self.path, exc, "read") from exc
 
     def close(self) -> None:
         self._closed = True

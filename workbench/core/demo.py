@@ -17,7 +17,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from workbench.core.atomic import remove_stale_trees, staging_dir
 from workbench.core.errors import ProjectError, WorkbenchError
+from workbench.core.faultpoints import fault_point
 from workbench.core.importers import import_csv, import_masks
 from workbench.core.labels import read_codes
 from workbench.core.manifest import BACKGROUND_COLOR, MANIFEST_NAME, SplitRule, Task
@@ -115,9 +117,11 @@ def create_demo(dest_dir: str | os.PathLike[str] | None = None,
     if dest.exists() and any(dest.iterdir()):
         raise ProjectError(f"{dest} exists and is not empty; choose an empty or new folder.")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    remove_stale_trees(dest.parent, dest.name)  # a build killed before (kill -9, power loss)
+    tmp = staging_dir(dest)
     try:
         (_build_nuclei if task is Task.SEGMENTATION else _build_fashion)(tmp / "p")
+        fault_point("demo.built")
         if dest.exists():
             dest.rmdir()
         os.replace(tmp / "p", dest)

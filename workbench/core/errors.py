@@ -24,6 +24,10 @@ class ProjectLockedError(ProjectError):
         self.host = host
 
 
+class DatabaseDamagedError(ProjectError):
+    """workbench.db cannot be read or holds values this version cannot use (see repair)."""
+
+
 class ReadOnlyError(ProjectError):
     """A file or folder cannot be written (permissions, read-only mount, read-only open)."""
 

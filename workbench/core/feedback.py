@@ -20,9 +20,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from workbench.core import imageio
-from workbench.core.errors import ImageReadError, LabelError, MaskError, ProjectError
+from workbench.core.errors import (
+    ImageReadError,
+    LabelError,
+    MaskError,
+    ProjectError,
+    WorkbenchError,
+)
 from workbench.core.labels import HEADER, stem_of
 from workbench.core.manifest import Task
+from workbench.core.names import display, name_problem
 from workbench.core.queue import QueueItem, mask_change, tag_change
 
 if TYPE_CHECKING:
@@ -45,7 +52,7 @@ class FeedbackReport:
     def summary(self) -> str:
         head = (f"Queued {len(self.items)} correction(s) ({len(self.added_images)} new "
                 f"image(s)); skipped {len(self.skipped)}.")
-        return "\n".join([head, *(f"  skipped {s}" for s in self.skipped)])
+        return "\n".join([head, *(f"  skipped {display(s)}" for s in self.skipped)])
 
 
 @dataclass
@@ -73,6 +80,9 @@ class _Images:
 
     def find(self, key: str, plan: _Plan) -> tuple[str, Path | None]:
         """(image name, source file if new); raises LookupError / ImageReadError."""
+        problem = name_problem(key)
+        if problem:
+            raise LookupError(f"{problem}; refused")
         stem = stem_of(key)
         if stem in self.known:
             return self.known[stem], None
@@ -192,11 +202,8 @@ def import_feedback(project: Project, *, masks_dir: str | os.PathLike[str] | Non
 
 
 def _write(project: Project, plan: _Plan, report: FeedbackReport, run_id: str | None) -> None:
-    if plan.new_images:
-        added = project.add_images(list(plan.new_images.values()))
-        if added.skipped:  # checked above, so only a race or a full disk gets here
-            raise ProjectError("Could not import the new images: " + added.summary())
-        report.added_images = sorted(plan.new_images)
+    """All or nothing: new images, masks / tags, statuses and queue items. A full disk at any
+    step leaves the project as it was (images brought in for this import are removed again)."""
     changes = {}
     for name, mask in plan.masks.items():
         old = project.read_mask(name) if name not in plan.new_images else None
@@ -204,10 +211,35 @@ def _write(project: Project, plan: _Plan, report: FeedbackReport, run_id: str | 
     for name, tags in plan.tags.items():
         old_tags = project.tags(name) if name not in plan.new_images else []
         changes[name] = tag_change(old_tags, tags)
-    for name, mask in plan.masks.items():
-        project.write_mask(name, mask)
-    if plan.tags:
-        project.set_many_tags(plan.tags)  # one atomic rewrite of labels.csv
-    for name, change in changes.items():
-        reason = f"{REASON} ({plan.source[name]})"
-        report.items.append(project.queue.add(name, reason=reason, run_id=run_id, change=change))
+    entries = [{"image": name, "reason": f"{REASON} ({plan.source[name]})", "run_id": run_id,
+                "change": change} for name, change in changes.items()]
+    added: list[str] = []
+    queued: list[QueueItem] = []
+    try:
+        if plan.new_images:
+            result = project.add_images(list(plan.new_images.values()))
+            added = result.added
+            if result.skipped:  # checked above, so only a race or a full disk gets here
+                raise ProjectError("Could not import the new images: " + result.summary())
+        project.write_labels(plan.masks, plan.tags, also=lambda: queued.extend(
+            project.queue.add_many(entries, notify=False)))
+    except BaseException:
+        _remove_images(project, added)
+        raise
+    project.queue.changed()
+    report.added_images = sorted(plan.new_images)
+    report.items.extend(queued)
+
+
+def _remove_images(project: Project, names: list[str]) -> None:
+    for name in names:
+        try:
+            project.image_path(name).unlink()
+        except OSError as exc:
+            log.warning("could not remove %s after the failed import: %s",
+                        project.image_path(name), exc)
+    if names:
+        try:
+            project.refresh()
+        except WorkbenchError as exc:  # the disk may still be full; the next open reconciles
+            log.warning("could not refresh %s after the failed import: %s", project.root, exc)

@@ -25,8 +25,9 @@ from workbench.core.errors import (
     ProjectError,
     ReadOnlyError,
 )
-from workbench.core.labels import read_codes, read_labels_csv, stem_of
+from workbench.core.labels import read_codes, read_labels_rows, stem_of
 from workbench.core.manifest import Task
+from workbench.core.names import name_problem
 from workbench.core.report import ImportReport
 
 if TYPE_CHECKING:
@@ -93,17 +94,21 @@ def _add_files(project: Project, files: list[Path], copy: bool, progress: Progre
             report.skip(src, f"not a supported image type ({src.suffix or 'no extension'}); "
                              f"supported: {_SUPPORTED}")
             continue
+        problem = name_problem(src.name)
+        if problem:
+            report.skip(src, problem)
+            continue
         try:
             reason = _place(project, src, copy, stems)
-        except ImageReadError as exc:
-            report.skip(src, str(exc))
-            continue
         except (DiskFullError, ReadOnlyError) as exc:
             # Nothing more can be written; report the rest instead of failing each in turn.
             report.error = str(exc)
             for rest in files[i:]:
                 report.skip(rest, "not imported: " + str(exc))
             break
+        except (ImageReadError, ProjectError) as exc:  # this file only (e.g. name too long)
+            report.skip(src, str(exc))
+            continue
         if reason is None:
             report.added.append(src.name)
         elif reason == "already in the project":
@@ -209,12 +214,14 @@ def import_csv(project: Project, images_dir: str | os.PathLike[str],
     csv_path = Path(csv_path)
     if not csv_path.is_file():
         raise LabelError(f"Labels file {csv_path} does not exist.")
-    rows = read_labels_csv(csv_path)
+    rows, refused = read_labels_rows(csv_path)
     if add_tags or not project.classes:
         new = sorted({t for tags in rows.values() for t in tags} - set(project.classes))
         if new:
             project.add_classes(new)
     report = import_images(project, images_dir, progress=progress)
+    for lineno, reason in refused:
+        report.skip(f"{csv_path}, line {lineno}", f"{reason}; row not applied")
     by_stem = {stem_of(n): n for n in report.images}
     vocab = set(project.classes)
     mapping: dict[str, list[str]] = {}

@@ -14,6 +14,7 @@ from pathlib import Path
 from workbench.core.atomic import atomic_write_text
 from workbench.core.errors import LabelError
 from workbench.core.imageio import is_supported_name
+from workbench.core.names import name_problem
 
 log = logging.getLogger(__name__)
 
@@ -26,24 +27,46 @@ def stem_of(name: str) -> str:
 
 
 def read_labels_csv(path: Path) -> dict[str, list[str]]:
-    """Parse labels.csv into {stem: tags}, keeping file order; a missing file is empty."""
+    """Parse labels.csv into {stem: tags}, keeping file order; a missing file is empty. A row
+    whose image_name is a path (``../x.png``) is never applied to an image: it is logged and
+    left out (imports list it as skipped, see :func:`read_labels_rows`)."""
+    rows, refused = read_labels_rows(path)
+    for lineno, reason in refused:
+        log.warning("%s, line %d: %s; row ignored", path, lineno, reason)
+    return rows
+
+
+def _csv_rows(path: Path, text: str) -> list[tuple[int, list[str]]]:
+    reader = csv.reader(io.StringIO(text))
+    out: list[tuple[int, list[str]]] = []
+    try:
+        for row in reader:
+            out.append((reader.line_num, row))
+    except csv.Error as exc:
+        raise LabelError(f"{path}, line {reader.line_num}: not valid CSV ({exc}).") from exc
+    return out
+
+
+def read_labels_rows(path: Path) -> tuple[dict[str, list[str]], list[tuple[int, str]]]:
+    """({stem: tags}, [(line, why refused)]) of a labels.csv; see :func:`read_labels_csv`."""
     if not path.exists():
-        return {}
+        return {}, []
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise LabelError(f"Cannot read {path} ({exc}).") from exc
-    rows = list(csv.reader(io.StringIO(text)))
+    rows = _csv_rows(path, text)
     if not rows:
-        return {}
-    header = tuple(c.strip().lower() for c in rows[0])
+        return {}, []
+    header = tuple(c.strip().lower() for c in rows[0][1])
     if header[:2] != HEADER:
         raise LabelError(
             f"{path} must start with the header 'image_name,tags' (Planet format), "
-            f"found {','.join(rows[0])!r}."
+            f"found {','.join(rows[0][1])[:80]!r}."
         )
     out: dict[str, list[str]] = {}
-    for lineno, row in enumerate(rows[1:], start=2):
+    refused: list[tuple[int, str]] = []
+    for lineno, row in rows[1:]:
         if not row or not any(c.strip() for c in row):
             continue
         if len(row) > 2:
@@ -51,6 +74,10 @@ def read_labels_csv(path: Path) -> dict[str, list[str]]:
                 f"{path}, line {lineno}: expected 2 columns (image_name,tags), got {len(row)}. "
                 "Separate tags with spaces, not commas."
             )
+        problem = name_problem(row[0].strip())
+        if problem:
+            refused.append((lineno, problem))
+            continue
         stem = stem_of(row[0].strip())
         if not stem:
             raise LabelError(f"{path}, line {lineno}: empty image_name.")
@@ -58,7 +85,7 @@ def read_labels_csv(path: Path) -> dict[str, list[str]]:
         if stem in out:
             log.warning("%s line %d: duplicate row for %s, the last one wins", path, lineno, stem)
         out[stem] = list(dict.fromkeys(tags))
-    return out
+    return out, refused
 
 
 def format_labels_csv(labels: dict[str, list[str]]) -> str:

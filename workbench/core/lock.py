@@ -1,8 +1,14 @@
-"""The project write lock: a ``.workbench.lock`` file holding the owner's pid and host.
+"""The project write lock: an OS lock (``flock``) on ``.workbench.lock``, which names its owner.
 
-Created with O_EXCL so two processes cannot both win. A lock left by a process that died (same
-host, pid no longer running) is stale and taken over. Opening the same project twice within one
-process shares the lock (reference counted), because that is one window, not a conflict.
+The kernel holds the lock for as long as the owner's file descriptor is open, so it dies with
+its process (kill -9, power loss of a local disk) and no process ever decides that someone
+else's lock is stale: whoever gets the ``flock`` is the one writer. The pid and host written
+into the file only serve the message a second process shows. Only the holder removes the file
+(on release, while still holding it); a process that locked a file which was removed or
+replaced in the meantime notices (different inode) and tries again.
+
+Opening the same project twice within one process shares the lock (reference counted),
+because that is one window, not a conflict.
 """
 
 from __future__ import annotations
@@ -17,39 +23,63 @@ from pathlib import Path
 
 from workbench.core.atomic import translate_os_error
 from workbench.core.errors import ProjectLockedError
+from workbench.core.faultpoints import fault_point
+from workbench.core.procs import describe_process, pid_alive
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["LOCK_NAME", "ProjectLock", "pid_alive"]
 
 log = logging.getLogger(__name__)
 
 LOCK_NAME = ".workbench.lock"
+_KIND = "flock"  # marks files written by this lock (older versions used O_EXCL files)
 _held: dict[Path, int] = {}
+_fds: dict[Path, int] = {}
 _held_lock = threading.Lock()
 
 
-def pid_alive(pid: int) -> bool:
-    """True if a process with this pid runs on this host (zombies count as dead)."""
-    if pid <= 0:
-        return False
+def _read_owner(fd: int) -> dict:
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def _read_owner(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        os.lseek(fd, 0, os.SEEK_SET)
+        data = json.loads(os.read(fd, 4096).decode("utf-8"))
         return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
+
+
+def _try_flock(fd: int) -> bool:
+    if fcntl is None:  # pragma: no cover - Windows: lock the first byte instead
+        import msvcrt
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            return True
+        except OSError:
+            return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        here, there = os.fstat(fd), os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
+
+
+def _names_live_owner(owner: dict) -> bool:
+    pid, host = owner.get("pid"), owner.get("host")
+    if host not in (None, socket.gethostname()):
+        return True
+    return isinstance(pid, int) and pid_alive(pid)
 
 
 class ProjectLock:
@@ -67,56 +97,89 @@ class ProjectLock:
                 _held[self.root] += 1
                 self.acquired = self.shared = True
                 return
-            for _attempt in range(3):
-                if self._try_create():
-                    _held[self.root] = 1
-                    self.acquired = True
-                    return
-                self._handle_existing()
-        raise ProjectLockedError(f"Could not lock {self.root}: the lock file keeps reappearing.")
+            owner: dict = {}
+            for _attempt in range(20):
+                fd = self._open()
+                if _try_flock(fd):
+                    if _same_file(fd, self.path):
+                        break
+                    os.close(fd)  # the holder removed it between our open and flock: again
+                    continue
+                owner = _read_owner(fd)
+                os.close(fd)
+                if _names_live_owner(owner):
+                    raise self._locked_error(owner)
+                time.sleep(0.05)  # a winner that has not written its name yet, or is leaving
+            else:
+                raise self._locked_error(owner)
+            try:
+                self._take(fd)
+            except BaseException:
+                os.close(fd)
+                raise
+            _held[self.root] = 1
+            _fds[self.root] = fd
+            self.acquired = True
 
-    def _try_create(self) -> bool:
-        owner = {"pid": os.getpid(), "host": socket.gethostname(), "created": time.time()}
+    def _open(self) -> int:
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            return False
+            fault_point("write.lock")
+            return os.open(self.path, flags, 0o644)
         except OSError as exc:
             raise translate_os_error(exc, self.path, "lock") from exc
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(owner, fh)
-        return True
 
-    def _handle_existing(self) -> None:
-        """Remove the existing lock if stale, else raise ProjectLockedError."""
-        owner = _read_owner(self.path)
-        pid, host = owner.get("pid"), owner.get("host")
+    def _take(self, fd: int) -> None:
+        """We hold the flock: refuse an owner this lock cannot see, then write our name."""
+        old = _read_owner(fd)
         here = socket.gethostname()
-        if not owner:
-            # An empty/garbled lock: the writer died between create and write. Give a live
-            # writer a moment, then treat it as stale.
-            time.sleep(0.2)
-            if _read_owner(self.path):
-                return
-        elif host != here:
+        if old.get("host") not in (None, here):
+            # flock may not reach across machines (some network file systems): be careful.
             raise ProjectLockedError(
-                f"{self.root} is already open on another computer ({host}, pid {pid}). "
-                f"Close it there, or delete {self.path} if that program is no longer running.",
-                pid=pid, host=host,
-            )
-        elif isinstance(pid, int) and pid_alive(pid) and pid != os.getpid():
+                f"{self.root} is already open on another computer ({old['host']}, pid "
+                f"{old.get('pid')}). Close it there, or delete {self.path} if that program is "
+                "no longer running.", pid=old.get("pid"), host=old["host"])
+        pid = old.get("pid")
+        if old.get("kind") != _KIND and isinstance(pid, int) and pid != os.getpid() \
+                and pid_alive(pid):
+            # Written by an older Workbench, which did not flock: the pid is all we have.
             raise ProjectLockedError(
-                f"{self.root} is already open in another window (pid {pid}). "
-                "Close it there first, or open this project read-only.",
-                pid=pid, host=host,
-            )
-        log.warning("removing stale lock %s (owner %s)", self.path, owner or "unknown")
+                f"{self.root} is locked by {describe_process(pid)} (a lock from an older "
+                f"Workbench). Close that program, or delete {self.path} if it is not Workbench.",
+                pid=pid, host=here)
+        if old:
+            log.info("taking over the lock of a process that is gone (%s)", old)
+        owner = {"pid": os.getpid(), "host": here, "created": time.time(), "kind": _KIND}
+        data = json.dumps(owner).encode()
         try:
-            self.path.unlink()
-        except FileNotFoundError:
-            pass
+            os.ftruncate(fd, 0)
+            fault_point("write.lock_owner")
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, data)
         except OSError as exc:
-            raise translate_os_error(exc, self.path, "remove the stale lock") from exc
+            # The flock is the lock; the owner's name only improves the message others see.
+            log.warning("could not write the owner into %s (%s); the lock holds anyway",
+                        self.path, exc.strerror or exc)
+
+    def _locked_error(self, owner: dict) -> ProjectLockedError:
+        pid, host = owner.get("pid"), owner.get("host")
+        if not isinstance(pid, int):
+            return ProjectLockedError(
+                f"{self.root} is already open for writing by another process. Close it there "
+                "first, or open this project read-only.")
+        if host not in (None, socket.gethostname()):
+            return ProjectLockedError(
+                f"{self.root} is already open on another computer ({host}, pid {pid}). Close "
+                "it there first, or open this project read-only.", pid=pid, host=host)
+        if pid_alive(pid):
+            return ProjectLockedError(
+                f"{self.root} is already open in another window (pid {pid}). Close it there "
+                f"first, or open this project read-only. ({describe_process(pid)})",
+                pid=pid, host=host)
+        return ProjectLockedError(
+            f"{self.root} is still locked by a child of pid {pid}, which has ended; close the "
+            "program that it started (e.g. a data loader worker) or wait for it to finish.",
+            pid=pid, host=host)
 
     def release(self) -> None:
         if not self.acquired:
@@ -128,8 +191,13 @@ class ProjectLock:
                 _held[self.root] = count
                 return
             _held.pop(self.root, None)
-            if _read_owner(self.path).get("pid") == os.getpid():
-                try:
+            fd = _fds.pop(self.root, None)
+            if fd is None:
+                return
+            try:
+                if _same_file(fd, self.path):  # we hold it, so nobody replaced it since
                     self.path.unlink()
-                except OSError as exc:
-                    log.warning("could not remove lock %s: %s", self.path, exc)
+            except OSError as exc:
+                log.warning("could not remove lock %s: %s", self.path, exc)
+            finally:
+                os.close(fd)  # releases the flock

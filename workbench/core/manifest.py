@@ -193,9 +193,15 @@ class Manifest:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ProjectError(f"{path} is damaged and cannot be read ({exc}).") from exc
+        except RecursionError as exc:
+            raise ProjectError(f"{path} is damaged: its JSON is nested too deeply to be a "
+                               "project manifest.") from exc
+        if not isinstance(data, dict):
+            raise ProjectError(f"{path} is damaged: it holds a JSON {type(data).__name__}, "
+                               "not an object.")
         try:
             return cls._from_json(data, path)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
             raise ProjectError(f"{path} is missing or has an invalid field ({exc}).") from exc
 
     @classmethod

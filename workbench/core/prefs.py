@@ -34,8 +34,9 @@ class ProjectPrefs:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return {}
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            log.warning("ignoring unreadable preferences %s: %s", self.path, exc)
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+            log.warning("ignoring unreadable preferences %s: %s", self.path,
+                        "nested too deeply" if isinstance(exc, RecursionError) else exc)
             return {}
         if not isinstance(data, dict):
             log.warning("ignoring preferences %s: not a JSON object", self.path)

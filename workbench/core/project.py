@@ -15,6 +15,7 @@ is reconciled with the files on open, so deleting it loses no label.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Callable, Iterable
@@ -24,7 +25,13 @@ from typing import Any, Self
 import numpy as np
 
 from workbench.core import imageio
-from workbench.core.atomic import remove_stale_temps, translate_os_error
+from workbench.core.annotation.journal import set_aside_unless_live
+from workbench.core.atomic import (
+    remove_stale_temps,
+    remove_stale_trees,
+    stage_bytes,
+    translate_os_error,
+)
 from workbench.core.db import ProjectDB
 from workbench.core.errors import (
     ImageReadError,
@@ -34,7 +41,7 @@ from workbench.core.errors import (
     ReadOnlyError,
 )
 from workbench.core.imageio import UNLABELLED_VALUE
-from workbench.core.labels import read_labels_csv, stem_of, write_labels_csv
+from workbench.core.labels import format_labels_csv, read_labels_csv, stem_of
 from workbench.core.lock import ProjectLock
 from workbench.core.manifest import (
     MANIFEST_NAME,
@@ -46,6 +53,7 @@ from workbench.core.manifest import (
     check_colors,
     validate_classes,
 )
+from workbench.core.names import display, is_utf8
 from workbench.core.project_info import project_info
 from workbench.core.queue import RefitQueue
 from workbench.core.report import ImportReport
@@ -71,6 +79,8 @@ class Project:
         self._name_set: set[str] = set()
         self._mask_stems: set[str] = set()
         self._labels: dict[str, list[str]] = {}
+        #: Files in images/ whose names are not valid UTF-8: listed (escaped), never used.
+        self.unusable_names: list[str] = []
         self.db: ProjectDB
         self._queue: RefitQueue | None = None
 
@@ -105,7 +115,7 @@ class Project:
         except OSError as exc:
             raise translate_os_error(exc, root / "images", "create") from exc
         if task is Task.MULTILABEL and not (root / LABELS_NAME).exists():
-            write_labels_csv(root / LABELS_NAME, {})
+            stage_bytes(root / LABELS_NAME, format_labels_csv({}).encode()).commit()
         manifest.save(root)
         return cls.open(root)
 
@@ -123,6 +133,7 @@ class Project:
                 # We alone hold the lock, so no temp file of an interrupted write is live.
                 for folder in (root, project.masks_dir, project.images_dir):
                     remove_stale_temps(folder)
+                remove_stale_trees(project.predictions_dir)
             project.refresh()
         except BaseException:
             project.close()
@@ -198,18 +209,15 @@ class Project:
         self._check_writable()
         if name is not None:
             self._check_name(name)
-        self._manifest.start_image = name
-        self._manifest.save(self.root)
+        self._update_manifest(start_image=name)
 
     def set_split_rule(self, rule: SplitRule) -> None:
         self._check_writable()
-        self._manifest.split = rule
-        self._manifest.save(self.root)
+        self._update_manifest(split=rule)
 
     def set_colors(self, colors: list[Color]) -> None:
         self._check_writable()
-        self._manifest.colors = check_colors(colors, self._manifest.classes)
-        self._manifest.save(self.root)
+        self._update_manifest(colors=check_colors(colors, self._manifest.classes))
 
     def add_classes(self, new: Iterable[str], colors: list[Color] | None = None) -> None:
         """Append classes / tags (existing indices never change, so masks stay valid)."""
@@ -219,9 +227,14 @@ class Project:
         extra = check_colors(colors, added) if colors is not None else None
         if extra is None:
             extra = check_colors(None, classes)[len(self._manifest.classes):]
-        self._manifest.classes = classes
-        self._manifest.colors = self._manifest.colors + extra
-        self._manifest.save(self.root)
+        self._update_manifest(classes=classes, colors=self._manifest.colors + extra)
+
+    def _update_manifest(self, **changes: Any) -> None:
+        """Save a changed manifest; only once it is on disk does this object see the change
+        (a failed save, e.g. on a full disk, leaves memory and file as they were)."""
+        updated = dataclasses.replace(self._manifest, **changes)
+        updated.save(self.root)
+        self._manifest = updated
 
     @property
     def queue(self) -> RefitQueue:
@@ -233,7 +246,13 @@ class Project:
     # -- images ----------------------------------------------------------------------------
     def refresh(self) -> None:
         """Rescan images/, masks/ and labels.csv (cheap: directory listings, no decoding)."""
-        self._names = sorted(_list_files(self.images_dir, imageio.is_supported_name))
+        listed = _list_files(self.images_dir, imageio.is_supported_name)
+        self._names = sorted(n for n in listed if is_utf8(n))
+        self.unusable_names = sorted(display(n) for n in listed if not is_utf8(n))
+        if self.unusable_names:
+            log.warning("%s: ignoring %d image(s) whose file names are not valid UTF-8 (%s); "
+                        "rename them", self.images_dir, len(self.unusable_names),
+                        ", ".join(self.unusable_names[:3]))
         self._name_set = set(self._names)
         self._mask_stems = {
             n[:-4] for n in _list_files(self.masks_dir, lambda n: n.lower().endswith(".png"))
@@ -328,21 +347,26 @@ class Project:
         return [n for n, s in self.statuses().items() if s in _DONE]
 
     def clear_label(self, name: str) -> None:
-        """Delete the mask / tags row of an image; it becomes unlabelled."""
+        """Delete the mask / tags row of an image; it becomes unlabelled. All or nothing: if
+        the database cannot be written, the mask or row is still there."""
         self._check_writable()
-        stem = stem_of(name)
         if self.task is Task.SEGMENTATION:
-            try:
-                self.mask_path(name).unlink(missing_ok=True)
-            except OSError as exc:
-                raise translate_os_error(exc, self.mask_path(name), "delete") from exc
-            self._mask_stems.discard(stem)
-        elif stem in self._labels:
+            self._check_name(name)
+            shape = imageio.image_size(self.image_path(name))[::-1]
+            self.write_labels(masks={name: np.full(shape, UNLABELLED_VALUE, np.uint8)})
+        elif stem_of(name) in self._labels:
             labels = dict(self._labels)
-            del labels[stem]
-            write_labels_csv(self.labels_csv, labels)
+            del labels[stem_of(name)]
+            staged = stage_bytes(self.labels_csv, format_labels_csv(labels).encode())
+            try:
+                self.db.delete_statuses([name])
+            except BaseException:
+                staged.discard()
+                raise
+            staged.commit()
             self._labels = labels
-        self.db.delete_statuses([name])
+        else:
+            self.db.delete_statuses([name])
 
     # -- segmentation ----------------------------------------------------------------------
     def mask_path(self, name: str) -> Path:
@@ -378,18 +402,27 @@ class Project:
         A mask that is entirely UNLABELLED_VALUE labels nothing, so it removes the mask file
         instead: mask files exist only for images someone labelled.
         """
+        self.write_labels(masks={name: mask})
+
+    def write_labels(self, masks: dict[str, np.ndarray] | None = None,
+                     tags: dict[str, list[str]] | None = None, *,
+                     also: Callable[[], object] | None = None) -> None:
+        """Write masks and/or tags of several images, all or nothing: every file is staged
+        first, then the statuses (and ``also()``, e.g. queue items) commit in one database
+        transaction, and only then are the files renamed into place. A full disk at any step
+        leaves files, database and this object as they were. The one write path for labels:
+        a replaced mask's stroke journal is set aside (it was painted on the old mask)."""
+        from workbench.core.label_writes import LabelWrite
+
         self._check_writable()
-        self._check_name(name)
-        path = self.mask_path(name)
-        mask = imageio.check_mask_array(mask, name)
-        self._check_mask(name, mask, path)
-        if mask.size and (mask == UNLABELLED_VALUE).all():
-            self.clear_label(name)
-            return
-        self.masks_dir.mkdir(exist_ok=True)
-        imageio.write_mask(path, mask)
-        self._mask_stems.add(stem_of(name))
-        self._mark_labelled([name])
+        write = LabelWrite(self, masks or {}, tags or {})
+        write.run(also)
+        self._mask_stems |= {stem_of(n) for n in write.written}
+        self._mask_stems -= {stem_of(n) for n in write.removed}
+        if write.labels is not None:
+            self._labels = write.labels
+        for name in [*write.written, *write.removed]:
+            set_aside_unless_live(self.root, name, "replaced")
 
     # -- multilabel ------------------------------------------------------------------------
     def tags(self, name: str) -> list[str]:
@@ -400,7 +433,10 @@ class Project:
 
     def set_many_tags(self, mapping: dict[str, list[str]]) -> None:
         """Set tags of several images with one atomic rewrite of labels.csv."""
-        self._check_writable()
+        self.write_labels(tags=mapping)
+
+    def _new_labels(self, mapping: dict[str, list[str]]) -> dict[str, list[str]]:
+        """labels.csv's rows with ``mapping`` applied (LabelError for an unknown tag)."""
         vocab = set(self._manifest.classes)
         labels = dict(self._labels)
         for name, tags in mapping.items():
@@ -412,9 +448,7 @@ class Project:
                     f"{', '.join(self._manifest.classes) or '(none)'}."
                 )
             labels[stem_of(name)] = list(dict.fromkeys(tags))
-        write_labels_csv(self.labels_csv, labels)
-        self._labels = labels
-        self._mark_labelled(mapping)
+        return labels
 
     def all_tags(self) -> dict[str, list[str]]:
         return {n: list(self._labels[stem_of(n)]) for n in self.image_names()

@@ -66,4 +66,6 @@ def project_info(project: Project) -> dict[str, Any]:
         info.update(_tag_counts(project, labelled))
     info["split"] = {"rule": project.split_rule.to_json(), "train": len(train), "valid": len(valid)}
     info["runs"] = len(project.db.list_runs())
+    if project.unusable_names:
+        info["unusable_names"] = list(project.unusable_names)
     return info

@@ -118,6 +118,30 @@ class RefitQueue:
         assert item is not None
         return item
 
+    def add_many(self, entries: Iterable[dict[str, Any]], *, notify: bool = True
+                 ) -> list[QueueItem]:
+        """Queue several images in one database transaction (each entry holds :meth:`add`'s
+        keyword arguments plus ``image``). With notify=False the caller notifies (via
+        :meth:`changed`) once its own enclosing transaction has committed."""
+        with self._db.write():
+            pending = {i.image: i.id for i in self.pending()}
+            ids = []
+            for entry in entries:
+                image = entry["image"]
+                if image in pending:
+                    self._db.queue_remove_many([pending.pop(image)])
+                ids.append(self._db.queue_add(image, entry.get("reason", ""), entry.get("score"),
+                                              run_id=entry.get("run_id"),
+                                              change=entry.get("change") or {}))
+            by_id = {i.id: i for i in self.items()}
+        if notify:
+            self._notify()
+        return [by_id[i] for i in ids]
+
+    def changed(self) -> None:
+        """Tell the listeners the queue changed (after an add_many(notify=False))."""
+        self._notify()
+
     def remove(self, ids: Iterable[int]) -> None:
         self._db.queue_remove_many(list(ids))
         self._notify()

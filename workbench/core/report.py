@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from workbench.core.names import display
+
 
 @dataclass
 class ImportReport:
@@ -14,7 +16,7 @@ class ImportReport:
     error: str | None = None  # set when the import stopped early (disk full, read-only)
 
     def skip(self, path: object, reason: str) -> None:
-        self.skipped.append((str(path), reason))
+        self.skipped.append((display(path), display(reason)))
 
     @property
     def images(self) -> list[str]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import os
+import shutil
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from workbench.core import runs
-from workbench.core.atomic import atomic_write_text
+from workbench.core.atomic import atomic_write_text, replace_dir, staging_dir, translate_os_error
+from workbench.core.faultpoints import fault_point
 from workbench.core.imageio import load_image, write_mask
 from workbench.training.data import task_name
 from workbench.training.device import resolve_device
@@ -108,8 +111,8 @@ def predict_project(project: Project, run_id: str | None = None,
                     progress: Callable[[int, int], None] | None = None, *,
                     shard: tuple[int, int] = (0, 1),
                     gather: Callable[[Any], list[Any]] | None = None) -> Path:
-    """Predict ``images`` with run ``run_id`` (None: the current model); write ``<stem>.png`` masks or
-    ``predictions.csv`` into ``out_dir`` (default ``<project>/predictions/<run_id>/``).
+    """Predict ``images`` with run ``run_id`` (None: the current model); write ``<stem>.png``
+    masks or ``predictions.csv`` into ``out_dir`` (default ``<project>/predictions/<run_id>/``).
 
     Several processes (``shard=(rank, world)``): each predicts images rank, rank+world, ... and
     writes its own masks; the tag rows are gathered (``gather``: an all-gather) and rank 0
@@ -120,7 +123,6 @@ def predict_project(project: Project, run_id: str | None = None,
     rank, world = shard
     names = all_names[rank::world]
     out = Path(out_dir) if out_dir else Path(project.root) / "predictions" / run_id
-    out.mkdir(parents=True, exist_ok=True)
     paths = [Path(project.image_path(n)) for n in names]
     results = predict_paths(load_model(ckpt), paths, ckpt["task"], int(ckpt["size"]),
                             resolve_device(device), bs, progress)
@@ -131,21 +133,57 @@ def predict_project(project: Project, run_id: str | None = None,
         results = [parts[i % world][i // world] for i in range(len(all_names))]
         names = all_names
     if task_name(ckpt["task"]) == "segmentation" or rank == 0:  # one CSV, by rank 0
-        write_predictions(out, names, results, ckpt["task"], ckpt["classes"])
+        # A folder of the user's (--out) is written into, never swapped; ranks that share a
+        # segmentation folder write file by file, not one staged folder each.
+        shared = world > 1 and task_name(ckpt["task"]) == "segmentation"
+        write_predictions(out, names, results, ckpt["task"], ckpt["classes"],
+                          staged=out_dir is None and not shared)
     log.info("Wrote predictions for %d image(s) to %s", len(names), out)
     return out
 
 
 def write_predictions(out: Path, names: Sequence[str], results: Sequence[np.ndarray], task: str,
-                      classes: Sequence[str]) -> None:
+                      classes: Sequence[str], *, staged: bool = True) -> None:
     """``<stem>.png`` masks, or rows of ``predictions.csv`` (merged with the rows already
-    there, so predicting a subset keeps the other images' predictions)."""
-    out.mkdir(parents=True, exist_ok=True)
-    if task_name(task) == "segmentation":
+    there, so predicting a subset keeps the other images' predictions).
+
+    The new folder is built beside ``out`` (the files kept from the old one are hard links)
+    and swapped in when complete, so a killed process leaves the previous predictions, never a
+    half-written folder. ``staged=False`` writes file by file into ``out`` (several processes
+    sharing one folder)."""
+    target = out
+    if target.is_dir() and any(f.is_dir() for f in target.iterdir()):
+        staged = False  # not a predictions folder of ours: never swap away its subfolders
+    if staged:
+        out = staging_dir(target)
+    try:
+        _write_prediction_files(out, target, names, results, task, classes, link_old=staged)
+        if staged:
+            replace_dir(out, target)
+    finally:
+        if staged and out.exists():
+            shutil.rmtree(out, ignore_errors=True)
+
+
+def _write_prediction_files(out: Path, old: Path, names: Sequence[str],
+                            results: Sequence[np.ndarray], task: str, classes: Sequence[str],
+                            *, link_old: bool) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise translate_os_error(exc, out, "create") from exc
+    seg = task_name(task) == "segmentation"
+    new = {f"{Path(n).stem}.png" for n in names} if seg else {"predictions.csv"}
+    if link_old and old.is_dir():
+        for f in old.iterdir():
+            if f.is_file() and f.name not in new:
+                _link_or_copy(f, out / f.name)
+    if seg:
         for name, mask in zip(names, results, strict=True):
             write_mask(out / f"{Path(name).stem}.png", mask)
+            fault_point("predict.wrote")
         return
-    rows = read_prediction_csv(out / "predictions.csv", classes)
+    rows = read_prediction_csv(old / "predictions.csv", classes)
     for name, probs in zip(names, results, strict=True):
         rows[Path(name).stem] = [float(p) for p in probs]
     buf = io.StringIO()
@@ -154,6 +192,17 @@ def write_predictions(out: Path, names: Sequence[str], results: Sequence[np.ndar
     for stem, values in rows.items():
         writer.writerow([stem, *(f"{p:.6f}" for p in values)])
     atomic_write_text(out / "predictions.csv", buf.getvalue())
+    fault_point("predict.wrote")
+
+
+def _link_or_copy(src: Path, dest: Path) -> None:
+    try:
+        os.link(src, dest)
+    except OSError:
+        try:
+            shutil.copy2(src, dest)
+        except OSError as exc:
+            raise translate_os_error(exc, dest) from exc
 
 
 def read_prediction_csv(path: Path, classes: Sequence[str]) -> dict[str, list[float]]:

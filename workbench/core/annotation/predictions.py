@@ -19,7 +19,8 @@ def newest_prediction(project_root: Path, name: str) -> Path | None:
     if not base.is_dir():
         return None
     runs = sorted(
-        (d for d in base.iterdir() if d.is_dir()), key=lambda d: d.stat().st_mtime, reverse=True
+        (d for d in base.iterdir() if d.is_dir() and not d.name.startswith(".")),
+        key=lambda d: d.stat().st_mtime, reverse=True
     )
     stem = Path(name).stem
     for run in runs:
@@ -63,7 +64,8 @@ def newest_tag_probabilities(project_root: Path, name: str,
     base = Path(project_root) / "predictions"
     if not base.is_dir():
         return None
-    files = sorted(base.glob("*/predictions.csv"), key=lambda p: p.stat().st_mtime, reverse=True)
+    files = sorted((p for p in base.glob("*/predictions.csv") if not p.parent.name.startswith(".")),
+                   key=lambda p: p.stat().st_mtime, reverse=True)
     stem = Path(name).stem
     for path in files:
         try:

@@ -15,9 +15,16 @@ import numpy as np
 from workbench.core.annotation.document import MaskDocument
 from workbench.core.annotation.edit import Edit, diff_edit
 from workbench.core.annotation.history import DEFAULT_MAX_BYTES, EditHistory
-from workbench.core.annotation.journal import StrokeJournal, journal_path
+from workbench.core.annotation.journal import (
+    UNKNOWN_BASE,
+    StrokeJournal,
+    journal_path,
+    mask_fingerprint,
+    set_aside,
+)
 from workbench.core.annotation.predictions import newest_prediction, read_prediction
 from workbench.core.errors import MaskError
+from workbench.core.imageio import UNLABELLED_VALUE
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +93,12 @@ class AnnotationSession:
         else:
             self.document = MaskDocument(saved.copy(), num_classes)
         self.history = EditHistory(max_history_bytes)
-        self.journal = StrokeJournal(journal_path(store.root, name), self.document.shape)
+        self.journal = StrokeJournal(journal_path(store.root, name), self.document.shape,
+                                     base=mask_fingerprint(saved), num_classes=num_classes)
+        self.journal.claim()
         self.autosave = AutosavePolicy()
+        #: Set when a journal found on open could not be replayed: where it was moved and why.
+        self.set_aside_message: str | None = None
         self.recovered = self._recover()
 
     @property
@@ -95,24 +106,46 @@ class AnnotationSession:
         return self.document.mask
 
     def _recover(self) -> int:
-        """Replay a journal left by a session that ended without saving; save the result."""
+        """Replay a journal left by a session that ended without saving; save the result.
+
+        A journal that cannot be read, that is a symbolic link, or that was recorded against
+        another mask than the one saved now (replaced by an import or feedback since) is set
+        aside, never replayed: its strokes would land on the wrong picture.
+        """
         if not self.journal.exists():
             return 0
+        why = "unreadable"
         try:
-            count = self.journal.replay(self.document.mask)
+            recorded = self.journal.recorded_base()
+            if recorded not in (UNKNOWN_BASE, self.journal.base):
+                why = "stale"
+                raise MaskError(f"{self.name}: the saved mask was replaced after these strokes "
+                                "were painted, so they were not applied")
+            records = self.journal.read()
         except MaskError as exc:
-            # Keep the unreadable journal for inspection instead of blocking the image.
-            aside = self.journal.path.with_suffix(".unreadable")
-            self.journal.path.replace(aside)
-            log.error("%s; moved it to %s", exc, aside)
+            self._set_aside(why, str(exc))
             return 0
-        if count:
-            log.warning("%s: recovered %d unsaved edit(s) from the journal", self.name, count)
+        for regions in records:
+            for (y0, x0, y1, x1), values in regions:
+                self.document.mask[y0:y1, x0:x1] = values
+        if records:
+            log.warning("%s: recovered %d unsaved edit(s) from the journal", self.name,
+                        len(records))
             self.document.dirty = True
             self.save()
         else:
             self.journal.clear()
-        return count
+        return len(records)
+
+    def _set_aside(self, why: str, problem: str) -> None:
+        path = self.journal.path
+        try:
+            aside = set_aside(path, why)
+        except OSError as exc:
+            self.set_aside_message = f"{problem}; could not move {path} aside ({exc})"
+        else:
+            self.set_aside_message = f"{problem}; the journal was kept as {aside}"
+        log.error("%s", self.set_aside_message)
 
     def _journal(self, edit: Edit, *, undone: bool = False) -> None:
         self.journal.append(
@@ -165,8 +198,11 @@ class AnnotationSession:
         if not self.document.dirty:
             return False
         self.store.write_mask(self.name, self.document.mask)
-        # Only after the mask is safely on disk may the journal go.
+        # Only after the mask is safely on disk may the journal go; the next one starts from it.
         self.journal.clear()
+        # A mask of only "not labelled" is stored as no mask file at all (write_mask).
+        blank = bool((self.document.mask == UNLABELLED_VALUE).all())
+        self.journal.base = None if blank else mask_fingerprint(self.document.mask)
         self.document.mark_saved()
         self.autosave.note_saved()
         return True

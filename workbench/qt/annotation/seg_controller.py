@@ -71,6 +71,8 @@ class SegmentationController(QObject):
             self.canvas.set_mask(self._view_mask, self.project.colors, self._only_class())
             return 0
         self.session = AnnotationSession(self.project, name, shape)
+        if self.session.set_aside_message:  # a journal that must not be replayed: say where
+            self.failed.emit(self.session.set_aside_message)
         self.canvas.set_mask(self.session.mask, self.project.colors, self._only_class())
         if self.session.recovered:
             self.saved.emit(name)

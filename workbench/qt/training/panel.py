@@ -174,6 +174,11 @@ class TrainingPanel(QWidget):
         self.show_message("info", f"Max learning rate set to {format_value(lr)}.")
 
     def start_training(self) -> None:
+        if getattr(self.project, "readonly", False):  # opened for viewing: nowhere to write
+            self.show_message("error", "<b>This project is open read-only</b><br>Training "
+                              "writes models/ and the run history; copy the project somewhere "
+                              "writable to train.")
+            return
         settings = self.stages.settings
         recipe = settings.to_config(self.form.config)  # planned by the engine, as the CLI
         planned = sum(s.epochs for s in settings.plan(self.form.config))
