@@ -84,7 +84,7 @@ def test_repair_rebuilds_from_files_and_lists_what_is_lost(tmp_path: Path, damag
             "img0.png", "img1.png", "img2.png"]  # every label survives: they are files
         if damage == "bogus status":  # everything else could still be read
             assert statuses["img1.png"] is Status.REVIEWED
-            assert [r["run_id"] for r in project.db.list_runs()] == ["run-1"]
+            assert [r.run_id for r in project.db.list_runs()] == ["run-1"]
             assert [i.image for i in project.queue.items()] == ["img2.png"]
             assert "img0.png" in result.stdout and "'bogus'" in result.stdout
         else:

@@ -60,7 +60,7 @@ def test_kill_during_the_refits_predictions_leaves_no_half_written_folder(
     _, err = child.communicate(timeout=300)
     assert child.returncode == -signal.SIGKILL, err
     with Project.open(root) as project:  # the next writable open cleans up
-        runs = [r["run_id"] for r in project.db.list_runs() if r["run_id"] != parent]
+        runs = [r.run_id for r in project.db.list_runs() if r.run_id != parent]
         assert len(runs) == 1
         refit_run = runs[0]
         visible = project.predictions_dir / refit_run

@@ -39,5 +39,5 @@ def test_close_during_training_asks_then_stops_and_records_the_run(qtbot, seg_pr
     assert window.close() is True and seen == ["confirmStopTraining"]
     assert not panel.is_training()
     runs = seg_project.db.list_runs()
-    assert runs and runs[0]["status"] == "cancelled"
+    assert runs and runs[0].status == "cancelled"
     window.deleteLater()

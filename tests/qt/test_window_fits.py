@@ -28,7 +28,7 @@ def open_with_training(qtbot, project: Project, settings: QSettings, size: tuple
     project.db.add_run("20261129-210630-12", RUN_CONFIG)
     project.db.update_run("20261129-210630-12", status="finished", epochs=12,
                           best_metric=0.8812, metric_name="dice_mean",
-                          finished_at=project.db.get_run("20261129-210630-12")["created_at"]
+                          finished_at=project.db.get_run("20261129-210630-12").created_at
                           + 754)
     window = create_main_window(project, settings)
     window.resize(*size)

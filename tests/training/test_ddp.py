@@ -19,6 +19,7 @@ import torch
 
 from workbench.cli import main
 from workbench.core.project import Project
+from workbench.core.runs import Run
 from workbench.training import checkpoints
 from workbench.training.data import data_spec
 from workbench.training.ddp_child import descendants, failure_message, message_from_record
@@ -75,11 +76,11 @@ def jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def only_run(root: Path) -> tuple[str, dict]:
+def only_run(root: Path) -> tuple[str, Run]:
     with Project.open(root, readonly=True) as project:
         runs = project.db.list_runs()
     assert len(runs) == 1, runs
-    return runs[0]["run_id"], runs[0]
+    return runs[0].run_id, runs[0]
 
 
 def single_process_eval(root: Path, run_id: str) -> dict[str, float]:
@@ -146,7 +147,7 @@ def test_a_failed_launch_turns_its_cancelled_runs_into_failed_ones(tmp_path) -> 
         db.add_run(run_id, {})
         db.update_run(run_id, status=status, error="own")
     assert record_launch_failure(db, ["a", "b"], "rank 1 died") == ["a"]
-    assert [(db.get_run(r)["status"], db.get_run(r)["error"]) for r in "abc"] == [
+    assert [(db.get_run(r).status, db.get_run(r).error) for r in "abc"] == [
         ("failed", "rank 1 died"), ("failed", "own"), ("cancelled", "own")]
     db.close()
 
@@ -219,7 +220,7 @@ def test_window_error_names_the_failed_process() -> None:
 # --------------------------------------------------------------------------- real runs
 def run_ids(root: Path) -> set[str]:
     with Project.open(root, readonly=True) as project:
-        return {r["run_id"] for r in project.db.list_runs()}
+        return {r.run_id for r in project.db.list_runs()}
 
 
 def test_two_by_bs4_follows_one_by_bs8_writes_once_and_validates_on_the_whole_set(
@@ -251,7 +252,7 @@ def test_two_by_bs4_follows_one_by_bs8_writes_once_and_validates_on_the_whole_se
 
     run_id = ids[1]
     with Project.open(root, readonly=True) as project:
-        assert project.db.get_run(run_id)["status"] == "finished"
+        assert project.db.get_run(run_id).status == "finished"
     assert sorted(p.name for p in (root / "models").iterdir()) == sorted(ids)
     assert [p.name for p in (root / "models" / run_id).iterdir()] == ["last.pt"]
     ckpt = checkpoints.load(root / "models" / run_id / "last.pt")
@@ -300,7 +301,7 @@ def test_killed_rank_makes_the_other_exit_with_a_clear_error(seg_project, tmp_pa
     assert "rank 0/2: lost contact with the other processes" in err
     assert waited < timeout + 30
     run_id, run = only_run(root)
-    assert run["status"] == "failed"
+    assert run.status == "failed"
     ckpt = checkpoints.load(root / "models" / run_id / "last.pt")  # the last complete epoch
     assert 1 <= len(ckpt["history"]["epochs"]) < 6
 
@@ -348,9 +349,9 @@ def test_rank_killed_under_torchrun_fails_the_run_then_resume_finishes_it(
                 pass
     assert launch.returncode != 0, err[-3000:]
     run_id, run = only_run(root)
-    assert run["status"] == "failed", run
+    assert run.status == "failed", run
     corrected = f"run {run_id} recorded as failed" in err
-    assert ("torchrun exited" in run["error"]) == corrected, (run["error"], err[-2000:])
+    assert ("torchrun exited" in run.error) == corrected, (run.error, err[-2000:])
     ckpt = checkpoints.load(root / "models" / run_id / "last.pt")  # the last complete epoch
     done = len(ckpt["history"]["epochs"])
     assert 1 <= done < 6
@@ -359,7 +360,7 @@ def test_rank_killed_under_torchrun_fails_the_run_then_resume_finishes_it(
     res = workbench("train", str(root), "--epochs", "6", "--resume", run_id,
                     "--nproc-per-node", "2")
     assert res.returncode == 0, res.stderr[-3000:]
-    assert only_run(root)[1]["status"] == "finished"
+    assert only_run(root)[1].status == "finished"
     ckpt = checkpoints.load(root / "models" / run_id / "last.pt")
     assert len(ckpt["history"]["epochs"]) == 6
     assert ckpt["history"]["epochs"][done - 1]["epoch"] == done - 1
@@ -395,7 +396,7 @@ def test_nan_on_one_rank_stops_every_rank_with_its_message(seg_project, tmp_path
     assert [p.returncode for p in ranks] == [1, 1], outs[0][1][-3000:]
     assert "training loss became nan on rank 1 at epoch 1, batch 1" in outs[0][1]
     assert "workbench: error" not in outs[1][1]  # said once, by rank 0
-    assert only_run(root)[1]["status"] == "failed"
+    assert only_run(root)[1].status == "failed"
 
 
 def test_out_of_memory_on_one_rank_ends_every_rank(seg_project, tmp_path) -> None:
@@ -427,7 +428,7 @@ def test_two_machines_simulated_with_c10d_rendezvous(seg_project, tmp_path) -> N
     outs = [p.communicate(timeout=240) for p in nodes]
     assert [p.returncode for p in nodes] == [0, 0], outs[0][1][-2000:] + outs[1][1][-2000:]
     run_id, run = only_run(root)
-    assert run["status"] == "finished"
+    assert run.status == "finished"
     assert [p.name for p in (root / "models" / run_id).iterdir()] == ["last.pt"]
     # one of the two launches holds global rank 0 and alone writes its log
     assert sorted(bool(jsonl(p)) for p in logs) == [False, True]

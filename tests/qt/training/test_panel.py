@@ -120,7 +120,7 @@ def test_stop_mid_epoch_within_one_batch(qtbot, seg_project, make_panel):
     assert len(rec.losses) < per_epoch * 6 and fit_ended and fit_ended[-1].cancelled
     assert panel.message()[0] == "warning" and "stopped" in panel.message()[1]
     assert panel.progress.format() == "Stopped"
-    assert seg_project.db.get_run(panel.engine.learner.run_id)["status"] == "cancelled"
+    assert seg_project.db.get_run(panel.engine.learner.run_id).status == "cancelled"
     assert panel.findChild(QPushButton, "trainStartButton").isEnabled()
 
 

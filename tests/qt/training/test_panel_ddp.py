@@ -72,8 +72,8 @@ def test_ddp_run_from_the_panel_reports_and_stop_ends_every_process(
     qtbot.waitUntil(lambda: not _our_processes(root), timeout=10000)
     assert panel.progress.format() == "Stopped", panel.message()
     run = seg_project.db.list_runs()[0]
-    assert run["status"] == "cancelled"
-    ckpt = checkpoints.load(root / "models" / run["run_id"] / checkpoints.LAST)
+    assert run.status == "cancelled"
+    ckpt = checkpoints.load(root / "models" / run.run_id / checkpoints.LAST)
     assert len(ckpt["history"]["epochs"]) >= 1
     # `import torch` loads the torch.distributed module; the window never joins a group.
     assert not torch.distributed.is_initialized()
