@@ -228,8 +228,10 @@ def run_app(project_path: Path | str | None = None) -> int:
     """Open the app on ``project_path`` (or the welcome window) and run the event loop."""
     app = ensure_application()
     from workbench.qt.gui_gc import GuiThreadCollector
+    from workbench.qt.termination import SigtermQuit
 
     GuiThreadCollector(app).start()  # never collect Qt objects on the training thread
+    SigtermQuit(app)  # SIGTERM: stop training cleanly and close, as a confirmed close would
     controller = AppController(default_settings())
     if project_path is not None:
         # Open errors surface as one CLI line (lock held, not a project) before any window.

@@ -41,3 +41,35 @@ def test_close_during_training_asks_then_stops_and_records_the_run(qtbot, seg_pr
     runs = seg_project.db.list_runs()
     assert runs and runs[0].status == "cancelled"
     window.deleteLater()
+
+
+def test_sigterm_during_training_stops_the_run_and_closes_without_asking(
+        qtbot, seg_project, answer_message_box):
+    import signal
+
+    from PySide6.QtWidgets import QApplication
+
+    from workbench.qt.termination import SigtermQuit
+
+    window = create_main_window(seg_project)
+    window.show()
+    panel = window.training_panel
+    panel.form.set_config(TINY)
+    panel.stages.set_mode("frozen")
+    batches: list[object] = []
+    panel.jobStarted.connect(lambda signals: signals.batchEnded.connect(batches.append))
+    panel.start_training()
+    qtbot.waitUntil(lambda: len(batches) >= 2, timeout=60000)
+    seen = answer_message_box(QMessageBox.StandardButton.Cancel)  # would keep it running
+    quitter = SigtermQuit(QApplication.instance())
+    try:
+        assert signal.getsignal(signal.SIGTERM) == quitter._handle  # never the default here
+        signal.raise_signal(signal.SIGTERM)
+        qtbot.waitUntil(lambda: not window.isVisible(), timeout=30000)
+    finally:
+        quitter.uninstall()
+    assert quitter.received and seen == []  # nobody was asked
+    assert not panel.is_training()
+    runs = seg_project.db.list_runs()
+    assert runs and runs[0].status == "cancelled"
+    window.deleteLater()

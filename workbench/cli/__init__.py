@@ -14,6 +14,7 @@ import sys
 
 from workbench import __version__
 from workbench.core.errors import WorkbenchError
+from workbench.core.procs import Terminated, sigterm_as_interrupt
 
 COMMAND_MODULES = (
     "workbench.cli.project_cmds",
@@ -56,10 +57,15 @@ def main(argv: list[str] | None = None) -> int:
         # Plain `workbench` opens the window, like double-clicking the app.
         args = parser.parse_args(["open", *([] if argv is None else argv)])
     try:
-        return int(args.func(args) or 0)
+        with sigterm_as_interrupt():  # `timeout`, systemd, docker: a Stop, not a kill
+            return int(args.func(args) or 0)
     except WorkbenchError as exc:
         print(f"workbench: error: {exc}", file=sys.stderr)
         return 1
+    except Terminated:
+        print("workbench: stopped (SIGTERM); a training run keeps its last completed epoch "
+              "and is recorded as cancelled", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("workbench: interrupted", file=sys.stderr)
         return 130

@@ -18,6 +18,7 @@ from workbench.cli.ddp_cmds import (
     train_rank,
     wants_torchrun,
 )
+from workbench.core.procs import Terminated
 
 log = logging.getLogger(__name__)
 ARCH_CHOICES = ("resnet18", "resnet34", "resnet50")
@@ -191,10 +192,11 @@ def cmd_train(args: argparse.Namespace) -> int:
                     learner = resume_run(project, args.resume, cbs)
                 else:
                     learner = train(project, _config(args), cbs)
-            except KeyboardInterrupt:
-                print("\ninterrupted; the last completed epoch's checkpoint is kept",
-                      file=sys.stderr)
-                return 130
+            except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (procs.Terminated)
+                how = "stopped (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+                print(f"\n{how}; the run is recorded as cancelled and keeps its last completed "
+                      "epoch's checkpoint (resume it with --resume)", file=sys.stderr)
+                return 143 if isinstance(exc, Terminated) else 130
     finally:
         if jsonl is not None:
             jsonl.close()

@@ -1,9 +1,36 @@
-"""Other processes on this machine: is a pid alive, and what is it (for lock messages)."""
+"""Processes: is a pid alive and what is it (lock messages, killed runs), and SIGTERM handled
+like Ctrl-C, so `timeout`, systemd or docker stopping a command is a Stop, not a kill."""
 
 from __future__ import annotations
 
 import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: the work ends as after Ctrl-C (the run is recorded as cancelled)."""
+
+
+def raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While the body runs (on the main thread), SIGTERM raises :class:`Terminated`."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def pid_alive(pid: int) -> bool:

@@ -57,6 +57,7 @@ from workbench.core.names import display, is_utf8
 from workbench.core.project_info import project_info
 from workbench.core.queue import RefitQueue
 from workbench.core.report import ImportReport
+from workbench.core.runs import MODELS_DIR, interrupt_dead_runs
 
 __all__ = ["UNLABELLED_VALUE", "ImportReport", "Project", "SplitRule", "Status", "Task"]
 
@@ -130,10 +131,14 @@ class Project:
         try:
             project.db = ProjectDB(root / DB_NAME, readonly=readonly)
             if project._lock is not None and not project._lock.shared:
-                # We alone hold the lock, so no temp file of an interrupted write is live.
-                for folder in (root, project.masks_dir, project.images_dir):
+                # We alone hold the lock, so no temp file of an interrupted write is live, and a
+                # run still marked running lost its process.
+                for folder in (root, project.masks_dir, project.images_dir, *project.run_dirs()):
                     remove_stale_temps(folder)
                 remove_stale_trees(project.predictions_dir)
+                for run_id in interrupt_dead_runs(project):
+                    log.warning("run %s was interrupted (its process is gone); it can be "
+                                "resumed", run_id)
             project.refresh()
         except BaseException:
             project.close()
@@ -197,6 +202,11 @@ class Project:
     @property
     def predictions_dir(self) -> Path:
         return self.root / "predictions"
+
+    def run_dirs(self) -> list[Path]:
+        """``models/<run>/`` folders (checkpoints), whether or not the database knows them."""
+        models = self.root / MODELS_DIR
+        return sorted(d for d in models.iterdir() if d.is_dir()) if models.is_dir() else []
 
     @property
     def start_image(self) -> str | None:

@@ -19,6 +19,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -28,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.core.errors import ProjectError
+from workbench.core.procs import pid_alive
 
 if TYPE_CHECKING:
     from workbench.core.project import Project
@@ -256,6 +259,27 @@ def delete_run(project: Project, run_id: str) -> int:
     for folder in run_files(project, run_id):
         shutil.rmtree(folder, ignore_errors=True)
     return freed
+
+
+def interrupt_dead_runs(project: Project) -> list[str]:
+    """Runs recorded as running whose process is gone (kill -9, a crash, a power cut) become
+    interrupted, so they can be resumed or used. Call only while holding the project's
+    exclusive lock: then no other writer runs, except a process whose pid is alive here (a
+    distributed run's rank 0 started by a window that has since died)."""
+    here = socket.gethostname()
+    ended = []
+    for run in project.db.list_runs():
+        if run.status is not RunStatus.RUNNING:
+            continue
+        if run.host == here and run.pid is not None and pid_alive(run.pid):
+            continue
+        where = f"pid {run.pid} on {run.host}" if run.pid is not None else "an older version"
+        project.db.update_run(
+            run.run_id, status=RunStatus.INTERRUPTED, finished_at=time.time(),
+            error=f"its process ({where}) ended without recording an end (killed or crashed); "
+                  "resume it, or use its last completed epoch")
+        ended.append(run.run_id)
+    return ended
 
 
 def newest_first(runs: Sequence[Run]) -> list[Run]:

@@ -62,6 +62,7 @@ class MainWindow(QMainWindow):
         self.recent = RecentProjects(settings) if settings is not None else None
         self._owns_project = owns_project
         self._closed = False
+        self.confirm_on_close = True  # False: a close nobody can answer (SIGTERM) stops training
         self.prefs: PrefsBinder | None = None  # the project's remembered settings (set by app)
         self.setObjectName("mainWindow")
         self.setWindowTitle(f"{project.name} — Workbench")
@@ -345,7 +346,7 @@ class MainWindow(QMainWindow):
             return
         panel = self.training_panel
         if panel is not None and panel.is_training():
-            if not self.confirm_stop_training():
+            if self.confirm_on_close and not self.confirm_stop_training():
                 event.ignore()
                 return
             if not panel.stop_and_wait(15000):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from workbench.core.faultpoints import fault_point
 from workbench.training.distributed import is_main
 from workbench.training.events import Callback
 from workbench.training.metrics import Metric
@@ -170,3 +171,4 @@ class CheckpointCallback(Callback):
     def after_epoch(self, learn: Learner) -> None:
         if not learn.state.lr_find and is_main():  # DDP: every rank holds the same weights
             learn.save_checkpoint()
+            fault_point("train.epoch_saved")

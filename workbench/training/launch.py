@@ -15,24 +15,15 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import torch
 
 from workbench.core.errors import WorkbenchError
+from workbench.core.procs import Terminated, raise_terminated
 from workbench.training import distributed
 from workbench.training.errors import NonFiniteLossError
 
 log = logging.getLogger(__name__)
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM from torchrun: Stop in the window, Ctrl-C on torchrun, or a peer failed."""
-
-
-def _sigterm_to_interrupt(signum: int, frame: Any) -> None:
-    # End like Ctrl-C (the Learner records a cancel and re-raises); checkpoints are atomic.
-    raise Terminated
 
 
 def is_comm_failure(exc: BaseException) -> bool:
@@ -53,7 +44,9 @@ def run_distributed(args: argparse.Namespace, work: Callable[[argparse.Namespace
         print("workbench: error: not started by torchrun (no RANK/WORLD_SIZE); use "
               "`workbench train PROJECT --nproc-per-node N` or torchrun", file=sys.stderr)
         return 2
-    signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+    # SIGTERM from torchrun (Stop in the window, Ctrl-C on torchrun, or a peer failed) ends
+    # like Ctrl-C: the Learner records a cancel and re-raises; checkpoints are atomic.
+    signal.signal(signal.SIGTERM, raise_terminated)
     tag = f"rank {env.rank}/{env.world_size}"
     try:
         args.device = str(distributed.init_process_group(env, args.device).type)

@@ -220,14 +220,17 @@ class RunHistoryCallback(Callback):
         if not self.managed and not learn.state.lr_find:
             _record_start(learn, None, None)
 
-    def after_epoch(self, learn: Learner) -> None:
-        if learn.state.lr_find:
-            return
+    @staticmethod
+    def _progress(learn: Learner) -> dict[str, Any]:
         rec = learn.recorder
         fields: dict[str, Any] = {"epochs": len(rec.epochs), "history": {"epochs": rec.epochs}}
         if rec.best_metric is not None:
             fields.update(best_metric=rec.best_metric, metric_name=rec.main_metric)
-        self._update(**fields)
+        return fields
+
+    def after_epoch(self, learn: Learner) -> None:
+        if not learn.state.lr_find:
+            self._update(**self._progress(learn))
 
     def after_fit(self, learn: Learner) -> None:
         st = learn.state
@@ -237,8 +240,11 @@ class RunHistoryCallback(Callback):
             if not self.managed:
                 end_run(learn, RunStatus.FINISHED)
             return
+        # The epochs too: a stop (SIGTERM) may land between an epoch's checkpoint and its row.
         if st.error is not None:
-            self._update(status=RunStatus.FAILED, finished_at=time.time(), error=str(st.error))
+            self._update(status=RunStatus.FAILED, finished_at=time.time(), error=str(st.error),
+                         **self._progress(learn))
         else:
-            self._update(status=RunStatus.CANCELLED, finished_at=time.time())
+            self._update(status=RunStatus.CANCELLED, finished_at=time.time(),
+                         **self._progress(learn))
 
