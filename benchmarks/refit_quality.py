@@ -14,7 +14,7 @@ validation metric (Dice, or F2 at each run's threshold) before -> after, and the
 
 Rules: ``today`` is the rule this project shipped before the guard: twice the parent's stage
 rates, every refit kept (and no second evaluation of the rate). The others are the measured rule
-(refit_policy.py) with that sweep suggestion, guarded; ``minimum`` is the default.
+(refit_policy.py) with that sweep suggestion, guarded; ``valley`` is the default.
 """
 
 from __future__ import annotations
@@ -184,8 +184,8 @@ def report(demo: str, rule: str, metric: str, rows: list[dict]) -> tuple[int, in
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--demos", default="nuclei,fashion")
-    ap.add_argument("--rules", default="today,minimum",
-                    help="comma-separated: today, minimum (default rule), valley, steep")
+    ap.add_argument("--rules", default="today,valley",
+                    help="comma-separated: today, valley (the default rule), minimum, steep")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dir", type=Path, help="work folder (default: a temporary one)")

@@ -10,6 +10,7 @@ from workbench.training.events import Callback
 from workbench.training.lr_find import LRFindResult
 from workbench.training.refit import RefitSampler, RefitSettings, base_lrs, refit
 from workbench.training.refit_policy import (
+    CAP,
     LOSS_TOLERANCE,
     METRIC_TOLERANCE,
     given_rate,
@@ -48,7 +49,8 @@ def test_refit_on_queue(seg_project, config_factory) -> None:
     assert result.parent == parent and result.items == queued  # the current model's refit
     assert events.seen == ["fit refit", "epoch", "epoch", "epoch"]  # the LR sweep is apart
     parent_head = seg_project.db.get_run(parent).config["lr"]
-    assert result.rate.rule == "measured (minimum)" and 0 < result.rate.lrs[-1] <= parent_head
+    assert result.rate.rule == "measured (valley)"
+    assert 0 < result.rate.lrs[-1] <= CAP * parent_head
     assert result.rate.sweep["iterations"] > 0
     assert result.after["queue"]["loss"] < result.before["queue"]["loss"]
     assert result.accepted and result.verdict.accepted, result.verdict.reasons
@@ -126,12 +128,12 @@ class _Sweeping:
                              "steep": self.suggestion})
 
 
-def test_measured_rate_is_clamped_to_the_parent_and_keeps_its_ratios() -> None:
+def test_measured_rate_is_clamped_below_the_parent_and_keeps_its_ratios() -> None:
     parent = [1e-5, 1e-4, 1e-3]
-    low = measured_rate(_Sweeping(2e-4), parent)
-    assert low.lrs == pytest.approx([2e-6, 2e-5, 2e-4]) and low.rule == "measured (minimum)"
+    low = measured_rate(_Sweeping(2e-5), parent)
+    assert low.lrs == pytest.approx([2e-7, 2e-6, 2e-5]) and low.rule == "measured (valley)"
     high = _Sweeping(5e-2)
-    assert measured_rate(high, parent).lrs == pytest.approx(parent)  # never above the parent
+    assert measured_rate(high, parent).lrs == pytest.approx([v * CAP for v in parent])
     assert high.asked["start"] < 1e-3 < high.asked["end"]
     assert given_rate(5e-3, parent, 3).lrs == pytest.approx([5e-5, 5e-4, 5e-3])
 
