@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup run test lint bench system-deps clean package package-test
+.PHONY: setup run test lint typecheck bench system-deps clean package package-test
 
 setup: $(STAMP)
 
@@ -26,11 +26,16 @@ run: setup system-deps
 	$(VENV)/bin/workbench demo
 
 # One pytest-xdist worker per core (at most 4): on CI's 2 cores the suite takes ~40% less time.
-test: setup system-deps
+# The type check runs first: a misspelt attribute in core/ or training/ fails CI at once.
+test: setup system-deps typecheck
 	$(PY) -m pytest -q -n auto --maxprocesses 4 $(PYTEST_ARGS)
 
-lint: setup
+lint: setup typecheck
 	$(VENV)/bin/ruff check workbench tests benchmarks
+
+# mypy over workbench/core and workbench/training (settings in pyproject.toml).
+typecheck: setup
+	$(VENV)/bin/mypy
 
 bench: setup
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
