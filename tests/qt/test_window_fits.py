@@ -1,6 +1,8 @@
 """The window at 1366x768 and 1920x1080 with the Training dock open: the image keeps at least
 half of the width and no control is clipped, in every tab of the training panel, with a run in
-the history, LR finder suggestions and a stage marker on the plots."""
+the history, LR finder suggestions and a stage marker on the plots. With the Queue open too
+(also through a refit and a restored layout, maximised or not) the window stays inside the
+screen and nothing is clipped."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from workbench.app import create_main_window
 from workbench.core.project import Project
 
 from .layout_check import layout_problems
+from .screen_probe import inside, run_probe
 
 SIZES = [(1366, 768), (1920, 1080)]
 RUN_CONFIG = {"arch": "resnet34", "size": 128, "resize": [128, 256], "lrs": [2.0e-5, 2.0e-3],
@@ -122,3 +125,32 @@ def test_legends_are_below_the_plots_not_on_the_data(qtbot, seg_project, setting
         assert panel.findChild(QPushButton, "savePlotsButton").isVisible()
     finally:
         window.close()
+
+
+@pytest.mark.parametrize("maximised", [True, False], ids=["maximised", "normal"])
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_queue_and_training_together_stay_on_the_screen(tmp_path, seg_project, size, maximised):
+    """Queue and Training opened together, then a refit (Training raised for its plots, the
+    Queue with its before / after table), then the window reopened on that saved layout: the
+    window never grows past the screen, nothing is clipped, the Refit button and the table
+    are on the screen. Each screen size runs in its own process (tests/qt/screen_probe.py)."""
+    root = Path(seg_project.root)
+    seg_project.close()
+    report = run_probe(tmp_path, root, size, ["show:training", "show:queue", "check:docks",
+                                              "refit", "check:refit", "reopen"],
+                       maximised=maximised)
+    for check in [*report["checks"], report]:
+        where = f"{check['label']}: {check['frame']} on {check['screen']}"
+        assert inside(check["screen"], check["frame"]), where
+        for key in ("training", "queue"):
+            dock = check["docks"][key]
+            assert dock["visible"] and not dock["floating"], (where, key, dock)
+            assert inside(check["screen"], dock["global"]), (where, key, dock)
+        assert check["docks"]["queue"]["area"] == "RightDockWidgetArea", where
+        button = check["refit"]["button"]
+        assert button[4] and inside(check["screen"], button[:4]), (where, button)
+        assert check["problems"] == [], where + "\n" + "\n".join(check["problems"])
+        assert check["under_file_menu_is_menu_bar"], (where, check["under_file_menu"])
+    after_refit = report["checks"][1]
+    table = after_refit["refit"]["table"]  # shown by the refit (not kept across a reopen)
+    assert table[4] and inside(after_refit["screen"], table[:4]), table

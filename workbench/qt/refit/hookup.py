@@ -67,13 +67,7 @@ class CorrectionsLoop(QObject):
 
     # -- construction ------------------------------------------------------------------------
     def _tabbed_dock(self, title: str, name: str, widget: QWidget) -> QDockWidget:
-        dock = QDockWidget(title, self.window)
-        dock.setObjectName(name)
-        dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetClosable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
-        self.window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        dock = self.window.docks.add(title, name, widget, Qt.DockWidgetArea.RightDockWidgetArea)
         training = getattr(self.window, "training_dock", None)
         if training is not None:
             self.window.tabifyDockWidget(training, dock)
@@ -86,14 +80,10 @@ class CorrectionsLoop(QObject):
         # Its own dock on the right, the full height for the list, the refit settings and the
         # before / after table; hidden until asked for (toolbar button with the pending count,
         # Corrections menu, or a finished refit), so the image keeps the width at 1366 px.
-        dock = QDockWidget("Queue", self.window)
-        dock.setObjectName("queueDock")
-        dock.setWidget(self.queue_panel)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetClosable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
-        self.window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-        dock.hide()
+        # Registered with the window's docks: in the View menu, put back by Reset Layout and
+        # repaired if a restored layout leaves it nowhere.
+        dock = self.window.docks.add("Queue", "queueDock", self.queue_panel,
+                                     Qt.DockWidgetArea.RightDockWidgetArea, shown=False)
         training = getattr(self.window, "training_dock", None)
         if training is not None:
             training.visibilityChanged.connect(self._training_visibility)
