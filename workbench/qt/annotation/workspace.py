@@ -45,6 +45,7 @@ from workbench.qt.annotation.toolbar import AnnotationToolBar
 from workbench.qt.annotation.undo import TagEditCommand
 from workbench.qt.canvas import ImageCanvas
 from workbench.qt.theme import current_colors
+from workbench.qt.wheel_guard import guard_wheel
 
 log = logging.getLogger(__name__)
 SIDE_WIDTH = 240
@@ -135,6 +136,7 @@ class AnnotationWorkspace(QWidget):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(self.seg_panel or self.tag_panel)
+        guard_wheel(scroll)  # the wheel scrolls the panel; sliders change only when focused
         side.setFixedWidth(SIDE_WIDTH + scroll.verticalScrollBar().sizeHint().width())
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(0, 0, 0, 0)

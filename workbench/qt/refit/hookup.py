@@ -24,6 +24,7 @@ from workbench.qt.refit.queue_panel import QUEUE_KEY, QueuePanel, badge_title
 from workbench.qt.refit.refit_panel import RefitControls
 from workbench.qt.refit.tag_predictions import TagPredictions
 from workbench.qt.theme import icon
+from workbench.qt.wheel_guard import guard_wheel
 
 VIEW_KEY = "V"
 
@@ -58,6 +59,7 @@ class CorrectionsLoop(QObject):
             self._install_mistakes(panel)
             self.refit_controls = RefitControls()
             self.queue_panel.footer.addWidget(self.refit_controls)
+            guard_wheel(self.refit_controls)
             self.refit_controller = RefitController(panel, self.refit_controls,
                                                     self.queue_model, self)
             self.refit_controller.finished.connect(self._refit_finished)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from workbench.qt.training.banner import Banner
 from workbench.qt.training.notices import NoticeBox
 from workbench.qt.training.settings_section import SettingsBesideTabs, SettingsSection
+from workbench.qt.wheel_guard import guard_wheel
 
 if TYPE_CHECKING:
     from workbench.qt.training.panel import TrainingPanel
@@ -34,6 +35,7 @@ def build_ui(panel: TrainingPanel) -> None:
     """Create the panel's buttons, settings section and tabs, and lay them out."""
     _buttons(panel)
     panel.settings_section = SettingsSection(panel.form, panel.stages)
+    guard_wheel(panel.settings_section)  # scrolling the settings never changes one
     panel.tabs = _tabs(panel)
     row = QHBoxLayout()
     for button in (panel.start_button, panel.stop_button, panel.lr_find_button,
