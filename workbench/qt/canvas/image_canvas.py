@@ -27,6 +27,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from workbench.core.annotation import BBox
+from workbench.core.display import Levels, apply_levels
 from workbench.qt.canvas.decorations import (
     draw_badges,
     draw_brush_cursor,
@@ -61,6 +62,7 @@ class ImageCanvas(QWidget):
         self._image: QImage | None = None
         self._rgb: np.ndarray | None = None
         self._auto_contrast = True
+        self._levels: Levels | None = None  # manual display levels win over auto contrast
         self._background = BACKGROUND
         self.overlay = MaskOverlay()
         self._scale = 1.0
@@ -90,9 +92,16 @@ class ImageCanvas(QWidget):
 
     def _make_image(self) -> None:
         rgb = self._rgb
-        if rgb is not None and self._auto_contrast:
+        if rgb is not None and self._levels is not None:
+            rgb = apply_levels(rgb, self._levels)
+        elif rgb is not None and self._auto_contrast:
             rgb = stretch_contrast(rgb)
         self._image = None if rgb is None else image_from_rgb(rgb)
+
+    @property
+    def rgb(self) -> np.ndarray | None:
+        """The image as stored (before any display levels)."""
+        return self._rgb
 
     @property
     def auto_contrast(self) -> bool:
@@ -102,6 +111,17 @@ class ImageCanvas(QWidget):
         """Stretch dim images for display (the data and the masks are not changed)."""
         if on != self._auto_contrast:
             self._auto_contrast = on
+            self._make_image()
+            self.update()
+
+    @property
+    def levels(self) -> Levels | None:
+        return self._levels
+
+    def set_levels(self, levels: Levels | None) -> None:
+        """Show the image through ``levels`` (display only); None: auto contrast or as is."""
+        if levels != self._levels:
+            self._levels = levels
             self._make_image()
             self.update()
 

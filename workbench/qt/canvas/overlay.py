@@ -13,6 +13,7 @@ import numpy as np
 from PySide6.QtGui import QImage
 
 from workbench.core.annotation import BBox
+from workbench.core.display import apply_levels, auto_levels
 
 
 def image_from_rgb(rgb: np.ndarray) -> QImage:
@@ -25,13 +26,8 @@ def image_from_rgb(rgb: np.ndarray) -> QImage:
 
 def stretch_contrast(rgb: np.ndarray) -> np.ndarray:
     """Display copy of a dim image stretched to its 0.5–99.8 percentiles (images that already
-    span the full range come back unchanged). Percentiles come from a subsample: fast on 4096²."""
-    step = max(1, int(np.sqrt(rgb.shape[0] * rgb.shape[1] / 250_000)))
-    lo, hi = np.percentile(rgb[::step, ::step], (0.5, 99.8))
-    if hi - lo < 1 or (lo <= 2 and hi >= 250):
-        return rgb
-    lut = np.clip((np.arange(256) - lo) * 255.0 / (hi - lo), 0, 255).astype(np.uint8)
-    return lut[rgb]
+    span the full range come back unchanged); see workbench.core.display."""
+    return apply_levels(rgb, auto_levels(rgb))
 
 
 def colour_lut(colors: Sequence[tuple[int, int, int]], only_class: int | None = None) -> np.ndarray:
