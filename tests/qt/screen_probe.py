@@ -127,8 +127,27 @@ def snapshot(window, dock_of, label: str) -> dict:
         corner = widget.mapToGlobal(QPoint(0, 0))
         report["refit"][name] = [corner.x(), corner.y(), widget.width(), widget.height(),
                                  widget.isVisible()]
+    report["side_panel"] = side_panel(window)
     report["problems"] = layout_problems(window)
     return report
+
+
+def side_panel(window) -> dict:
+    """The annotation side panel: how far it scrolls, and its buttons not wholly in view."""
+    from PySide6.QtCore import QPoint
+    from PySide6.QtWidgets import QAbstractButton, QScrollArea
+
+    scroll = window.findChild(QScrollArea, "annotationSideScroll")
+    view = scroll.viewport()
+    cut = []
+    for button in scroll.widget().findChildren(QAbstractButton):
+        if not button.isVisible():
+            continue
+        top = button.mapTo(view, QPoint(0, 0))
+        if top.y() < 0 or top.y() + button.height() > view.height():
+            cut.append(button.objectName() or button.text())
+    return {"scroll_max": scroll.verticalScrollBar().maximum(), "cut": cut,
+            "training_visible": window.training_dock.isVisible()}
 
 
 def refit(window, spin) -> None:

@@ -11,6 +11,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from PySide6.QtCore import QSettings
@@ -154,3 +155,51 @@ def test_queue_and_training_together_stay_on_the_screen(tmp_path, seg_project, s
     after_refit = report["checks"][1]
     table = after_refit["refit"]["table"]  # shown by the refit (not kept across a reopen)
     assert table[4] and inside(after_refit["screen"], table[:4]), table
+
+
+def fake_mistakes(count: int = 24):
+    """A scored run as the Mistakes view receives it: label | prediction | errors tiles."""
+    import numpy as np
+
+    tile = np.full((96, 96, 3), 120, np.uint8)
+    items = [SimpleNamespace(image=f"img_{i:02d}.png", loss=1.0 - i / 50, dice=0.5, probs=None,
+                             missed=[], extra=[]) for i in range(count)]
+    interp = SimpleNamespace(run="20261129-210630-12", task="segmentation", items=items,
+                             most_confused=[{"actual": "shape", "predicted": "background",
+                                             "pixels": 1204}])
+    return SimpleNamespace(interp=interp, cells=[[(tile, c) for c in ("label", "prediction",
+                                                                      "errors")]] * count,
+                           cached=False)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_mistakes_list_shows_at_least_four_rows(qtbot, seg_project, settings, size):
+    window = open_with_training(qtbot, seg_project, settings, size)
+    try:
+        view = window.loop.mistakes
+        window.training_panel.tabs.setCurrentWidget(view)
+        view.show_result(fake_mistakes())
+        table = view.table
+
+        def whole_rows() -> int:
+            height = table.viewport().height()
+            return sum(1 for r in range(table.rowCount()) if 0 <= table.rowViewportPosition(r)
+                       and table.rowViewportPosition(r) + table.rowHeight(r) <= height)
+
+        qtbot.wait(50)
+        assert whole_rows() >= 4, (whole_rows(), table.viewport().height())
+        assert view.table.iconSize().height() >= 32  # still a picture, not a dot
+        assert layout_problems(window) == []
+    finally:
+        window.close()
+
+
+def test_default_1920_window_shows_every_annotation_control(tmp_path, seg_project):
+    """The window as it first opens on a 1920x1080 screen (not maximised, Training shown):
+    "From prediction" and the Label / Prediction / Errors buttons were cut off below."""
+    root = Path(seg_project.root)
+    seg_project.close()
+    report = run_probe(tmp_path, root, (1920, 1080), [], maximised=False)
+    side = report["side_panel"]
+    assert side["training_visible"]
+    assert side["cut"] == [] and side["scroll_max"] == 0, side

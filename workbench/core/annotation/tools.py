@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -233,38 +234,68 @@ def _box_sum(values: np.ndarray, side: int) -> np.ndarray:
     return sum(rows[dy:dy + h, :] for dy in range(side))
 
 
-def wand_intensity(rgb: np.ndarray) -> np.ndarray:
-    """The intensity the magic wand compares: the channels' mean, smoothed over 5 x 5 pixels
-    so the texture inside a nucleus does not break its region apart (uint8, H x W). Integer
-    sums keep a 4096 x 4096 image at a few 32-bit copies."""
+@dataclass(frozen=True)
+class WandImage:
+    """What the magic wand reads: the channels' mean as stored (``raw``) and smoothed over
+    5 x 5 pixels (``smooth``), so the texture inside a nucleus does not break its region
+    apart; both uint8, H x W."""
+
+    raw: np.ndarray
+    smooth: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.raw.shape  # type: ignore[return-value]
+
+
+def wand_intensity(rgb: np.ndarray) -> WandImage:
+    """The wand's view of an image. Integer sums keep a 4096 x 4096 image at a few 32-bit
+    copies (a fraction of a second)."""
     channels = rgb.shape[2] if rgb.ndim == 3 else 1
     total = rgb.sum(axis=2, dtype=np.uint16) if rgb.ndim == 3 else rgb.astype(np.uint16)
+    raw = ((total + channels // 2) // channels).astype(np.uint8)
     div = _WAND_SMOOTH * _WAND_SMOOTH * channels
-    return ((_box_sum(total, _WAND_SMOOTH) + div // 2) // div).astype(np.uint8)
+    smooth = ((_box_sum(total, _WAND_SMOOTH) + div // 2) // div).astype(np.uint8)
+    return WandImage(raw, smooth)
 
 
-def wand_fill(mask: np.ndarray, intensity: np.ndarray, x: float, y: float, tolerance: int,
+def wand_fill(mask: np.ndarray, image: WandImage, x: float, y: float, tolerance: int,
               value: int) -> MaskEdit | None:
     """Paint ``value`` on the connected pixels whose intensity is within ``tolerance`` of the
-    intensity under (x, y): one click selects a bright nucleus on a dark background."""
+    intensity clicked on: one click selects a bright nucleus on a dark background.
+
+    The region grows on the smoothed intensity from the median of the 9 x 9 pixels around the
+    click; then its edge moves out by one pixel where the stored intensity is still within
+    the tolerance (smoothing blurs edges inwards: small objects lost their rim)."""
     value = _check_value(value)
-    if intensity.shape != mask.shape:
-        raise MaskError(f"the image ({intensity.shape[1]}x{intensity.shape[0]}) and its mask "
+    if image.shape != mask.shape:
+        raise MaskError(f"the image ({image.shape[1]}x{image.shape[0]}) and its mask "
                         f"({mask.shape[1]}x{mask.shape[0]}) differ in size")
     cx, cy = math.floor(x), math.floor(y)
     if not (0 <= cx < mask.shape[1] and 0 <= cy < mask.shape[0]):
         raise MaskError(f"wand position ({x:g}, {y:g}) is outside the image")
+    smooth = image.smooth
     r = _WAND_SEED // 2  # the median around the click: one dark speck does not decide
-    seed = int(np.median(intensity[max(0, cy - r):cy + r + 1, max(0, cx - r):cx + r + 1]))
+    seed = int(np.median(smooth[max(0, cy - r):cy + r + 1, max(0, cx - r):cx + r + 1]))
     tol = max(0, int(tolerance))
     low, high = seed - tol, seed + tol
-    if not low <= int(intensity[cy, cx]) <= high:
+    if not low <= int(smooth[cy, cx]) <= high:
         return None  # the pixel clicked on is unlike its neighbourhood at this tolerance
-    box, footprint = grow_region(mask.shape, cx, cy,
-                                 lambda r: (intensity[r] >= low) & (intensity[r] <= high))
-    y0, x0, y1, x1 = box
-    old = mask[y0:y1, x0:x1]
-    edit = MaskEdit(box, old.copy(), np.where(footprint, np.uint8(value), old))
+    (y0, x0, y1, x1), footprint = grow_region(
+        mask.shape, cx, cy, lambda row: (smooth[row] >= low) & (smooth[row] <= high))
+    box = clip_bbox((y0 - 1, x0 - 1, y1 + 1, x1 + 1), mask.shape)
+    assert box is not None
+    region = np.zeros((box[2] - box[0], box[3] - box[1]), dtype=bool)
+    region[y0 - box[0]:y1 - box[0], x0 - box[1]:x1 - box[1]] = footprint
+    grown = region.copy()
+    grown[1:] |= region[:-1]
+    grown[:-1] |= region[1:]
+    grown[:, 1:] |= region[:, :-1]
+    grown[:, :-1] |= region[:, 1:]
+    raw = image.raw[box[0]:box[2], box[1]:box[3]]
+    region |= grown & (raw >= low) & (raw <= high)
+    old = mask[box[0]:box[2], box[1]:box[3]]
+    edit = MaskEdit(box, old.copy(), np.where(region, np.uint8(value), old))
     return None if edit.is_noop() else edit
 
 

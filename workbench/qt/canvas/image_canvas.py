@@ -10,7 +10,7 @@ on the brush area, never on the image size.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
@@ -50,6 +50,7 @@ class ImageCanvas(QWidget):
     doubleClicked = Signal(float, float)
     zoomChanged = Signal(float)
     opacityChanged = Signal(float)
+    shiftWheel = Signal(int)  # wheel notches (+ up) with Shift held, while a tool claims them
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -77,6 +78,8 @@ class ImageCanvas(QWidget):
         self._space = False
         self._message = ""
         self._badges: list[tuple[str, QColor]] = []
+        self.claim_shift_wheel = False  # Shift+wheel goes to the tool (the wand's tolerance)
+        self._shift_delta = 0
 
     # -- compatibility: tests and the main window address "the viewport" like a QGraphicsView's
     def viewport(self) -> QWidget:
@@ -126,15 +129,16 @@ class ImageCanvas(QWidget):
             self.update()
 
     def set_mask(self, mask: np.ndarray | None, colors: Sequence[tuple[int, int, int]],
-                 only: int | None = None) -> None:
+                 only: int | None = None, hidden: Collection[int] = ()) -> None:
         """Show ``mask`` (kept by reference) in ``colors``; None hides the overlay."""
-        self.overlay.set_colors(colors, only, render=False)
+        self.overlay.set_colors(colors, only, hidden=hidden, render=False)
         self.overlay.set_mask(mask)
         self.update()
 
-    def set_class_colors(self, colors: Sequence[tuple[int, int, int]], only: int | None) -> None:
-        """Recolour the overlay, optionally showing one class only."""
-        self.overlay.set_colors(colors, only)
+    def set_class_colors(self, colors: Sequence[tuple[int, int, int]], only: int | None,
+                         hidden: Collection[int] = ()) -> None:
+        """Recolour the overlay, optionally showing one class only or hiding some."""
+        self.overlay.set_colors(colors, only, hidden=hidden)
         self.update()
 
     def update_mask_region(self, box: BBox | None) -> None:
@@ -375,7 +379,14 @@ class ImageCanvas(QWidget):
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         delta = event.angleDelta().y() or event.angleDelta().x()
-        if delta:
+        if delta and self.claim_shift_wheel and \
+                event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            self._shift_delta += delta  # fine-grained wheels send many small steps
+            steps = int(self._shift_delta / 120)
+            if steps:
+                self._shift_delta -= steps * 120
+                self.shiftWheel.emit(steps)
+        elif delta:
             self.zoom_at(WHEEL_STEP**delta, event.position())
             self._move_cursor(event.position())
         event.accept()

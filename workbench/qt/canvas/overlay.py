@@ -7,7 +7,7 @@ time, so moving the opacity slider never touches the pixels.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 from PySide6.QtGui import QImage
@@ -30,11 +30,12 @@ def stretch_contrast(rgb: np.ndarray) -> np.ndarray:
     return apply_levels(rgb, auto_levels(rgb))
 
 
-def colour_lut(colors: Sequence[tuple[int, int, int]], only_class: int | None = None) -> np.ndarray:
+def colour_lut(colors: Sequence[tuple[int, int, int]], only_class: int | None = None,
+               hidden: Collection[int] = ()) -> np.ndarray:
     """uint32 premultiplied ARGB per label value; unlabelled and hidden classes are transparent."""
     lut = np.zeros(256, dtype=np.uint32)
     for i, (r, g, b) in enumerate(colors[:255]):
-        if only_class is None or i == only_class:
+        if (only_class is None or i == only_class) and i not in hidden:
             lut[i] = 0xFF000000 | (int(r) << 16) | (int(g) << 8) | int(b)
     return lut
 
@@ -56,9 +57,9 @@ class MaskOverlay:
         self.render_all()
 
     def set_colors(self, colors: Sequence[tuple[int, int, int]], only_class: int | None = None,
-                   *, render: bool = True) -> None:
+                   *, hidden: Collection[int] = (), render: bool = True) -> None:
         """Change the class colours; recolours the whole mask only if they really changed."""
-        lut = colour_lut(colors, only_class)
+        lut = colour_lut(colors, only_class, hidden)
         if np.array_equal(lut, self._lut):
             return
         self._lut = lut
