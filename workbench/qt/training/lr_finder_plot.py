@@ -30,7 +30,7 @@ class SparseLabelAxis(pg.AxisItem):
     tick of a log axis spanning a decade or two (2·10⁻⁷, 3·10⁻⁷, ...), which early in a sweep
     drew them over each other."""
 
-    def generateDrawSpecs(self, p):  # noqa: N802 - pyqtgraph's name
+    def generateDrawSpecs(self, p):
         specs = super().generateDrawSpecs(p)
         if specs is None:
             return None
