@@ -291,3 +291,20 @@ def test_database_full_is_reported_and_keeps_old_rows(seg_project: Project) -> N
     with pytest.raises(DiskFullError, match="workbench.db: the disk is full"):
         db.add_run("huge", {"blob": "x" * 200_000})
     assert [r["run_id"] for r in db.list_runs()] == ["before"]
+
+
+def test_in_progress_until_marked_done(seg_project):
+    """The done step: an image started in the window stays "in progress" (N visits it) until
+    it is marked Reviewed; clearing its label ends it too."""
+    name, other = seg_project.image_names()[:2]
+    assert seg_project.in_progress() == set()
+    seg_project.set_in_progress(name)
+    assert seg_project.in_progress() == {name}
+    assert seg_project.status(name) is Status.LABELLED  # still trains, still counts
+    seg_project.set_status(name, Status.REVIEWED)  # done
+    assert seg_project.in_progress() == set()
+    seg_project.set_in_progress(other)
+    seg_project.clear_label(other)
+    assert seg_project.in_progress() == set()
+    seg_project.set_in_progress(other)  # marked, but with no label it is plain unlabelled
+    assert seg_project.in_progress() == set()

@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS queue (
     position REAL);
 CREATE TABLE IF NOT EXISTS uncertainty (
     name TEXT PRIMARY KEY, run_id TEXT NOT NULL, score REAL NOT NULL, scored_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS in_progress (name TEXT PRIMARY KEY, since REAL NOT NULL);
 """
 # Columns added after schema 1; a project made by an older version gains them on open.
 _ADDED_COLUMNS = {
@@ -162,6 +163,19 @@ class ProjectDB:
     def delete_statuses(self, names: Iterable[str]) -> None:
         with self.write() as con:
             con.executemany("DELETE FROM image_status WHERE name = ?", [(n,) for n in names])
+
+    # -- images started in the window and not yet marked done --------------------------------
+    def in_progress(self) -> set[str]:
+        return {r["name"] for r in self.query("SELECT name FROM in_progress")}
+
+    def set_in_progress(self, names: Iterable[str], on: bool) -> None:
+        now = time.time()
+        with self.write() as con:
+            if on:
+                con.executemany("INSERT OR IGNORE INTO in_progress VALUES (?, ?)",
+                                [(n, now) for n in names])
+            else:
+                con.executemany("DELETE FROM in_progress WHERE name = ?", [(n,) for n in names])
 
     # -- training runs ----------------------------------------------------------------------
     def add_run(self, run_id: str, config: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.core.errors import WorkbenchError
 from workbench.core.project import Project, Status
 from workbench.qt.browser import ImageBrowser
 from workbench.qt.class_progress import ClassProgress
@@ -159,7 +160,7 @@ class MainWindow(QMainWindow):
         go_menu = self.go_menu
         for text, direction, name in (("Previous Image\tPgUp", "prev", "go-prev"),
                                       ("Next Image\tPgDown", "next", "go-next"),
-                                      ("Next Unlabelled\tN", "next_unlabelled", "next-unlabelled")):
+                                      ("Next to Do\tN", "next_unlabelled", "next-unlabelled")):
             go_menu.addAction(self._action(text, lambda d=direction: self.navigate(d), name))
         if self.training_dock is not None:
             self.training_dock.toggleViewAction().setIcon(icon("training"))
@@ -180,6 +181,7 @@ class MainWindow(QMainWindow):
         self.toolbar = toolbar
 
     def _wire(self) -> None:
+        self.browser.set_in_progress(self.project.in_progress())
         self.browser.currentImageChanged.connect(self._on_current_image)
         self.browser.filterChanged.connect(lambda _mode: self.update_progress())
         ws = self.workspace
@@ -273,7 +275,8 @@ class MainWindow(QMainWindow):
     def navigate(self, direction: str) -> bool:
         moved = self.browser.navigate(direction)
         if not moved:
-            message = ("Every image is labelled." if direction == "next_unlabelled"
+            message = ("Every image is labelled and none is in progress."
+                       if direction == "next_unlabelled"
                        else f"No {'next' if direction == 'next' else 'previous'} image here.")
             self.statusBar().showMessage(message, 4000)
         return moved
@@ -283,8 +286,10 @@ class MainWindow(QMainWindow):
         total = sum(counts.values())
         done = counts.get("labelled", 0) + counts.get("reviewed", 0)
         pct = round(100 * done / total) if total else 0
+        started = len(self.browser.model.in_progress_names())
         self.progress_label.setText(f"{done} / {total} labelled ({pct}%) · "
-                                    f"{counts.get('reviewed', 0)} reviewed")
+                                    + (f"{started} in progress · " if started else "")
+                                    + f"{counts.get('reviewed', 0)} reviewed")
         self.progress_bar.setRange(0, max(total, 1))
         self.progress_bar.setValue(done)
 
@@ -320,6 +325,7 @@ class MainWindow(QMainWindow):
 
     def _on_status_changed(self, name: str, status: str) -> None:
         self.browser.set_status(name, status)
+        self.browser.set_in_progress(self._in_progress())
         self.class_progress.update_image(name)
         self.update_progress()
 
@@ -329,6 +335,13 @@ class MainWindow(QMainWindow):
         self.browser.set_status(name, self.project.status(name))
         self.class_progress.update_image(name)
         self.update_progress()
+
+    def _in_progress(self) -> set[str]:
+        try:
+            return self.project.in_progress()
+        except WorkbenchError as exc:  # a locked database must not break the status line
+            log.warning("could not read which images are in progress: %s", exc)
+            return self.browser.model.in_progress_names()
 
     def show_import_dialog(self) -> None:
         from workbench.qt.dialogs.import_dialog import ImportDialog  # loaded when first used

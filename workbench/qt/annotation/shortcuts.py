@@ -24,8 +24,8 @@ class Shortcut:
 SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("next", ("PgDown", "D"), "Next image", "all"),
     Shortcut("prev", ("PgUp", "A"), "Previous image", "all"),
-    Shortcut("next_unlabelled", ("N",), "Next unlabelled image", "all"),
-    Shortcut("reviewed", ("R",), "Mark reviewed (again: back to labelled)", "all"),
+    Shortcut("next_unlabelled", ("N",), "Next image to do (unlabelled or in progress)", "all"),
+    Shortcut("reviewed", ("R",), "Done: mark reviewed (again: back to labelled)", "all"),
     Shortcut("fit", ("F", "Ctrl+0"), "Fit image to window", "all"),
     Shortcut("one_to_one", ("Ctrl+1",), "Zoom 1:1 (one image pixel per screen pixel)", "all"),
     Shortcut("zoom_in", ("+", "="), "Zoom in", "all"),
@@ -77,7 +77,7 @@ TOOLBAR: tuple[tuple[str, str, str | None] | None, ...] = (
     ("fit", "Fit", "zoom-fit"), ("one_to_one", "1:1", "zoom-original"), None,
     ("contrast", "Auto contrast", "contrast"), ("levels", "Levels", "levels"), None,
     ("prev", "Prev", "go-prev"), ("next", "Next", "go-next"),
-    ("next_unlabelled", "Next unlabelled", "next-unlabelled"), None,
+    ("next_unlabelled", "Next to do", "next-unlabelled"), None,
     ("reviewed", "Reviewed", "reviewed"), ("help", "Shortcuts", "keyboard"),
 )
 

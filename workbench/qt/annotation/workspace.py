@@ -446,9 +446,21 @@ class AnnotationWorkspace(QWidget):
         status = self._safe_status(name)
         if status is not None and (name != self._name or status != self._status):
             if name == self._name:
+                if self._status == Status.UNLABELLED.value and status == Status.LABELLED.value:
+                    self._mark_in_progress(name)  # labels begun here: not done until R
                 self._status = status
             self.statusChanged.emit(name, status)
         self._update_info()
+
+    def _mark_in_progress(self, name: str) -> None:
+        try:
+            self.project.set_in_progress(name)
+        except WorkbenchError as exc:
+            log.warning("could not mark %s in progress: %s", name, exc)
+
+    def in_progress(self) -> bool:
+        """Whether the open image is labelled here but not yet marked done (R)."""
+        return self._name is not None and self._name in self.project.in_progress()
 
     def _on_saved(self, name: str) -> None:
         self.labelsSaved.emit(name)
@@ -492,7 +504,8 @@ class AnnotationWorkspace(QWidget):
         parts = [self._name]
         if self._image_shape is not None:
             parts.append(f"{self._image_shape[1]} × {self._image_shape[0]}")
-        parts.append(self._status or "?")
+        parts.append("labelled, in progress (R when done)" if self._status == "labelled"
+                     and self.in_progress() else self._status or "?")
         parts.append(f"zoom {self._canvas.scale * 100:.0f} %")
         parts.append(self.display.describe())
         c = self.controller
