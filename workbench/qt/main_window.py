@@ -26,6 +26,7 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.project import Project, Status
 from workbench.qt.browser import ImageBrowser
 from workbench.qt.class_progress import ClassProgress
+from workbench.qt.dialogs.export import ExportMenu
 from workbench.qt.dialogs.recent import RecentProjects
 from workbench.qt.docks import DockManager
 from workbench.qt.prediction_offer import PredictionOffer
@@ -153,8 +154,9 @@ class MainWindow(QMainWindow):
         self.recent_menu = QMenu("Open &Recent", self)
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu = self.file_menu
+        self.export_menu = ExportMenu(self, file_menu)  # the same exporters as the CLI
         for item in (self.new_action, self.open_action, self.recent_menu, None,
-                     self.import_action, None, quit_action):
+                     self.import_action, self.export_menu.menu, None, quit_action):
             _add(file_menu, item)
         # Navigation keys belong to the workspace (PgUp/PgDown, A/D, N); the menu shows them.
         go_menu = self.go_menu
@@ -400,6 +402,7 @@ class MainWindow(QMainWindow):
             if not panel.stop_and_wait(15000):
                 log.warning("training did not stop within 15 s; closing anyway")
         self.workspace.flush()
+        self.export_menu.shutdown()  # a running export finishes before the project closes
         self.browser.shutdown()
         self.class_progress.stop()
         if self.settings is not None:
