@@ -41,6 +41,16 @@ def test_one_click_fills_one_bright_disc_only():
     assert everything is not None and everything.bbox == (0, 0, 80, 120)
 
 
+def test_specks_inside_the_region_are_filled():
+    rgb = blobs()
+    rgb[36:44, 26:34] = 255  # a bright nucleolus, far above the tolerance
+    mask = np.full(rgb.shape[:2], 255, np.uint8)
+    edit = wand_fill(mask, wand_intensity(rgb), 22, 40, tolerance=40, value=1)
+    edit.apply(mask)
+    assert (mask[36:44, 26:34] == 1).all()
+    assert mask[40, 5] == 255  # the background around it is not a hole
+
+
 def test_tolerance_grows_the_region():
     rgb = blobs()
     intensity = wand_intensity(rgb)

@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw
 
 from workbench.core.annotation.edit import BBox, EditGroup, MaskEdit, bbox_union, clip_bbox
 from workbench.core.errors import MaskError
+from workbench.core.instances import label_components
 
 UNLABELLED = 255
 Point = tuple[float, float]
@@ -266,7 +267,8 @@ def wand_fill(mask: np.ndarray, image: WandImage, x: float, y: float, tolerance:
 
     The region grows on the smoothed intensity from the median of the 9 x 9 pixels around the
     click; then its edge moves out by one pixel where the stored intensity is still within
-    the tolerance (smoothing blurs edges inwards: small objects lost their rim)."""
+    the tolerance (smoothing blurs edges inwards: small objects lost their rim), and holes
+    the region encloses are filled."""
     value = _check_value(value)
     if image.shape != mask.shape:
         raise MaskError(f"the image ({image.shape[1]}x{image.shape[0]}) and its mask "
@@ -294,6 +296,7 @@ def wand_fill(mask: np.ndarray, image: WandImage, x: float, y: float, tolerance:
     grown[:, :-1] |= region[:, 1:]
     raw = image.raw[box[0]:box[2], box[1]:box[3]]
     region |= grown & (raw >= low) & (raw <= high)
+    region |= _holes(region)  # bright specks inside a nucleus belong to it
     old = mask[box[0]:box[2], box[1]:box[3]]
     edit = MaskEdit(box, old.copy(), np.where(region, np.uint8(value), old))
     return None if edit.is_noop() else edit
@@ -311,6 +314,15 @@ def flood_fill(mask: np.ndarray, x: float, y: float, value: int) -> MaskEdit | N
     y0, x0, y1, x1 = box
     old = mask[y0:y1, x0:x1]
     return MaskEdit(box, old.copy(), np.where(footprint, np.uint8(value), old))
+
+
+def _holes(region: np.ndarray) -> np.ndarray:
+    """Pixels outside ``region`` that it encloses (not connected to the box's border)."""
+    labels, count = label_components(~region)
+    if count == 0:
+        return np.zeros_like(region)
+    border = np.unique(np.concatenate((labels[0], labels[-1], labels[:, 0], labels[:, -1])))
+    return (labels > 0) & ~np.isin(labels, border)
 
 
 def polygon_fill(mask: np.ndarray, vertices: Sequence[Point], value: int) -> MaskEdit | None:
