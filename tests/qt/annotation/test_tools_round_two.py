@@ -126,3 +126,17 @@ def test_wand_point_helper_matches_canvas(seg_ws):
     point = widget_point(seg_ws, 10.5, 20.5)
     image = seg_ws.canvas.to_image(QPointF(point))
     assert abs(image.x() - 10.5) < 1 and abs(image.y() - 20.5) < 1
+
+
+def test_levels_dialog_sliders_follow_the_levels(qtbot, seg_ws):
+    dialog = seg_ws.show_levels()
+    dialog.this_image.setChecked(True)
+    dialog.set_levels(Levels(30, 220, 1.2))
+    low_slider, low_spin, _ = dialog.low
+    high_slider, high_spin, _ = dialog.high
+    assert (low_slider.value(), low_spin.value()) == (30, 30)
+    assert (high_slider.value(), high_spin.value()) == (220, 220)
+    high_slider.setValue(180)  # dragging a slider sets the levels too
+    assert seg_ws.canvas.levels == Levels(30, 180, 1.2)
+    low_spin.setValue(200)  # low pushed past high: high moves up with it
+    assert seg_ws.canvas.levels.low == 200 and seg_ws.canvas.levels.high == 201

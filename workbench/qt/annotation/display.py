@@ -242,12 +242,15 @@ class LevelsDialog(QDialog):
         self.mode_label.setText(f"Now: {control.describe()}.")
 
     def _show(self, levels: Levels) -> None:
-        for widget in (self.low[1], self.high[1], self.gamma):
+        widgets = (*self.low[:2], *self.high[:2], self.gamma)
+        for widget in widgets:
             widget.blockSignals(True)
-        self.low[1].setValue(levels.low)
-        self.high[1].setValue(levels.high)
+        for slider, spin in (self.low[:2], self.high[:2]):
+            value = levels.low if spin is self.low[1] else levels.high
+            slider.setValue(value)
+            spin.setValue(value)
         self.gamma.setValue(levels.gamma)
-        for widget in (self.low[1], self.high[1], self.gamma):
+        for widget in widgets:
             widget.blockSignals(False)
         self.histogram.set_levels(levels)
 
