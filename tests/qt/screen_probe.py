@@ -10,7 +10,8 @@ Steps: ``show:<dock>`` / ``hide:<dock>`` (the dock's toggle action, as the tool 
 menu use it), ``reopen`` (close, saving the layout, and open a new window on the same
 settings), ``refit`` (what a finished refit does: Training raised for its plots, then the Queue
 with a before / after table), ``float_away:<dock>`` (floated far off every screen),
-``reset`` (View → Reset Layout), ``check:<label>`` (record a snapshot here). Docks: images,
+``reset`` (View → Reset Layout), ``settings`` (the training panel's Settings toggle),
+``check:<label>`` (record a snapshot here). Docks: images,
 training, queue.
 
 Prints one JSON line: a snapshot at the end and the ``checks`` recorded on the way, each with
@@ -89,6 +90,8 @@ def main(spec: dict) -> dict:
             dock.move(-5000, -5000)
         elif action == "reset":
             window.docks.reset()
+        elif action == "settings":  # the training panel's Settings toggle
+            window.training_panel.settings_button.click()
         elif action == "check":
             checks.append(snapshot(window, dock_of, key))
         spin(400)

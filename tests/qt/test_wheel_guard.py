@@ -44,8 +44,10 @@ def test_training_settings_scroll_instead_of_changing(qtbot, seg_project):
     assert mode.focusPolicy() != Qt.FocusPolicy.WheelFocus  # a wheel gives it no focus
     # A focused setting still takes the wheel (the user clicked into it on purpose).
     epochs = panel.findChild(QSpinBox, "epochsSpin")
+    panel.activateWindow()  # keyboard focus needs the active window (other tests ran before)
+    qtbot.waitUntil(panel.isActiveWindow, timeout=3000)
     epochs.setFocus()
-    qtbot.waitUntil(epochs.hasFocus, timeout=2000)
+    qtbot.waitUntil(epochs.hasFocus, timeout=3000)
     wheel(epochs, 1)
     assert epochs.value() == before[1][2] + 1 and panel.form.config.epochs == epochs.value()
 

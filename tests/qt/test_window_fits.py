@@ -138,6 +138,7 @@ def test_queue_and_training_together_stay_on_the_screen(tmp_path, seg_project, s
     root = Path(seg_project.root)
     seg_project.close()
     report = run_probe(tmp_path, root, size, ["show:training", "show:queue", "check:docks",
+                                              "settings", "check:settings", "settings",
                                               "refit", "check:refit", "reopen"],
                        maximised=maximised)
     for check in [*report["checks"], report]:
@@ -152,7 +153,7 @@ def test_queue_and_training_together_stay_on_the_screen(tmp_path, seg_project, s
         assert button[4] and inside(check["screen"], button[:4]), (where, button)
         assert check["problems"] == [], where + "\n" + "\n".join(check["problems"])
         assert check["under_file_menu_is_menu_bar"], (where, check["under_file_menu"])
-    after_refit = report["checks"][1]
+    after_refit = report["checks"][2]
     table = after_refit["refit"]["table"]  # shown by the refit (not kept across a reopen)
     assert table[4] and inside(after_refit["screen"], table[:4]), table
 

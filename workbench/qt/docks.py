@@ -145,7 +145,7 @@ class DockManager(QObject):
         if not (forced or (window.isMaximized() and (over_w or over_h))):
             return False
         if hint.width() > inner_w or hint.height() > inner_h:
-            self._make_room(inner_w, inner_h)
+            self._make_room()
         if window.isMaximized():
             window.setGeometry(room.adjusted(0, 0, -margins[0], -margins[1]))
             return True
@@ -155,7 +155,7 @@ class DockManager(QObject):
                     min(max(frame.y(), room.y()), room.bottom() - frame.height() + 1))
         return True
 
-    def _make_room(self, inner_w: int, inner_h: int) -> bool:
+    def _make_room(self) -> bool:
         training = next((s.dock for s in self.specs if s.area ==
                          Qt.DockWidgetArea.BottomDockWidgetArea), None)
         for spec in reversed(self.specs):
