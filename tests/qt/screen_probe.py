@@ -116,7 +116,9 @@ def snapshot(window, dock_of, label: str) -> dict:
         dock = dock_of(window, key)
         top_left = dock.mapToGlobal(QPoint(0, 0))
         report["docks"][key] = {
-            "visible": dock.isVisible(), "floating": dock.isFloating(),
+            # a dock behind another one's tab is parked off-screen by Qt: not on view
+            "visible": dock.isVisible() and not dock.visibleRegion().isEmpty(),
+            "floating": dock.isFloating(),
             "area": window.dockWidgetArea(dock).name,
             "global": [top_left.x(), top_left.y(), dock.width(), dock.height()]}
     bar = window.menuBar()

@@ -103,3 +103,18 @@ def test_repair_puts_a_dock_that_lost_its_area_back(qtbot, seg_project):
     assert queue.isVisible()
     qtbot.waitUntil(lambda: queue.geometry().y() > window.menuBar().height(), timeout=3000)
     window.close()
+
+
+def test_on_a_small_screen_the_queue_is_tabbed_rather_than_push_the_window_off(tmp_path,
+                                                                              seg_project):
+    """1024 px is too narrow for the image list, Training and the Queue side by side: the
+    window stays on the screen and the Queue joins the image list as a tab."""
+    root = Path(seg_project.root)
+    seg_project.close()
+    report = run_probe(tmp_path, root, (1024, 700), ["show:training", "show:queue"],
+                       maximised=True)
+    assert inside(report["screen"], report["frame"]), (report["frame"], report["screen"])
+    queue = report["docks"]["queue"]
+    assert queue["visible"] and queue["area"] == "LeftDockWidgetArea", queue
+    assert report["problems"] == [], report["problems"]
+    _check_reachable(report)

@@ -47,6 +47,7 @@ class DockManager(QObject):
         self.reset_action.triggered.connect(lambda _checked=False: self.reset())
         view_menu.addAction(self.reset_action)
         self.on_reset: Callable[[], None] | None = None  # the window's own default sizing
+        self._pushed = False  # the window was made larger than the screen by its docks
         self._check = QTimer(self)
         self._check.setSingleShot(True)
         self._check.timeout.connect(self.check)
@@ -128,8 +129,8 @@ class DockManager(QObject):
         Docks shown by a program (a refit raising Training while the Queue is open) raise the
         window's minimum size, and Qt then makes the window, even a maximised one, wider than
         the screen. The panels keep their minimum widths modest; when a combination still
-        needs more than the screen, the last registered visible side dock is tabbed with
-        Training, which frees its column. A window the user (or a test) sized larger than its
+        needs more than the screen, the last registered visible right-hand dock is tabbed
+        with the image list, which frees its column. A window the user (or a test) sized larger than its
         minimum is left alone: only a size forced by the docks is undone."""
         window = self.window
         screen = window.screen()
@@ -140,14 +141,25 @@ class DockManager(QObject):
         inner_w, inner_h = room.width() - margins[0], room.height() - margins[1]
         hint = window.minimumSizeHint()
         over_w, over_h = window.width() > inner_w, window.height() > inner_h
+        if not (over_w or over_h):
+            self._pushed = False
+            return False
         forced = ((over_w and window.width() <= hint.width() + 2)
                   or (over_h and window.height() <= hint.height() + 2))
-        if not (forced or (window.isMaximized() and (over_w or over_h))):
+        if not (forced or self._pushed or window.isMaximized()):
             return False
-        if hint.width() > inner_w or hint.height() > inner_h:
-            self._make_room()
+        self._pushed = True  # until it fits again: the minimum shrinks only after a relayout
+        if (hint.width() > inner_w or hint.height() > inner_h) and self._make_room():
+            self.schedule_check()  # size it once the layout has its new minimum
+            return True
         if window.isMaximized():
-            window.setGeometry(room.adjusted(0, 0, -margins[0], -margins[1]))
+            state = window.windowState()
+            frame, inner = window.frameGeometry(), window.geometry()
+            window.setGeometry(room.adjusted(inner.left() - frame.left(),
+                                             inner.top() - frame.top(),
+                                             inner.right() - frame.right(),
+                                             inner.bottom() - frame.bottom()))
+            window.setWindowState(state | Qt.WindowState.WindowMaximized)
             return True
         window.resize(min(window.width(), inner_w), min(window.height(), inner_h))
         frame = window.frameGeometry()
@@ -156,16 +168,21 @@ class DockManager(QObject):
         return True
 
     def _make_room(self) -> bool:
-        training = next((s.dock for s in self.specs if s.area ==
-                         Qt.DockWidgetArea.BottomDockWidgetArea), None)
+        """Tab the last registered visible right or bottom dock with the image list: both
+        are lists beside the image, and a tab there frees a column without making the window
+        taller (tabbed under Training, the Queue's height made it taller instead)."""
+        host = next((s.dock for s in self.specs
+                     if s.area == Qt.DockWidgetArea.LeftDockWidgetArea), None)
+        if host is None or not host.isVisible():
+            return False
         for spec in reversed(self.specs):
             dock = spec.dock
-            if dock is training or training is None or not dock.isVisible() or \
-                    dock.isFloating() or spec.area == Qt.DockWidgetArea.LeftDockWidgetArea:
+            if dock is host or not dock.isVisible() or dock.isFloating() or \
+                    self.window.dockWidgetArea(dock) != Qt.DockWidgetArea.RightDockWidgetArea:
                 continue
             log.info("no room for %s beside the other panels: tabbed with %s",
-                     dock.objectName(), training.objectName())
-            self.window.tabifyDockWidget(training, dock)
+                     dock.objectName(), host.objectName())
+            self.window.tabifyDockWidget(host, dock)
             dock.raise_()
             return True
         return False
