@@ -205,7 +205,10 @@ class MainWindow(QMainWindow):
         screen = self.screen().availableGeometry() if self.screen() is not None else None
         width = min(1800, int(screen.width() * 0.92)) if screen is not None else 1440
         height = min(1100, int(screen.height() * 0.92)) if screen is not None else 900
-        self.resize(max(width, 1024), max(height, 680))
+        size = [max(width, 1024), max(height, 680)]
+        if screen is not None:  # a small screen: never larger than its available area
+            size = [min(size[0], screen.width() - 8), min(size[1], screen.height() - 40)]
+        self.resize(*size)
         self._default_docks = True
         self._training_sized = False
         self._layout_restored = False
