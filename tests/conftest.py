@@ -126,7 +126,8 @@ def nuclei_project(_demo_templates: dict[str, Path], tmp_path: Path) -> Iterator
 
 @pytest.fixture
 def fashion_project(_demo_templates: dict[str, Path], tmp_path: Path) -> Iterator[Project]:
-    """The 240-image fashion-tags demo (multilabel, 10 tags, all labelled), opened for writing."""
+    """The 240-image fashion-tags demo (multilabel, 10 tags, 160 tagged, every third mosaic
+    not), opened for writing."""
     project = _demo_copy(_demo_templates, "multilabel", tmp_path / "fashion")
     yield project
     project.close()

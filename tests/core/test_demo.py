@@ -38,10 +38,18 @@ def test_nuclei_demo_contents(nuclei_project: Project) -> None:
 def test_fashion_demo_contents(fashion_project: Project) -> None:
     assert fashion_project.task is Task.MULTILABEL
     assert len(fashion_project.classes) == 10
-    assert len(fashion_project.labelled_names()) == 240
-    assert fashion_project.tags("fm_1_0001.png") == ["coat", "dress", "sneaker"]
+    names = fashion_project.image_names()
+    assert len(names) == 240
+    # A third starts untagged (as the nuclei demo leaves slices unlabelled): work to do.
+    statuses = fashion_project.statuses()
+    untagged = sorted(n for n, s in statuses.items() if s == Status.UNLABELLED)
+    assert untagged == demo.fashion_untagged(names) and len(untagged) == 80
+    assert len(fashion_project.labelled_names()) == 160
+    assert fashion_project.tags("fm_1_0000.png") == ["boot", "pullover"]
+    assert "fm_1_0001.png" in untagged and fashion_project.tags("fm_1_0001.png") == []
+    assert fashion_project.start_image == untagged[0]
     train, valid = fashion_project.split()
-    assert len(valid) == 48 and len(train) == 192
+    assert len(valid) == 32 and len(train) == 128
 
 
 def test_demo_is_reused_and_never_overwrites(tmp_path: Path) -> None:
@@ -56,6 +64,26 @@ def test_demo_is_reused_and_never_overwrites(tmp_path: Path) -> None:
     with pytest.raises(ProjectError, match="not empty"):
         create_demo(tmp_path / "other")
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize("task", ["segmentation", "multilabel"])
+def test_a_demo_the_user_worked_in_is_still_the_demo(tmp_path: Path, task: str) -> None:
+    from PIL import Image
+
+    path = create_demo(tmp_path / "d", task)
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    Image.new("RGB", (64, 64), (20, 20, 20)).save(extra / "my_own.png")
+    with Project.open(path) as project:  # the user imports an image and labels one
+        project.add_images([extra / "my_own.png"])
+        first = project.labelled_names()[0]
+        if task == "multilabel":
+            project.set_tags("my_own.png", [project.classes[0]])
+        project.set_status(first, Status.REVIEWED)
+    assert create_demo(tmp_path / "d", task) == path  # opened, not refused
+    with Project.open(path, readonly=True) as project:
+        assert "my_own.png" in project.image_names()
+        assert project.status(first) == Status.REVIEWED
 
 
 def test_default_location_is_the_user_data_folder(tmp_path: Path,

@@ -308,3 +308,20 @@ def test_failed_tag_writes_change_neither_labels_csv_nor_memory(
     monkeypatch.delenv("WORKBENCH_FAULT")
     assert tag_project.tags(name) == tags and tag_project.labels_csv.read_bytes() == before
     assert tag_project.status(name) is Status.LABELLED
+
+
+def test_in_progress_until_marked_done(seg_project):
+    """The done step: an image started in the window stays "in progress" (N visits it) until
+    it is marked Reviewed; clearing its label ends it too."""
+    name, other = seg_project.image_names()[:2]
+    assert seg_project.in_progress() == set()
+    seg_project.set_in_progress(name)
+    assert seg_project.in_progress() == {name}
+    assert seg_project.status(name) is Status.LABELLED  # still trains, still counts
+    seg_project.set_status(name, Status.REVIEWED)  # done
+    assert seg_project.in_progress() == set()
+    seg_project.set_in_progress(other)
+    seg_project.clear_label(other)
+    assert seg_project.in_progress() == set()
+    seg_project.set_in_progress(other)  # marked, but with no label it is plain unlabelled
+    assert seg_project.in_progress() == set()

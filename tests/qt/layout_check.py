@@ -15,9 +15,11 @@ from PySide6.QtWidgets import (
     QAbstractScrollArea,
     QAbstractSpinBox,
     QComboBox,
+    QDockWidget,
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMainWindow,
     QScrollBar,
     QSizePolicy,
     QStyle,
@@ -118,10 +120,14 @@ def _text_cut(widget: QWidget) -> str | None:
 def _skipped(widget: QWidget) -> bool:
     parent = widget.parentWidget()
     # Parts of composite widgets are placed by their owner, not by a layout (the main
-    # window's dock separators overlap the window's edge by a pixel or two by design).
+    # window's dock separators overlap the window's edge by a pixel or two by design). A dock
+    # behind another one's tab is parked outside the window by Qt, not hidden.
     return (isinstance(widget, QScrollBar | QHeaderView)
             or isinstance(parent, QAbstractSpinBox)
-            or widget.objectName().startswith(("qt_scrollarea_", "qt_qmainwindow_")))
+            or widget.objectName().startswith(("qt_scrollarea_", "qt_qmainwindow_"))
+            or (isinstance(widget, QDockWidget) and isinstance(parent, QMainWindow)
+                and bool(parent.tabifiedDockWidgets(widget))
+                and widget.visibleRegion().isEmpty()))
 
 
 def layout_problems(root: QWidget) -> list[str]:

@@ -164,10 +164,34 @@ def test_annotation_toolbar_drops_text_step_by_step(qtbot, seg_project):
     workspace = AnnotationWorkspace(seg_project)
     qtbot.addWidget(workspace)
     bar = workspace.toolbar
-    for width, level in ((1200, 0), (700, 1), (450, 2)):
+    for width, level in ((1200, 0), (800, 1), (450, 2)):  # Auto contrast keeps its text at 1
         workspace.resize(width, 600)
         workspace.show()
         qtbot.waitUntil(lambda level=level: bar.level == level, timeout=3000)
         assert bar.sizeHint().width() <= width or level == 2
     reviewed = workspace.actions_by_id["reviewed"]
     assert reviewed.toolTip().endswith("(R)")  # icon-only buttons still name their key
+
+
+def test_narrow_training_panel_shows_settings_or_tabs_never_squeezes_both(qtbot, seg_project):
+    from workbench.qt.training import TrainingPanel
+
+    panel = TrainingPanel(seg_project)
+    qtbot.addWidget(panel)
+    panel.resize(1100, 400)
+    panel.show()
+    body, section = panel.body, panel.settings_section
+    qtbot.waitUntil(lambda: section.isVisible() and panel.tabs.isVisible(), timeout=3000)
+    # its minimum is the wider of the two, not their sum: a refit beside the Queue fits
+    assert body.minimumSizeHint().width() < section.width() + panel.tabs.minimumSizeHint().width()
+    panel.resize(body.needed_beside() - 60, 400)
+    qtbot.waitUntil(lambda: body.narrow, timeout=3000)
+    assert panel.tabs.isVisible() and not section.isVisible()
+    assert not panel.settings_button.isChecked()
+    panel.settings_button.click()
+    assert section.isVisible() and not panel.tabs.isVisible()
+    body.show_tabs()  # what starting a job does: the plots come into view
+    assert panel.tabs.isVisible() and not section.isVisible()
+    panel.resize(1100, 400)
+    qtbot.waitUntil(lambda: not body.narrow, timeout=3000)
+    assert section.isVisible() and panel.tabs.isVisible()  # the wide choice is kept

@@ -56,7 +56,8 @@ def test_training_brush_and_class_come_back_after_reopening(qtbot, seg_project, 
     panel.stages.unfreeze_epochs.setValue(5)
     window.close()
     saved = json.loads((root / PREFS_NAME).read_text())
-    assert saved["annotation"] == {"brush_size": 37, "label": 1}
+    assert saved["annotation"] == {"brush_size": 37, "label": 1, "tolerance": 45,
+                                   "hidden": []}
 
     again = _open(qtbot, root, tmp_path, "two.ini")
     try:
@@ -127,3 +128,30 @@ def test_damaged_prefs_file_is_ignored_and_readonly_is_never_written(tmp_path):
     viewer.update("annotation", {"brush_size": 9})
     assert viewer.save() is False
     assert ProjectPrefs(tmp_path).section("annotation") == {"brush_size": 5}
+
+
+def test_display_levels_hidden_classes_and_tolerance_come_back(qtbot, seg_project, tmp_path):
+    from workbench.core.display import Levels
+
+    root = seg_project.root
+    name = seg_project.image_names()[0]
+    seg_project.close()
+    window = _open_light(qtbot, root)
+    window.show()
+    qtbot.waitUntil(lambda: window.workspace.current_name == name, timeout=3000)
+    ws = window.workspace
+    ws.display.set_auto(False)
+    ws.display.set_levels(Levels(10, 90, 1.5), "image")
+    ws.display.set_levels(Levels(0, 200), "project")
+    ws.state.set_class_visible(1, False)
+    ws.state.set_tolerance(70)
+    window.close()
+    again = _open_light(qtbot, root)
+    again.show()
+    qtbot.waitUntil(lambda: again.workspace.current_name == name, timeout=3000)
+    display, state = again.workspace.display, again.workspace.state
+    assert display.auto is False and display.project_levels == Levels(0, 200)
+    assert display.image_levels == {name: Levels(10, 90, 1.5)}
+    assert again.workspace.canvas.levels == Levels(10, 90, 1.5)  # this image's own levels
+    assert state.hidden == frozenset({1}) and state.tolerance == 70
+    again.close()

@@ -1,6 +1,8 @@
 """The window at 1366x768 and 1920x1080 with the Training dock open: the image keeps at least
 half of the width and no control is clipped, in every tab of the training panel, with a run in
-the history, LR finder suggestions and a stage marker on the plots."""
+the history, LR finder suggestions and a stage marker on the plots. With the Queue open too
+(also through a refit and a restored layout, maximised or not) the window stays inside the
+screen and nothing is clipped."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from PySide6.QtCore import QSettings
@@ -18,6 +21,7 @@ from workbench.app import create_main_window
 from workbench.core.project import Project
 
 from .layout_check import layout_problems
+from .screen_probe import inside, run_probe
 
 SIZES = [(1366, 768), (1920, 1080)]
 RUN_CONFIG = {"arch": "resnet34", "size": 128, "resize": [128, 256], "lrs": [2.0e-5, 2.0e-3],
@@ -122,3 +126,81 @@ def test_legends_are_below_the_plots_not_on_the_data(qtbot, seg_project, setting
         assert panel.findChild(QPushButton, "savePlotsButton").isVisible()
     finally:
         window.close()
+
+
+@pytest.mark.parametrize("maximised", [True, False], ids=["maximised", "normal"])
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_queue_and_training_together_stay_on_the_screen(tmp_path, seg_project, size, maximised):
+    """Queue and Training opened together, then a refit (Training raised for its plots, the
+    Queue with its before / after table), then the window reopened on that saved layout: the
+    window never grows past the screen, nothing is clipped, the Refit button and the table
+    are on the screen. Each screen size runs in its own process (tests/qt/screen_probe.py)."""
+    root = Path(seg_project.root)
+    seg_project.close()
+    report = run_probe(tmp_path, root, size, ["show:training", "show:queue", "check:docks",
+                                              "settings", "check:settings", "settings",
+                                              "refit", "check:refit", "reopen"],
+                       maximised=maximised)
+    for check in [*report["checks"], report]:
+        where = f"{check['label']}: {check['frame']} on {check['screen']}"
+        assert inside(check["screen"], check["frame"]), where
+        for key in ("training", "queue"):
+            dock = check["docks"][key]
+            assert dock["visible"] and not dock["floating"], (where, key, dock)
+            assert inside(check["screen"], dock["global"]), (where, key, dock)
+        assert check["docks"]["queue"]["area"] == "RightDockWidgetArea", where
+        button = check["refit"]["button"]
+        assert button[4] and inside(check["screen"], button[:4]), (where, button)
+        assert check["problems"] == [], where + "\n" + "\n".join(check["problems"])
+        assert check["under_file_menu_is_menu_bar"], (where, check["under_file_menu"])
+    after_refit = report["checks"][2]
+    table = after_refit["refit"]["table"]  # shown by the refit (not kept across a reopen)
+    assert table[4] and inside(after_refit["screen"], table[:4]), table
+
+
+def fake_mistakes(count: int = 24):
+    """A scored run as the Mistakes view receives it: label | prediction | errors tiles."""
+    import numpy as np
+
+    tile = np.full((96, 96, 3), 120, np.uint8)
+    items = [SimpleNamespace(image=f"img_{i:02d}.png", loss=1.0 - i / 50, dice=0.5, probs=None,
+                             missed=[], extra=[]) for i in range(count)]
+    interp = SimpleNamespace(run="20261129-210630-12", task="segmentation", items=items,
+                             most_confused=[{"actual": "shape", "predicted": "background",
+                                             "pixels": 1204}])
+    return SimpleNamespace(interp=interp, cells=[[(tile, c) for c in ("label", "prediction",
+                                                                      "errors")]] * count,
+                           cached=False)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_mistakes_list_shows_at_least_four_rows(qtbot, seg_project, settings, size):
+    window = open_with_training(qtbot, seg_project, settings, size)
+    try:
+        view = window.loop.mistakes
+        window.training_panel.tabs.setCurrentWidget(view)
+        view.show_result(fake_mistakes())
+        table = view.table
+
+        def whole_rows() -> int:
+            height = table.viewport().height()
+            return sum(1 for r in range(table.rowCount()) if 0 <= table.rowViewportPosition(r)
+                       and table.rowViewportPosition(r) + table.rowHeight(r) <= height)
+
+        qtbot.wait(50)
+        assert whole_rows() >= 4, (whole_rows(), table.viewport().height())
+        assert view.table.iconSize().height() >= 32  # still a picture, not a dot
+        assert layout_problems(window) == []
+    finally:
+        window.close()
+
+
+def test_default_1920_window_shows_every_annotation_control(tmp_path, seg_project):
+    """The window as it first opens on a 1920x1080 screen (not maximised, Training shown):
+    "From prediction" and the Label / Prediction / Errors buttons were cut off below."""
+    root = Path(seg_project.root)
+    seg_project.close()
+    report = run_probe(tmp_path, root, (1920, 1080), [], maximised=False)
+    side = report["side_panel"]
+    assert side["training_visible"]
+    assert side["cut"] == [] and side["scroll_max"] == 0, side

@@ -16,7 +16,7 @@ from workbench.core.manifest import SplitRule, Task
 from workbench.core.project import Project
 from workbench.core.runs import require_model
 
-DATA_FORMATS = ("masks", "palette", "csv")
+DATA_FORMATS = ("masks", "palette", "coco", "csv")
 MODEL_FORMATS = ("onnx", "torchscript")
 
 
@@ -142,12 +142,15 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def _register_export(subparsers: Any) -> None:
     p = subparsers.add_parser(
-        "export", help="export labels (masks, palette, csv) or a trained model (onnx, torchscript)",
-        description="Export index masks, colour-palette masks or labels.csv; or a trained model "
-                    "of run --run as ONNX / TorchScript.")
+        "export",
+        help="export labels (masks, palette, coco, csv) or a trained model (onnx, torchscript)",
+        description="Export index masks, colour-palette masks, COCO-style instances (each "
+                    "connected region of a class one object, instances.json) or labels.csv; "
+                    "or a trained model of run --run as ONNX / TorchScript.")
     p.add_argument("project", type=Path)
     p.add_argument("--format", required=True, choices=DATA_FORMATS + MODEL_FORMATS)
-    p.add_argument("--out", type=Path, required=True, help="output folder (or file for csv/models)")
+    p.add_argument("--out", type=Path, required=True,
+                   help="output folder (or file for csv, coco and models)")
     p.add_argument("--run", help="training run id (model formats; default: the current model)")
     p.set_defaults(func=cmd_export)
 
@@ -167,6 +170,8 @@ def cmd_export(args: argparse.Namespace) -> int:
             written = exporters.export_masks(project, args.out)
         elif args.format == "palette":
             written = exporters.export_palette(project, args.out)
+        elif args.format == "coco":
+            written = [exporters.export_coco(project, args.out)]
         else:
             written = [exporters.export_csv(project, args.out)]
     print(f"Exported {len(written)} file(s) to {args.out}")

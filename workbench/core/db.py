@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS queue (
     position REAL);
 CREATE TABLE IF NOT EXISTS uncertainty (
     name TEXT PRIMARY KEY, run_id TEXT NOT NULL, score REAL NOT NULL, scored_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS in_progress (name TEXT PRIMARY KEY, since REAL NOT NULL);
 """
 # Columns added after schema 1; a project made by an older version gains them on open.
 _ADDED_COLUMNS = {
@@ -57,7 +58,7 @@ RUN_FIELDS = frozenset(
 RUN_STATUSES = frozenset(s.value for s in RunStatus)
 _JSON_RUN_FIELDS = ("history", "queue_items", "guard")
 IMAGE_STATUSES = frozenset(s.value for s in Status)
-TABLES = ("image_status", "runs", "queue", "uncertainty")
+TABLES = ("image_status", "in_progress", "runs", "queue", "uncertainty")
 REPAIR_HINT = "Run `workbench repair {root}` to rebuild it from the project's files."
 _DAMAGE_CODES = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
 
@@ -130,6 +131,10 @@ def row_problem(table: str, row: dict[str, Any]) -> str | None:
         if row.get("score") is not None and not isinstance(row["score"], (int, float)):
             return f"queue item {row['id']} has score {row['score']!r}"
         return _json_problem(row.get("change"), dict, f"the change of queue item {row['id']}")
+    if table == "in_progress":
+        if not isinstance(row.get("name"), str) or not isinstance(row.get("since"), (int, float)):
+            return "an in-progress mark has no image name or time"
+        return None
     if table == "uncertainty":
         if not isinstance(row.get("name"), str) or not isinstance(row.get("score"), (int, float)):
             return "an uncertainty score is not a number"
@@ -311,6 +316,19 @@ class ProjectDB:
     def delete_statuses(self, names: Iterable[str]) -> None:
         with self.write() as con:
             con.executemany("DELETE FROM image_status WHERE name = ?", [(n,) for n in names])
+
+    # -- images started in the window and not yet marked done --------------------------------
+    def in_progress(self) -> set[str]:
+        return {r["name"] for r in self.query("SELECT name FROM in_progress")}
+
+    def set_in_progress(self, names: Iterable[str], on: bool) -> None:
+        now = time.time()
+        with self.write() as con:
+            if on:
+                con.executemany("INSERT OR IGNORE INTO in_progress VALUES (?, ?)",
+                                [(n, now) for n in names])
+            else:
+                con.executemany("DELETE FROM in_progress WHERE name = ?", [(n,) for n in names])
 
     # -- meta ---------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:

@@ -6,11 +6,17 @@ set and report a flattering score. The demo therefore validates on a contiguous 
 12 slices. Every third slice (z01, z04, ..., 20 in all) is left unlabelled, so there is work for
 "Next unlabelled" and for starting from a model's prediction; their masks stay in
 ``workbench/resources/demo/nuclei/masks`` (tests compare against them) but are not imported.
-``fashion-tags`` (multilabel): 240 labelled mosaics with a random 20 % split.
+``fashion-tags`` (multilabel): 240 mosaics with a random 20 % split; every third one (80)
+starts untagged, so there is something to tag. Their tags stay in the bundled
+``labels.csv`` (tests compare against them) but are not imported.
+
+A demo the user has worked in (labelled, reviewed, imported more images) is still the demo:
+``create_demo`` opens it. Only a folder holding a different project is refused.
 """
 
 from __future__ import annotations
 
+import csv
 import logging
 import os
 import shutil
@@ -33,6 +39,7 @@ NUCLEI_VALID_SLICES = 12
 NUCLEI_START = "nuclei_z30.png"  # the stack's first slices are nearly empty noise
 _SOURCES = {Task.SEGMENTATION: "nuclei", Task.MULTILABEL: "fashion-tags"}
 NUCLEI_UNLABELLED_EVERY = 3  # slices 1, 4, 7, ... of every 3 start unlabelled
+FASHION_UNTAGGED_EVERY = 3  # mosaics 1, 4, 7, ... start untagged
 _COLORS = {"background": BACKGROUND_COLOR, "nucleus": (255, 64, 160)}
 
 
@@ -50,14 +57,16 @@ def source_dir(task: Task | str) -> Path:
     return src
 
 
-def _expected_images(task: Task) -> int:
-    return sum(1 for p in (source_dir(task) / "images").iterdir() if p.suffix == ".png")
+def _demo_images(task: Task) -> set[str]:
+    return {p.name for p in (source_dir(task) / "images").iterdir() if p.suffix == ".png"}
 
 
 def _is_valid_demo(dest: Path, task: Task) -> bool:
+    """The demo of ``task``, as made or as the user has since worked in it: same task and
+    every bundled image still there (added images, labels and runs do not matter)."""
     try:
         with Project.open(dest, readonly=True) as project:
-            return project.task is task and len(project.image_names()) == _expected_images(task)
+            return project.task is task and _demo_images(task) <= set(project.image_names())
     except WorkbenchError as exc:
         log.warning("existing demo at %s is not usable: %s", dest, exc)
         return False
@@ -88,11 +97,30 @@ def _build_nuclei(root: Path) -> None:
         raise ProjectError(f"Demo data in {src} is damaged:\n{report.summary()}")
 
 
+def fashion_untagged(names: list[str]) -> list[str]:
+    """The demo mosaics that start without tags: every third one, from the second on."""
+    return sorted(names)[1::FASHION_UNTAGGED_EVERY]
+
+
 def _build_fashion(root: Path) -> None:
     src = source_dir(Task.MULTILABEL)
-    with Project.create(root, name="Fashion tags (demo)", task=Task.MULTILABEL, classes=[],
-                        split=SplitRule(kind="random", valid_pct=0.2, seed=42)) as project:
-        report = import_csv(project, src / "images", src / "labels.csv")
+    untagged = {Path(n).stem for n in fashion_untagged(sorted(_demo_images(Task.MULTILABEL)))}
+    with open(src / "labels.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    with tempfile.TemporaryDirectory(prefix=".demo-tags.", dir=root.parent) as tags:
+        labels = Path(tags) / "labels.csv"
+        with open(labels, "w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle).writerows([rows[0], *(r for r in rows[1:]
+                                                     if Path(r[0]).stem not in untagged)])
+        # Every tag of the bundled file, also those only the untagged mosaics carry.
+        vocabulary = sorted({t for r in rows[1:] for t in r[1].split()})
+        with Project.create(root, name="Fashion tags (demo)", task=Task.MULTILABEL,
+                            classes=vocabulary, split=SplitRule(kind="random", valid_pct=0.2,
+                                                                seed=42)) as project:
+            report = import_csv(project, src / "images", labels)
+            first = next((n for n in project.image_names() if Path(n).stem in untagged), None)
+            if first is not None:
+                project.set_start_image(first)
     if report.skipped or report.error:
         raise ProjectError(f"Demo data in {src} is damaged:\n{report.summary()}")
 

@@ -1,17 +1,25 @@
-"""Exporting labels for other tools: index masks, colour-palette masks, labels.csv."""
+"""Exporting labels for other tools: index masks, colour-palette masks, COCO-style instances
+(connected regions, see workbench.core.instances), labels.csv."""
 
 from __future__ import annotations
 
 import io
+import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from workbench.core.atomic import atomic_copy, atomic_write_bytes, translate_os_error
+from workbench.core.atomic import (
+    atomic_copy,
+    atomic_write_bytes,
+    atomic_write_text,
+    translate_os_error,
+)
 from workbench.core.errors import ProjectError
 from workbench.core.imageio import UNLABELLED_VALUE
+from workbench.core.instances import coco_instances
 from workbench.core.labels import stem_of, write_labels_csv
 from workbench.core.manifest import Task
 
@@ -86,4 +94,20 @@ def export_csv(project: Project, out: str | os.PathLike[str]) -> Path:
         _out_dir(dest.parent)
     labels = {stem_of(n): project.tags(n) for n in project.labelled_names()}
     write_labels_csv(dest, labels)
+    return dest
+
+
+COCO_NAME = "instances.json"
+
+
+def export_coco(project: Project, out: str | os.PathLike[str]) -> Path:
+    """Write a COCO-style instance file (each connected region of each object class one
+    annotation, RLE outlines) to ``out``: a folder (``instances.json`` in it) or a .json
+    path. Next to the PNG masks of :func:`export_masks` it gives separate objects."""
+    _need(project, Task.SEGMENTATION, "instances")
+    out = Path(out)
+    dest = out if out.suffix.lower() == ".json" else _out_dir(out) / COCO_NAME
+    if dest.parent != out:
+        _out_dir(dest.parent)
+    atomic_write_text(dest, json.dumps(coco_instances(project), separators=(",", ":")))
     return dest

@@ -87,13 +87,18 @@ class SplitRule:
         )
 
 
+def is_background(name: str) -> bool:
+    """Whether a class name means "the rest" (background, bg, void, ...)."""
+    return name.strip().lower() in _BACKGROUND_NAMES
+
+
 def default_colors(classes: list[str]) -> list[Color]:
     """One colour per class, each visible on dark and light images; background-like names get
     :data:`BACKGROUND_COLOR`, the others the palette in order."""
     colors: list[Color] = []
     k = 0
     for name in classes:
-        if name.strip().lower() in _BACKGROUND_NAMES:
+        if is_background(name):
             colors.append(BACKGROUND_COLOR)
         else:
             colors.append(_PALETTE[k % len(_PALETTE)])

@@ -346,6 +346,22 @@ class Project:
                 raise LabelError(f"Cannot mark {name} as {status.value}: it has no mask yet.")
             self.set_many_tags({name: []})  # "labelled, carries none of the tags"
         self.db.set_statuses({name: status.value})
+        if status is not Status.LABELLED:  # reviewed is the done step; unlabelled has no work
+            self.db.set_in_progress([name], False)
+
+    # -- the done step ---------------------------------------------------------------------
+    def in_progress(self) -> set[str]:
+        """Labelled images someone started in the window and has not marked done (Reviewed)
+        yet: "Next to do" (N) visits them as well as the unlabelled ones, so one stray stroke
+        does not hide an image from N."""
+        marked = self.db.in_progress()
+        names = set(self.image_names()) if marked else set()
+        return {n for n in marked if n in names and self.has_label(n)}
+
+    def set_in_progress(self, name: str, on: bool = True) -> None:
+        self._check_writable()
+        self._check_name(name)
+        self.db.set_in_progress([name], on)
 
     def _mark_labelled(self, names: Iterable[str]) -> None:
         rows = self.db.statuses()
@@ -377,6 +393,7 @@ class Project:
             self._labels = labels
         else:
             self.db.delete_statuses([name])
+        self.db.set_in_progress([name], False)
 
     # -- segmentation ----------------------------------------------------------------------
     def mask_path(self, name: str) -> Path:

@@ -25,7 +25,8 @@ from workbench.core.manifest import Manifest, Status
 log = logging.getLogger(__name__)
 
 DB_NAME = "workbench.db"
-_WHAT = {"image_status": "image statuses", "runs": "training runs", "queue": "queue items",
+_WHAT = {"image_status": "image statuses", "in_progress": "in-progress marks",
+         "runs": "training runs", "queue": "queue items",
          "uncertainty": "uncertainty scores"}
 
 

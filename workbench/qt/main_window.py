@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
-    QDockWidget,
     QLabel,
     QMainWindow,
     QMenu,
@@ -23,10 +22,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.core.errors import WorkbenchError
 from workbench.core.project import Project, Status
 from workbench.qt.browser import ImageBrowser
 from workbench.qt.class_progress import ClassProgress
+from workbench.qt.dialogs.export import ExportMenu
 from workbench.qt.dialogs.recent import RecentProjects
+from workbench.qt.docks import DockManager
 from workbench.qt.prediction_offer import PredictionOffer
 from workbench.qt.theme import icon
 
@@ -70,14 +72,17 @@ class MainWindow(QMainWindow):
                             | QMainWindow.DockOption.AllowTabbedDocks)
         self.browser = ImageBrowser.for_project(project)
         self.setCentralWidget(workspace)
-        self.images_dock = self._add_dock("Images", "imagesDock", self.browser,
+        self._build_menus()
+        self.images_dock = self.docks.add("Images", "imagesDock", self.browser,
                                           Qt.DockWidgetArea.LeftDockWidgetArea)
         # The image list keeps the window's full height; the training dock spans the rest.
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.training_dock = (self._add_dock("Training", "trainingDock", training_panel,
-                                             Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.training_dock = (self.docks.add("Training", "trainingDock", training_panel,
+                                             Qt.DockWidgetArea.BottomDockWidgetArea,
+                                             shown=self._training_shown_by_default)
                               if training_panel is not None else None)
+        self.docks.on_reset = self._size_docks
         self._build_status_bar()
         self._build_actions()
         self._wire()
@@ -86,17 +91,6 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, self._open_first_image)
 
     # -- construction ------------------------------------------------------------------------
-    def _add_dock(self, title: str, name: str, widget: QWidget,
-                  area: Qt.DockWidgetArea) -> QDockWidget:
-        dock = QDockWidget(title, self)
-        dock.setObjectName(name)
-        dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetClosable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
-        self.addDockWidget(area, dock)
-        return dock
-
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
         self.project_label = QLabel(f"{self.project.name} · {self.project.task.value}")
@@ -121,6 +115,15 @@ class MainWindow(QMainWindow):
         action.triggered.connect(lambda _checked=False: slot())
         return action
 
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        self.file_menu = bar.addMenu("&File")
+        self.go_menu = bar.addMenu("&Go")
+        self.view_menu = bar.addMenu("&View")
+        self.view_menu.setObjectName("viewMenu")
+        self.help_menu = bar.addMenu("&Help")
+        self.docks = DockManager(self, self.view_menu)
+
     def _build_actions(self) -> None:
         self.new_action = self._action("&New Project…", self.newProjectRequested.emit,
                                        "project-new", QKeySequence.StandardKey.New)
@@ -133,23 +136,20 @@ class MainWindow(QMainWindow):
         quit_action = self._action("&Quit", self.close, None, QKeySequence.StandardKey.Quit)
         self.recent_menu = QMenu("Open &Recent", self)
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        file_menu = self.menuBar().addMenu("&File")
+        file_menu = self.file_menu
+        self.export_menu = ExportMenu(self, file_menu)  # the same exporters as the CLI
         for item in (self.new_action, self.open_action, self.recent_menu, None,
-                     self.import_action, None, quit_action):
+                     self.import_action, self.export_menu.menu, None, quit_action):
             _add(file_menu, item)
         # Navigation keys belong to the workspace (PgUp/PgDown, A/D, N); the menu shows them.
-        go_menu = self.menuBar().addMenu("&Go")
+        go_menu = self.go_menu
         for text, direction, name in (("Previous Image\tPgUp", "prev", "go-prev"),
                                       ("Next Image\tPgDown", "next", "go-next"),
-                                      ("Next Unlabelled\tN", "next_unlabelled", "next-unlabelled")):
+                                      ("Next to Do\tN", "next_unlabelled", "next-unlabelled")):
             go_menu.addAction(self._action(text, lambda d=direction: self.navigate(d), name))
-        view_menu = self.menuBar().addMenu("&View")
-        view_menu.addAction(self.images_dock.toggleViewAction())
         if self.training_dock is not None:
             self.training_dock.toggleViewAction().setIcon(icon("training"))
-            view_menu.addAction(self.training_dock.toggleViewAction())
-        help_menu = self.menuBar().addMenu("&Help")
-        help_menu.addAction(self._action("&About Workbench", self._about))
+        self.help_menu.addAction(self._action("&About Workbench", self._about))
         self._build_toolbar()
 
     def _build_toolbar(self) -> None:
@@ -166,6 +166,7 @@ class MainWindow(QMainWindow):
         self.toolbar = toolbar
 
     def _wire(self) -> None:
+        self.browser.set_in_progress(self.project.in_progress())
         self.browser.currentImageChanged.connect(self._on_current_image)
         self.browser.filterChanged.connect(lambda _mode: self.update_progress())
         ws = self.workspace
@@ -187,31 +188,55 @@ class MainWindow(QMainWindow):
         screen = self.screen().availableGeometry() if self.screen() is not None else None
         width = min(1800, int(screen.width() * 0.92)) if screen is not None else 1440
         height = min(1100, int(screen.height() * 0.92)) if screen is not None else 900
-        self.resize(max(width, 1024), max(height, 680))
+        size = [max(width, 1024), max(height, 680)]
+        if screen is not None:  # a small screen: never larger than its available area
+            size = [min(size[0], screen.width() - 8), min(size[1], screen.height() - 40)]
+        self.resize(*size)
         self._default_docks = True
         self._training_sized = False
+        self._layout_restored = False
         if self.settings is not None:
             geometry = self.settings.value("mainWindow/geometry")
-            state = self.settings.value("mainWindow/state")
             if isinstance(geometry, QByteArray):
                 self.restoreGeometry(geometry)
-            if isinstance(state, QByteArray):
-                self._default_docks = not self.restoreState(state, LAYOUT_VERSION)
-                self._training_sized = not self._default_docks
         if self.training_dock is not None:
             self.training_dock.visibilityChanged.connect(self._on_training_visibility)
 
+    def restore_layout(self) -> bool:
+        """Restore the saved dock layout once, after every dock exists (the corrections loop
+        adds its own after the window is built). Restoring earlier left those docks out of
+        the layout Qt re-applies when a maximised window gets its size: drawn at the window's
+        top-left, over the menus. True if a saved layout was restored."""
+        if self._layout_restored:
+            return not self._default_docks
+        self._layout_restored = True
+        state = self.settings.value("mainWindow/state") if self.settings is not None else None
+        if isinstance(state, QByteArray):
+            self._default_docks = not self.restoreState(state, LAYOUT_VERSION)
+            self._training_sized = not self._default_docks
+        self.docks.schedule_check()
+        return not self._default_docks
+
+    def _training_shown_by_default(self) -> bool:
+        return self.height() >= TRAINING_DOCK_MIN_HEIGHT
+
     def showEvent(self, event: QShowEvent) -> None:
+        self.restore_layout()
         super().showEvent(event)
         if self._default_docks:  # dock sizes only stick once the window has its real size
             self._default_docks = False
             QTimer.singleShot(0, self._size_docks)
 
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        # A maximised window re-applies the restored layout when it gets its size.
+        self.docks.schedule_check()
+
     def _size_docks(self) -> None:
         self.resizeDocks([self.images_dock], [IMAGES_DOCK_WIDTH], Qt.Orientation.Horizontal)
         if self.training_dock is None:
             return
-        if self.height() < TRAINING_DOCK_MIN_HEIGHT:
+        if not self._training_shown_by_default():
             self.training_dock.hide()
             self._training_sized = False  # sized when the user first shows it
         else:
@@ -238,7 +263,8 @@ class MainWindow(QMainWindow):
     def navigate(self, direction: str) -> bool:
         moved = self.browser.navigate(direction)
         if not moved:
-            message = ("Every image is labelled." if direction == "next_unlabelled"
+            message = ("Every image is labelled and none is in progress."
+                       if direction == "next_unlabelled"
                        else f"No {'next' if direction == 'next' else 'previous'} image here.")
             self.statusBar().showMessage(message, 4000)
         return moved
@@ -248,8 +274,10 @@ class MainWindow(QMainWindow):
         total = sum(counts.values())
         done = counts.get("labelled", 0) + counts.get("reviewed", 0)
         pct = round(100 * done / total) if total else 0
+        started = len(self.browser.model.in_progress_names())
         self.progress_label.setText(f"{done} / {total} labelled ({pct}%) · "
-                                    f"{counts.get('reviewed', 0)} reviewed")
+                                    + (f"{started} in progress · " if started else "")
+                                    + f"{counts.get('reviewed', 0)} reviewed")
         self.progress_bar.setRange(0, max(total, 1))
         self.progress_bar.setValue(done)
 
@@ -285,6 +313,7 @@ class MainWindow(QMainWindow):
 
     def _on_status_changed(self, name: str, status: str) -> None:
         self.browser.set_status(name, status)
+        self.browser.set_in_progress(self._in_progress())
         self.class_progress.update_image(name)
         self.update_progress()
 
@@ -294,6 +323,13 @@ class MainWindow(QMainWindow):
         self.browser.set_status(name, self.project.status(name))
         self.class_progress.update_image(name)
         self.update_progress()
+
+    def _in_progress(self) -> set[str]:
+        try:
+            return self.project.in_progress()
+        except WorkbenchError as exc:  # a locked database must not break the status line
+            log.warning("could not read which images are in progress: %s", exc)
+            return self.browser.model.in_progress_names()
 
     def show_import_dialog(self) -> None:
         from workbench.qt.dialogs.import_dialog import ImportDialog  # loaded when first used
@@ -352,6 +388,7 @@ class MainWindow(QMainWindow):
             if not panel.stop_and_wait(15000):
                 log.warning("training did not stop within 15 s; closing anyway")
         self.workspace.flush()
+        self.export_menu.shutdown()  # a running export finishes before the project closes
         self.browser.shutdown()
         self.class_progress.stop()
         if self.settings is not None:

@@ -1,4 +1,5 @@
-"""Remembers, per project, the training settings, brush size, selected class and import folder.
+"""Remembers, per project, the training settings, brush size, selected class, wand tolerance,
+hidden classes, display levels (brightness / contrast) and import folder.
 
 The app builds one :class:`PrefsBinder` per main window with the project's
 :class:`~workbench.core.prefs.ProjectPrefs`. It restores the saved values into the workspace's
@@ -46,11 +47,14 @@ class PrefsBinder(QObject):
         self.state = getattr(workspace, "state", None) if getattr(
             workspace, "controller", None) is not None else None
         self.panel = panel
+        self.display = getattr(workspace, "display", None)
         self._timer = QTimer(self, singleShot=True, interval=SAVE_DELAY_MS)
         self._timer.timeout.connect(self.save)
         self._restore()
         if self.state is not None:
             self.state.changed.connect(self._timer.start)
+        if self.display is not None:
+            self.display.changed.connect(self._timer.start)
         if panel is not None:
             panel.form.configChanged.connect(self._timer.start)
             panel.stages.changed.connect(self._timer.start)
@@ -64,6 +68,14 @@ class PrefsBinder(QObject):
             label = saved.get("label")
             if isinstance(label, int) and 0 <= label < self.state.num_classes:
                 self.state.set_label(label)
+            if isinstance(saved.get("tolerance"), int):
+                self.state.set_tolerance(saved["tolerance"])
+            hidden_classes = saved.get("hidden")
+            for hidden in hidden_classes if isinstance(hidden_classes, list) else []:
+                if isinstance(hidden, int):
+                    self.state.set_class_visible(hidden, False)
+        if self.display is not None:
+            self.display.restore(self.prefs.section("display"))
         stages = self.prefs.section("training").get("stages")
         if self.panel is not None and isinstance(stages, dict):
             self._restore_stages(stages)
@@ -88,7 +100,11 @@ class PrefsBinder(QObject):
         if self.state is not None:
             label = self.state.label if not self.state.erasing else self.state.last_class
             self.prefs.update("annotation", {"brush_size": int(self.state.brush_size),
-                                             "label": int(label)})
+                                             "label": int(label),
+                                             "tolerance": int(self.state.tolerance),
+                                             "hidden": sorted(self.state.hidden)})
+        if self.display is not None:
+            self.prefs.update("display", self.display.to_prefs())
         if self.panel is not None:
             stages = asdict(self.panel.stages.settings)
             self.prefs.update("training", {

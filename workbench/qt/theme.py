@@ -44,7 +44,8 @@ DARK = Colors(window="#24272d", base="#1c1f24", alt_base="#22252b", text="#e5e7e
 THEMES = {"light": LIGHT, "dark": DARK}
 
 # Status colours are shared by the image list, the progress readout and tests.
-STATUS_COLORS = {"unlabelled": "#9aa3af", "labelled": "#2f9e62", "reviewed": "#3d7be0"}
+STATUS_COLORS = {"unlabelled": "#9aa3af", "labelled": "#2f9e62", "reviewed": "#3d7be0",
+                 "in progress": "#e0a030"}
 
 
 def current_colors() -> Colors:

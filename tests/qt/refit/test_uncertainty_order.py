@@ -32,6 +32,37 @@ def test_most_uncertain_first_and_next_unlabelled_follow_the_scores(qtbot, seg_p
     browser.shutdown()
 
 
+def test_the_order_n_follows_is_shown_under_the_filter(qtbot, seg_project):
+    """After a refit ranks the images, N jumps in uncertainty order while the filter still
+    says "All images": the label under the filter says which order N follows, and its link
+    goes back to list order."""
+    from PySide6.QtWidgets import QLabel
+
+    names = seg_project.image_names()
+    for name in (names[3], names[8]):
+        seg_project.set_status(name, Status.UNLABELLED)
+    browser = ImageBrowser.for_project(seg_project)
+    qtbot.addWidget(browser)
+    browser.resize(235, 500)
+    browser.show()
+    qtbot.waitExposed(browser)
+    order = browser.findChild(QLabel, "nOrder")
+    assert order is not None and order.isVisible()
+    assert "list order" in order.text()
+    filter_box = browser.filter_box
+    assert 0 < order.geometry().top() - filter_box.geometry().bottom() < 20  # right under it
+    browser.set_uncertainty({names[8]: 0.9, names[3]: 0.2})
+    assert browser.filter_box.currentData() == "all"
+    assert "most uncertain first" in order.text() and "use list order" in order.text()
+    browser.select(names[0])
+    assert browser.navigate("next_unlabelled") and browser.current_name() == names[8]
+    order.linkActivated.emit("list")  # the link in the label
+    assert browser.n_order == "list" and "list order" in order.text()
+    browser.select(names[0])
+    assert browser.navigate("next_unlabelled") and browser.current_name() == names[3]
+    browser.shutdown()
+
+
 def test_without_scores_next_unlabelled_keeps_list_order(qtbot, seg_project):
     names = seg_project.image_names()
     for name in (names[3], names[7]):

@@ -94,6 +94,7 @@ def test_download_button_fetches_weights_into_the_hub_cache(qtbot, seg_project, 
     monkeypatch.setattr(weights, "weights_url", lambda arch: f"{base}/{name}")
     panel = TrainingPanel(seg_project, config=TrainConfig(arch="resnet18", size=32))
     qtbot.addWidget(panel)
+    panel.resize(1100, 400)  # wide enough for the settings beside the tabs
     panel.show()
     button = panel.findChild(QPushButton, "downloadWeightsButton")
     assert button.isVisibleTo(panel)

@@ -14,6 +14,8 @@ from workbench.core.annotation.tools import (
     fill_unlabelled,
     flood_fill,
     polygon_fill,
+    wand_fill,
+    wand_intensity,
 )
 
 __all__ = [
@@ -38,4 +40,6 @@ __all__ = [
     "newest_prediction",
     "polygon_fill",
     "read_prediction",
+    "wand_fill",
+    "wand_intensity",
 ]

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from workbench.core.annotation.edit import BBox, EditGroup, MaskEdit, bbox_union, clip_bbox
 from workbench.core.errors import MaskError
+from workbench.core.instances import label_components
 
 UNLABELLED = 255
 Point = tuple[float, float]
@@ -164,23 +166,33 @@ def _row_runs(row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def connected_region(mask: np.ndarray, x: int, y: int) -> tuple[BBox, np.ndarray]:
-    """4-connected region of pixels equal to ``mask[y, x]``: (bbox, footprint in bbox).
-
-    A scanline fill over runs: it only reads the rows the region touches, one row at a time.
-    """
+    """4-connected region of pixels equal to ``mask[y, x]``: (bbox, footprint in bbox)."""
     h, w = mask.shape
     if not (0 <= x < w and 0 <= y < h):
         raise MaskError(f"fill position ({x}, {y}) is outside the {w}x{h} mask")
     target = mask[y, x]
+    return grow_region((h, w), x, y, lambda r: mask[r] == target)
+
+
+def grow_region(shape: tuple[int, int], x: int, y: int,
+                row_inside: Callable[[int], np.ndarray]) -> tuple[BBox, np.ndarray]:
+    """4-connected region around (x, y) of the pixels ``row_inside(row)`` marks True (the
+    seed must be one): (bbox, footprint in bbox).
+
+    A scanline fill over runs: it only reads the rows the region touches, one row at a time.
+    """
+    h = shape[0]
     cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def runs(r: int) -> tuple[np.ndarray, np.ndarray]:
         if r not in cache:
-            cache[r] = _row_runs(mask[r] == target)
+            cache[r] = _row_runs(np.ascontiguousarray(row_inside(r), dtype=bool))
         return cache[r]
 
     starts, ends = runs(y)
     i = int(np.searchsorted(ends, x, side="right"))
+    if i >= len(starts) or not starts[i] <= x < ends[i]:
+        raise MaskError(f"the seed ({x}, {y}) is not inside the region")
     seed = (y, int(starts[i]), int(ends[i]))
     seen = {(seed[0], seed[1])}
     stack, region = [seed], [seed]
@@ -208,6 +220,88 @@ def connected_region(mask: np.ndarray, x: int, y: int) -> tuple[BBox, np.ndarray
     return (y0, x0, y1, x1), footprint
 
 
+#: The wand's default tolerance (intensity levels either side of the value clicked on).
+WAND_TOLERANCE = 45
+_WAND_SMOOTH = 5  # box side the intensity is smoothed over
+_WAND_SEED = 9  # window whose median is the value clicked on
+
+
+def _box_sum(values: np.ndarray, side: int) -> np.ndarray:
+    """Sum over a side x side box around each pixel (edges repeated), in two 1-D passes."""
+    r = side // 2
+    padded = np.pad(values.astype(np.uint32), r, mode="edge")
+    h, w = values.shape
+    rows = sum(padded[:, dx:dx + w] for dx in range(side))
+    return sum(rows[dy:dy + h, :] for dy in range(side))
+
+
+@dataclass(frozen=True)
+class WandImage:
+    """What the magic wand reads: the channels' mean as stored (``raw``) and smoothed over
+    5 x 5 pixels (``smooth``), so the texture inside a nucleus does not break its region
+    apart; both uint8, H x W."""
+
+    raw: np.ndarray
+    smooth: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.raw.shape  # type: ignore[return-value]
+
+
+def wand_intensity(rgb: np.ndarray) -> WandImage:
+    """The wand's view of an image. Integer sums keep a 4096 x 4096 image at a few 32-bit
+    copies (a fraction of a second)."""
+    channels = rgb.shape[2] if rgb.ndim == 3 else 1
+    total = rgb.sum(axis=2, dtype=np.uint16) if rgb.ndim == 3 else rgb.astype(np.uint16)
+    raw = ((total + channels // 2) // channels).astype(np.uint8)
+    div = _WAND_SMOOTH * _WAND_SMOOTH * channels
+    smooth = ((_box_sum(total, _WAND_SMOOTH) + div // 2) // div).astype(np.uint8)
+    return WandImage(raw, smooth)
+
+
+def wand_fill(mask: np.ndarray, image: WandImage, x: float, y: float, tolerance: int,
+              value: int) -> MaskEdit | None:
+    """Paint ``value`` on the connected pixels whose intensity is within ``tolerance`` of the
+    intensity clicked on: one click selects a bright nucleus on a dark background.
+
+    The region grows on the smoothed intensity from the median of the 9 x 9 pixels around the
+    click; then its edge moves out by one pixel where the stored intensity is still within
+    the tolerance (smoothing blurs edges inwards: small objects lost their rim), and holes
+    the region encloses are filled."""
+    value = _check_value(value)
+    if image.shape != mask.shape:
+        raise MaskError(f"the image ({image.shape[1]}x{image.shape[0]}) and its mask "
+                        f"({mask.shape[1]}x{mask.shape[0]}) differ in size")
+    cx, cy = math.floor(x), math.floor(y)
+    if not (0 <= cx < mask.shape[1] and 0 <= cy < mask.shape[0]):
+        raise MaskError(f"wand position ({x:g}, {y:g}) is outside the image")
+    smooth = image.smooth
+    r = _WAND_SEED // 2  # the median around the click: one dark speck does not decide
+    seed = int(np.median(smooth[max(0, cy - r):cy + r + 1, max(0, cx - r):cx + r + 1]))
+    tol = max(0, int(tolerance))
+    low, high = seed - tol, seed + tol
+    if not low <= int(smooth[cy, cx]) <= high:
+        return None  # the pixel clicked on is unlike its neighbourhood at this tolerance
+    (y0, x0, y1, x1), footprint = grow_region(
+        mask.shape, cx, cy, lambda row: (smooth[row] >= low) & (smooth[row] <= high))
+    box = clip_bbox((y0 - 1, x0 - 1, y1 + 1, x1 + 1), mask.shape)
+    assert box is not None
+    region = np.zeros((box[2] - box[0], box[3] - box[1]), dtype=bool)
+    region[y0 - box[0]:y1 - box[0], x0 - box[1]:x1 - box[1]] = footprint
+    grown = region.copy()
+    grown[1:] |= region[:-1]
+    grown[:-1] |= region[1:]
+    grown[:, 1:] |= region[:, :-1]
+    grown[:, :-1] |= region[:, 1:]
+    raw = image.raw[box[0]:box[2], box[1]:box[3]]
+    region |= grown & (raw >= low) & (raw <= high)
+    region |= _holes(region)  # bright specks inside a nucleus belong to it
+    old = mask[box[0]:box[2], box[1]:box[3]]
+    edit = MaskEdit(box, old.copy(), np.where(region, np.uint8(value), old))
+    return None if edit.is_noop() else edit
+
+
 def flood_fill(mask: np.ndarray, x: float, y: float, value: int) -> MaskEdit | None:
     """Fill the connected region of the label under (x, y) with ``value``."""
     value = _check_value(value)
@@ -220,6 +314,15 @@ def flood_fill(mask: np.ndarray, x: float, y: float, value: int) -> MaskEdit | N
     y0, x0, y1, x1 = box
     old = mask[y0:y1, x0:x1]
     return MaskEdit(box, old.copy(), np.where(footprint, np.uint8(value), old))
+
+
+def _holes(region: np.ndarray) -> np.ndarray:
+    """Pixels outside ``region`` that it encloses (not connected to the box's border)."""
+    labels, count = label_components(~region)
+    if count == 0:
+        return np.zeros_like(region)
+    border = np.unique(np.concatenate((labels[0], labels[-1], labels[:, 0], labels[:, -1])))
+    return (labels > 0) & ~np.isin(labels, border)
 
 
 def polygon_fill(mask: np.ndarray, vertices: Sequence[Point], value: int) -> MaskEdit | None:

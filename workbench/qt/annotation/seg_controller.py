@@ -21,7 +21,10 @@ from workbench.core.annotation import (
     fill_unlabelled,
     flood_fill,
     polygon_fill,
+    wand_fill,
+    wand_intensity,
 )
+from workbench.core.annotation.tools import WandImage
 from workbench.core.errors import WorkbenchError
 from workbench.qt.annotation.state import Tool, ToolState
 from workbench.qt.annotation.undo import MaskUndoStack
@@ -52,6 +55,9 @@ class SegmentationController(QObject):
         self._stroke: BrushStroke | None = None
         self._polygon: list[tuple[float, float]] = []
         self._lasso = False
+        self._intensity: WandImage | None = None  # the wand's view, made on its first click
+        # The last wand click: x, y, label, the undo index after it, whether it changed pixels.
+        self._wand: tuple[float, float, int, int, bool] | None = None
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.save)
@@ -59,6 +65,9 @@ class SegmentationController(QObject):
         canvas.moved.connect(self._on_move)
         canvas.released.connect(self._on_release)
         canvas.doubleClicked.connect(lambda _x, _y: self.close_polygon())
+        canvas.shiftWheel.connect(self.state.grow_tolerance)
+        state.changed.connect(self._state_changed)
+        self._tolerance = state.tolerance
 
     # ---------------------------------------------------------------- lifecycle
     def open(self, name: str, shape: tuple[int, int]) -> int:
@@ -68,12 +77,14 @@ class SegmentationController(QObject):
             # View only: show the saved mask, accept no edits.
             saved = self.project.read_mask(name)
             self._view_mask = saved if saved is not None else np.full(shape, 255, np.uint8)
-            self.canvas.set_mask(self._view_mask, self.project.colors, self._only_class())
+            self.canvas.set_mask(self._view_mask, self.project.colors, self._only_class(),
+                                 self.state.hidden)
             return 0
         self.session = AnnotationSession(self.project, name, shape)
         if self.session.set_aside_message:  # a journal that must not be replayed: say where
             self.failed.emit(self.session.set_aside_message)
-        self.canvas.set_mask(self.session.mask, self.project.colors, self._only_class())
+        self.canvas.set_mask(self.session.mask, self.project.colors, self._only_class(),
+                             self.state.hidden)
         if self.session.recovered:
             self.saved.emit(name)
         return self.session.recovered
@@ -86,6 +97,7 @@ class SegmentationController(QObject):
             self.save()
             self.session.journal.close()
         self.session = None
+        self._intensity, self._wand = None, None
         self.undo_stack.reset()
         self.canvas.set_mask(None, [])
 
@@ -116,7 +128,13 @@ class SegmentationController(QObject):
         return self.state.label if self.state.only_selected and not self.state.erasing else None
 
     def apply_colors(self) -> None:
-        self.canvas.set_class_colors(self.project.colors, self._only_class())
+        self.canvas.set_class_colors(self.project.colors, self._only_class(), self.state.hidden)
+
+    def _state_changed(self) -> None:
+        self.canvas.claim_shift_wheel = self.state.tool == Tool.WAND
+        if self.state.tolerance != self._tolerance:
+            self._tolerance = self.state.tolerance
+            self.retune_wand()
 
     # ---------------------------------------------------------------- edits
     def _changed(self, box: BBox) -> None:
@@ -168,6 +186,29 @@ class SegmentationController(QObject):
         self.push(edit, "Start from prediction")
         return True
 
+    def _wand_click(self, x: float, y: float, label: int) -> None:
+        assert self.session is not None
+        if self._intensity is None:
+            rgb = self.canvas.rgb
+            if rgb is None or rgb.shape[:2] != self.session.mask.shape:
+                return
+            self._intensity = wand_intensity(rgb)
+        edit = wand_fill(self.session.mask, self._intensity, x, y, self.state.tolerance, label)
+        self.push(edit, "Magic wand")
+        self._wand = (x, y, label, self.undo_stack.index(), edit is not None)
+
+    def retune_wand(self) -> None:
+        """The tolerance changed right after a wand click: redo that click with it, in place
+        of the old result (still one undo step), so the region follows the slider live."""
+        wand = self._wand
+        if wand is None or self.session is None or self.undo_stack.index() != wand[3]:
+            self._wand = None
+            return
+        x, y, label, _index, applied = wand
+        if applied:
+            self.undo_stack.undo_step()
+        self._wand_click(x, y, label)
+
     # ---------------------------------------------------------------- pointer input
     def _on_press(self, x: float, y: float, button: int, _mods: int) -> None:
         if self.session is None or button not in (LEFT, RIGHT):
@@ -179,6 +220,8 @@ class SegmentationController(QObject):
             self._paint(x, y)
         elif tool == Tool.FILL and self._inside(x, y):
             self.push(flood_fill(self.session.mask, x, y, label), "Fill")
+        elif tool == Tool.WAND and self._inside(x, y):
+            self._wand_click(x, y, label)
         elif tool == Tool.POLYGON and button == LEFT:
             self._polygon.append((x, y))
             self._lasso = False

@@ -8,19 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QApplication,
     QButtonGroup,
     QCheckBox,
     QGridLayout,
+    QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QPushButton,
     QSizePolicy,
     QSlider,
+    QStackedWidget,
+    QStyledItemDelegate,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -28,8 +31,14 @@ from PySide6.QtWidgets import (
 
 from workbench.core.annotation import UNLABELLED
 from workbench.qt.annotation.state import MAX_BRUSH, MIN_BRUSH, Tool, ToolState
+from workbench.qt.theme import icon
 
-TOOLS = ((Tool.BRUSH, "Brush", "B"), (Tool.FILL, "Fill", "G"), (Tool.POLYGON, "Polygon", "P"))
+TOOLS = ((Tool.BRUSH, "Brush", "B"), (Tool.FILL, "Fill", "G"), (Tool.WAND, "Wand", "W"),
+         (Tool.POLYGON, "Polygon", "P"))
+#: What the row under the tool buttons says for tools without a setting of their own.
+TOOL_HINTS = {Tool.FILL: "Fills the connected area of one label",
+              Tool.POLYGON: "Click corners, Enter closes; or drag a lasso"}
+EYE_PX = 16
 
 
 def swatch(rgb: tuple[int, int, int] | None, size: int = 14) -> QIcon:
@@ -60,7 +69,7 @@ def section(text: str) -> QLabel:
     label = QLabel(text.upper())
     label.setObjectName("sectionLabel")
     label.setStyleSheet(f"color: {muted_color()}; font-size: 10px; font-weight: 600; "
-                        "letter-spacing: 1px; margin-top: 8px;")
+                        "letter-spacing: 1px; margin-top: 4px;")
     return label
 
 
@@ -76,8 +85,8 @@ class SegmentationPanel(QWidget):
         self.setObjectName("segmentationPanel")
         self.state = state
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(10, 6, 10, 10)
-        layout.setSpacing(6)
+        layout.setContentsMargins(10, 4, 10, 6)
+        layout.setSpacing(4)
 
         self._build_palette(layout, classes, colors)
         self._build_tools(layout)
@@ -101,10 +110,14 @@ class SegmentationPanel(QWidget):
             key = str(i + 1) if i < 9 else " "
             item = QListWidgetItem(swatch(rgb), f"{key}   {name}")
             item.setData(Qt.ItemDataRole.UserRole, i)
+            item.setToolTip(f"{name}: click to paint with it; the eye shows or hides its "
+                            "overlay")
             self.palette_list.addItem(item)
         erase = QListWidgetItem(swatch(None), "0   Unlabelled (erase)")
         erase.setData(Qt.ItemDataRole.UserRole, UNLABELLED)
         self.palette_list.addItem(erase)
+        # Each class row ends with an eye: click it to show / hide that class's overlay.
+        self.eyes = EyeColumn(self.palette_list, self.state)
         # As tall as its rows (up to a limit), so the panel has no empty list area.
         self.palette_list.setSizeAdjustPolicy(QListWidget.SizeAdjustPolicy.AdjustToContents)
         self.palette_list.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
@@ -112,53 +125,89 @@ class SegmentationPanel(QWidget):
         self.palette_list.currentItemChanged.connect(self._on_palette)
         layout.addWidget(self.palette_list)
 
-
     def _build_tools(self, layout: QVBoxLayout) -> None:
         state = self.state
         layout.addWidget(section("Tool"))
         tools = QGridLayout()
+        tools.setHorizontalSpacing(2)
         self.tool_group = QButtonGroup(self)
         for col, (tool, text, key) in enumerate(TOOLS):
             button = QToolButton()
-            # The key goes in the tooltip: three "Name  K" labels do not fit the panel's width.
+            # The key goes in the tooltip: "Name  K" labels do not fit the panel's width.
             button.setText(text)
             button.setToolTip(f"{text} tool  ({key})")
             button.setCheckable(True)
             button.setObjectName(f"tool_{tool.value}")
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
             button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            # Four names in the panel's width: less padding than the theme's tool buttons.
+            button.setStyleSheet("QToolButton { padding-left: 2px; padding-right: 2px; }")
             self.tool_group.addButton(button, col)
             tools.addWidget(button, 0, col)
         self.tool_group.idClicked.connect(lambda i: state.set_tool(TOOLS[i][0]))
         layout.addLayout(tools)
+        # One row under the buttons for the tool's own setting: brush size, wand tolerance,
+        # or a line on how the tool works.
+        self.tool_options = QStackedWidget()
+        self.tool_options.setObjectName("toolOptions")
+        self.size_slider, self.size_label = self._slider_row(
+            "brushSizeSlider", MIN_BRUSH, MAX_BRUSH, state.set_brush_size,
+            "Brush size in image pixels  ( [ and ] )")
+        self.tolerance_slider, self.tolerance_label = self._slider_row(
+            "wandToleranceSlider", 0, 255, state.set_tolerance,
+            "How far from the intensity clicked on the wand may go  ([ and ], Shift+wheel); "
+            "changing it right after a click redoes that click")
+        self.tool_hint = QLabel()
+        self.tool_hint.setObjectName("toolHint")
+        self.tool_hint.setWordWrap(True)
+        self.tool_hint.setStyleSheet(f"color: {muted_color()}; font-size: 11px;")
+        self.tool_options.addWidget(self.tool_hint)
+        self.tool_options.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        layout.addWidget(self.tool_options)
 
-        self.size_label = QLabel()
-        layout.addWidget(self.size_label)
-        self.size_slider = QSlider(Qt.Orientation.Horizontal)
-        self.size_slider.setObjectName("brushSizeSlider")
-        self.size_slider.setRange(MIN_BRUSH, MAX_BRUSH)
-        self.size_slider.valueChanged.connect(state.set_brush_size)
-        layout.addWidget(self.size_slider)
-
+    def _slider_row(self, name: str, low: int, high: int, slot, tip: str
+                    ) -> tuple[QSlider, QLabel]:
+        """A label and a slider on one line, added as a page of the tool options."""
+        row = QWidget()
+        line = QHBoxLayout(row)
+        line.setContentsMargins(0, 0, 0, 0)
+        label = QLabel()
+        label.setMinimumWidth(label.fontMetrics().horizontalAdvance("Tolerance 255") + 4)
+        slider = QSlider(Qt.Orientation.Horizontal)
+        slider.setObjectName(name)
+        slider.setRange(low, high)
+        slider.setToolTip(tip)
+        label.setToolTip(tip)
+        slider.valueChanged.connect(slot)
+        line.addWidget(label)
+        line.addWidget(slider, 1)
+        self.tool_options.addWidget(row)
+        return slider, label
 
     def _build_overlay(self, layout: QVBoxLayout) -> None:
         state = self.state
         layout.addWidget(section("Overlay"))
-        self.opacity_label = QLabel()
-        layout.addWidget(self.opacity_label)
+        row = QHBoxLayout()
+        self.visible_box = QCheckBox("Show  (H)")
+        self.visible_box.setToolTip("Show the mask overlay  (H)")
+        self.visible_box.toggled.connect(state.set_overlay_visible)
         self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
         self.opacity_slider.setObjectName("opacitySlider")
         self.opacity_slider.setRange(0, 100)
+        self.opacity_slider.setToolTip("Overlay opacity")
         self.opacity_slider.valueChanged.connect(lambda v: state.set_opacity(v / 100))
-        layout.addWidget(self.opacity_slider)
-        self.visible_box = QCheckBox("Show overlay  (H)")
-        self.visible_box.toggled.connect(state.set_overlay_visible)
-        layout.addWidget(self.visible_box)
+        self.opacity_label = QLabel()
+        self.opacity_label.setToolTip("Overlay opacity")
+        self.opacity_label.setMinimumWidth(
+            self.opacity_label.fontMetrics().horizontalAdvance("100 %") + 2)
+        row.addWidget(self.visible_box)
+        row.addWidget(self.opacity_slider, 1)
+        row.addWidget(self.opacity_label)
+        layout.addLayout(row)
         self.only_box = QCheckBox("Only the selected class  (O)")
         self.only_box.setObjectName("onlySelectedClass")
         self.only_box.toggled.connect(state.set_only_selected)
         layout.addWidget(self.only_box)
-
 
     def _build_actions(self, layout: QVBoxLayout) -> None:
         layout.addWidget(section("Actions"))
@@ -187,17 +236,72 @@ class SegmentationPanel(QWidget):
         """Show the state (called whenever it changes)."""
         s = self.state
         row = s.num_classes if s.erasing else s.label
-        for w in (self.palette_list, self.size_slider, self.opacity_slider,
-                  self.visible_box, self.only_box):
+        widgets = (self.palette_list, self.size_slider, self.tolerance_slider,
+                   self.opacity_slider, self.visible_box, self.only_box)
+        for w in widgets:
             w.blockSignals(True)
         self.palette_list.setCurrentRow(row)
         self.size_slider.setValue(s.brush_size)
+        self.tolerance_slider.setValue(s.tolerance)
         self.opacity_slider.setValue(round(s.opacity * 100))
         self.visible_box.setChecked(s.overlay_visible)
         self.only_box.setChecked(s.only_selected)
-        for w in (self.palette_list, self.size_slider, self.opacity_slider,
-                  self.visible_box, self.only_box):
+        for w in widgets:
             w.blockSignals(False)
         self.tool_group.button([t for t, _, _ in TOOLS].index(s.tool)).setChecked(True)
-        self.size_label.setText(f"Brush size  {s.brush_size} px   ( [ ] )")
-        self.opacity_label.setText(f"Opacity  {round(s.opacity * 100)} %")
+        self.size_label.setText(f"Size {s.brush_size} px")
+        self.tolerance_label.setText(f"Tolerance {s.tolerance}")
+        self.opacity_label.setText(f"{round(s.opacity * 100)} %")
+        if s.tool == Tool.BRUSH:
+            self.tool_options.setCurrentWidget(self.size_slider.parentWidget())
+        elif s.tool == Tool.WAND:
+            self.tool_options.setCurrentWidget(self.tolerance_slider.parentWidget())
+        else:
+            self.tool_hint.setText(TOOL_HINTS[s.tool])
+            self.tool_options.setCurrentWidget(self.tool_hint)
+        self.palette_list.viewport().update()  # the eyes
+
+
+class EyeColumn(QObject):
+    """Draws an eye at the right end of each class row and toggles that class's overlay when
+    it is clicked (the click does not select the class)."""
+
+    def __init__(self, palette: QListWidget, state: ToolState) -> None:
+        super().__init__(palette)
+        self.palette = palette
+        self.state = state
+        self.icons = {True: icon("eye").pixmap(EYE_PX, EYE_PX),
+                      False: icon("eye-off").pixmap(EYE_PX, EYE_PX)}
+        palette.setItemDelegate(_EyeDelegate(self, palette))
+        palette.viewport().installEventFilter(self)
+
+    def eye_rect(self, row: int) -> QRect:
+        rect = self.palette.visualRect(self.palette.model().index(row, 0))
+        return QRect(rect.right() - EYE_PX - 6, rect.center().y() - EYE_PX // 2 + 1,
+                     EYE_PX, EYE_PX)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonDblClick):
+            pos = event.position().toPoint()
+            index = self.palette.indexAt(pos)
+            label = index.data(Qt.ItemDataRole.UserRole) if index.isValid() else None
+            if label is not None and label != UNLABELLED and \
+                    self.eye_rect(index.row()).adjusted(-4, -4, 4, 4).contains(pos):
+                if event.type() == QEvent.Type.MouseButtonPress:
+                    self.state.set_class_visible(label, not self.state.class_visible(label))
+                return True  # the eye is not a class pick
+        return False
+
+
+class _EyeDelegate(QStyledItemDelegate):
+    def __init__(self, eyes: EyeColumn, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.eyes = eyes
+
+    def paint(self, painter: QPainter, option, index) -> None:
+        super().paint(painter, option, index)
+        label = index.data(Qt.ItemDataRole.UserRole)
+        if label is not None and label != UNLABELLED:
+            visible = self.eyes.state.class_visible(int(label))
+            painter.drawPixmap(self.eyes.eye_rect(index.row()).topLeft(),
+                               self.eyes.icons[visible])

@@ -26,13 +26,14 @@ class Shortcut:
 SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("next", ("PgDown", "D"), "Next image", "all"),
     Shortcut("prev", ("PgUp", "A"), "Previous image", "all"),
-    Shortcut("next_unlabelled", ("N",), "Next unlabelled image", "all"),
-    Shortcut("reviewed", ("R",), "Mark reviewed (again: back to labelled)", "all"),
+    Shortcut("next_unlabelled", ("N",), "Next image to do (unlabelled or in progress)", "all"),
+    Shortcut("reviewed", ("R",), "Done: mark reviewed (again: back to labelled)", "all"),
     Shortcut("fit", ("F", "Ctrl+0"), "Fit image to window", "all"),
     Shortcut("one_to_one", ("Ctrl+1",), "Zoom 1:1 (one image pixel per screen pixel)", "all"),
     Shortcut("zoom_in", ("+", "="), "Zoom in", "all"),
     Shortcut("zoom_out", ("-",), "Zoom out", "all"),
     Shortcut("contrast", ("C",), "Auto contrast for dim images on / off (display only)", "all"),
+    Shortcut("levels", ("L",), "Brightness / contrast: levels over the histogram", "all"),
     Shortcut("help", ("F1", "?"), "Show / hide this help", "all"),
     Shortcut("undo", ("Ctrl+Z",), "Undo (one stroke or tag change per step)", "all"),
     Shortcut("redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "Redo", "all"),
@@ -40,11 +41,14 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("eraser", ("E", "0"), "Eraser (paint 'unlabelled')", "segmentation"),
     Shortcut("brush", ("B",), "Brush with the last class", "segmentation"),
     Shortcut("fill", ("G",), "Flood fill the connected region under the cursor", "segmentation"),
+    Shortcut("wand", ("W",), "Magic wand: fill connected pixels of similar intensity",
+             "segmentation"),
     Shortcut("polygon", ("P",), "Polygon / lasso: click points or drag", "segmentation"),
     Shortcut("close_polygon", ("Return",), "Close and fill the polygon", "segmentation"),
-    Shortcut("cancel", ("Esc",), "Cancel the polygon / close this help", "all"),
-    Shortcut("smaller", ("[",), "Smaller brush", "segmentation"),
-    Shortcut("bigger", ("]",), "Bigger brush", "segmentation"),
+    Shortcut("cancel", ("Esc",), "Cancel the polygon / close this help / clear the tag filter",
+             "all"),
+    Shortcut("smaller", ("[",), "Smaller brush (wand: lower tolerance)", "segmentation"),
+    Shortcut("bigger", ("]",), "Bigger brush (wand: higher tolerance)", "segmentation"),
     Shortcut("toggle_overlay", ("H",), "Hide / show the mask overlay", "segmentation"),
     Shortcut("only_class", ("O",), "Show only the selected class", "segmentation"),
     Shortcut("fill_unlabelled", ("U",), "Fill everything unlabelled with the class",
@@ -62,6 +66,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
 
 MOUSE: tuple[tuple[str, str, str], ...] = (
     ("Wheel", "Zoom at the cursor", "all"),
+    ("Shift+wheel", "Wand tolerance (redoes the last wand click)", "segmentation"),
     ("Middle-drag / Space+drag", "Pan", "all"),
     ("Left-drag", "Paint with the brush / draw a lasso", "segmentation"),
     ("Right-drag", "Erase with the brush", "segmentation"),
@@ -72,13 +77,14 @@ MOUSE: tuple[tuple[str, str, str], ...] = (
 TOOLBAR: tuple[tuple[str, str, str | None] | None, ...] = (
     ("undo", "Undo", "edit-undo"), ("redo", "Redo", "edit-redo"), None,
     ("fit", "Fit", "zoom-fit"), ("one_to_one", "1:1", "zoom-original"), None,
+    ("contrast", "Auto contrast", "contrast"), ("levels", "Levels", "levels"), None,
     ("prev", "Prev", "go-prev"), ("next", "Next", "go-next"),
-    ("next_unlabelled", "Next unlabelled", "next-unlabelled"), None,
+    ("next_unlabelled", "Next to do", "next-unlabelled"), None,
     ("reviewed", "Reviewed", "reviewed"), ("help", "Shortcuts", "keyboard"),
 )
 
 #: Letters a multilabel tag key must not take.
-RESERVED_LETTERS = "ADNRFSC"
+RESERVED_LETTERS = "ADNRFSCL"
 
 
 #: The help's closing line: how each task's work is kept.

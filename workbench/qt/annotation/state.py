@@ -7,13 +7,16 @@ from enum import Enum
 from PySide6.QtCore import QObject, Signal
 
 from workbench.core.annotation import UNLABELLED
+from workbench.core.annotation.tools import WAND_TOLERANCE
 
 MIN_BRUSH, MAX_BRUSH = 1, 256
+TOLERANCE_STEP = 5  # per [ / ] or wheel notch with the wand
 
 
 class Tool(str, Enum):
     BRUSH = "brush"
     FILL = "fill"
+    WAND = "wand"
     POLYGON = "polygon"
 
 
@@ -32,6 +35,8 @@ class ToolState(QObject):
         self.opacity = 0.5
         self.overlay_visible = True
         self.only_selected = False
+        self.tolerance = WAND_TOLERANCE
+        self.hidden: frozenset[int] = frozenset()  # classes whose overlay is switched off
 
     def _set(self, attr: str, value: object) -> None:
         if getattr(self, attr) != value:
@@ -81,3 +86,18 @@ class ToolState(QObject):
 
     def set_only_selected(self, only: bool) -> None:
         self._set("only_selected", bool(only))
+
+    def set_tolerance(self, tolerance: int) -> None:
+        self._set("tolerance", max(0, min(255, int(tolerance))))
+
+    def grow_tolerance(self, steps: int) -> None:
+        self.set_tolerance(self.tolerance + TOLERANCE_STEP * steps)
+
+    def set_class_visible(self, label: int, visible: bool) -> None:
+        """Show or hide one class's overlay (the eye beside it in the class list)."""
+        if 0 <= label < self.num_classes:
+            hidden = self.hidden - {label} if visible else self.hidden | {label}
+            self._set("hidden", frozenset(hidden))
+
+    def class_visible(self, label: int) -> bool:
+        return label not in self.hidden

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QToolBar, QToolButton, QWidget
 from workbench.qt.annotation.shortcuts import TOOLBAR
 from workbench.qt.theme import ICON_DIR, icon
 
-KEEP_TEXT = frozenset({"next_unlabelled", "reviewed"})  # labelled longest when narrow
+KEEP_TEXT = frozenset({"next_unlabelled", "reviewed", "contrast"})  # labelled longest when narrow
 
 
 class AnnotationToolBar(QToolBar):

@@ -32,6 +32,7 @@ from workbench.core.annotation import TagEdit
 from workbench.core.errors import WorkbenchError
 from workbench.core.imageio import load_image
 from workbench.core.project import Project, Status, Task
+from workbench.qt.annotation.display import DisplayControl, LevelsDialog
 from workbench.qt.annotation.seg_controller import SegmentationController
 from workbench.qt.annotation.seg_panel import SegmentationPanel, muted_color
 from workbench.qt.annotation.shortcuts import (
@@ -45,6 +46,7 @@ from workbench.qt.annotation.toolbar import AnnotationToolBar
 from workbench.qt.annotation.undo import TagEditCommand
 from workbench.qt.canvas import ImageCanvas
 from workbench.qt.theme import current_colors
+from workbench.qt.wheel_guard import guard_wheel
 
 log = logging.getLogger(__name__)
 SIDE_WIDTH = 240
@@ -78,6 +80,8 @@ class AnnotationWorkspace(QWidget):
         self._canvas = ImageCanvas(self)
         self._canvas.set_background(QColor(current_colors().canvas))
         self.state = ToolState(len(project.classes), self)
+        self.display = DisplayControl(self._canvas, self)
+        self.levels_dialog: LevelsDialog | None = None
         self.actions_by_id: dict[str, QAction] = {}
         self.controller: SegmentationController | None = None
         self.seg_panel: SegmentationPanel | None = None
@@ -92,6 +96,8 @@ class AnnotationWorkspace(QWidget):
         self._build_actions()
         if self.controller is not None:
             self._sync_view()
+        self.display.changed.connect(self._sync_display)
+        self._sync_display()
         self.help_overlay = HelpOverlay(self.task.value, self)
         self.help_overlay.closed.connect(self._canvas.setFocus)
         self._canvas.zoomChanged.connect(lambda _s: self._update_info())
@@ -135,6 +141,7 @@ class AnnotationWorkspace(QWidget):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(self.seg_panel or self.tag_panel)
+        guard_wheel(scroll)  # the wheel scrolls the panel; sliders change only when focused
         side.setFixedWidth(SIDE_WIDTH + scroll.verticalScrollBar().sizeHint().width())
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(0, 0, 0, 0)
@@ -169,7 +176,8 @@ class AnnotationWorkspace(QWidget):
             "zoom_in": lambda: canvas.zoom_at(1.25, centre()),
             "zoom_out": lambda: canvas.zoom_at(0.8, centre()),
             "help": self.toggle_help,
-            "contrast": lambda: canvas.set_auto_contrast(not canvas.auto_contrast),
+            "contrast": self.display.toggle_auto,
+            "levels": self.show_levels,
             "cancel": self._cancel,
         }
         if c is not None:
@@ -177,9 +185,10 @@ class AnnotationWorkspace(QWidget):
                 "undo": c.undo, "redo": c.redo,
                 "eraser": s.select_eraser, "brush": s.select_brush,
                 "fill": lambda: s.set_tool(Tool.FILL),
+                "wand": lambda: s.set_tool(Tool.WAND),
                 "polygon": lambda: s.set_tool(Tool.POLYGON),
                 "close_polygon": c.close_polygon,
-                "smaller": lambda: s.grow_brush(-1), "bigger": lambda: s.grow_brush(1),
+                "smaller": lambda: self._grow(-1), "bigger": lambda: self._grow(1),
                 "toggle_overlay": lambda: s.set_overlay_visible(not s.overlay_visible),
                 "only_class": lambda: s.set_only_selected(not s.only_selected),
                 "fill_unlabelled": c.fill_unlabelled,
@@ -193,7 +202,8 @@ class AnnotationWorkspace(QWidget):
             })
         return handlers
 
-    def add_action(self, ident: str, text: str, keys: list[str], slot: Callable) -> QAction:
+    def add_action(self, ident: str, text: str, keys: list[str], slot: Callable, *,
+                   while_typing: bool = False) -> QAction:
         action = QAction(text, self)
         action.setObjectName(f"action_{ident}")
         action.setShortcuts([QKeySequence(k) for k in keys])
@@ -201,7 +211,8 @@ class AnnotationWorkspace(QWidget):
         # and spin boxes claim printable keys and Ctrl+Z themselves (ShortcutOverride); the guard
         # drops the rest (PgDown, Return, Ctrl+P, ...) while the user is typing.
         action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        action.triggered.connect(lambda _checked=False: None if typing() else slot())
+        action.triggered.connect(
+            lambda _checked=False: None if typing() and not while_typing else slot())
         self.addAction(action)
         self.actions_by_id[ident] = action
         return action
@@ -210,7 +221,13 @@ class AnnotationWorkspace(QWidget):
         handlers = self._handlers()
         for sc in shortcuts_for(self.task.value):
             if sc.action in handlers:
-                self.add_action(sc.action, sc.text, list(sc.keys), handlers[sc.action])
+                # Esc also works in the tag filter: it clears it (the handler checks).
+                self.add_action(sc.action, sc.text, list(sc.keys), handlers[sc.action],
+                                while_typing=sc.action == "cancel")
+        contrast = self.actions_by_id["contrast"]
+        contrast.setCheckable(True)  # its button shows whether auto contrast is on
+        contrast.setChecked(self.display.auto)
+        contrast.triggered.connect(lambda _checked=False: self._sync_display())
         if self.controller is not None:
             for i in range(min(9, len(self.project.classes))):
                 self.add_action(f"class_{i + 1}", f"Class {i + 1}", [str(i + 1)],
@@ -255,6 +272,7 @@ class AnnotationWorkspace(QWidget):
         self._image_shape = (int(rgb.shape[0]), int(rgb.shape[1]))
         self._canvas.set_message("")
         self._canvas.set_image(rgb)
+        self.display.open_image(name)
         if self.controller is not None:
             self._open_mask(name)
         else:
@@ -292,6 +310,16 @@ class AnnotationWorkspace(QWidget):
             new = Status.REVIEWED
         self.project.set_status(name, new)
         self._emit_status(name)
+
+    def show_levels(self) -> LevelsDialog:
+        """The brightness / contrast dialog (non-modal: the image stays usable beside it)."""
+        if self.levels_dialog is None:
+            self.levels_dialog = LevelsDialog(self.display, self)
+            self.levels_dialog.setWindowFlag(Qt.WindowType.Tool)
+        self.levels_dialog.refresh()
+        self.levels_dialog.show()
+        self.levels_dialog.raise_()
+        return self.levels_dialog
 
     def toggle_help(self) -> None:
         if self.help_overlay.isVisible():
@@ -360,7 +388,15 @@ class AnnotationWorkspace(QWidget):
             self._canvas.setFocus()
 
     def _cancel(self) -> None:
-        if self.help_overlay.isVisible():
+        """Esc: close the help, drop the polygon being drawn, or clear the tag filter (also
+        while typing in it, then back to the image so the tag keys work)."""
+        panel = self.tag_panel
+        if panel is not None and (panel.filter_edit.hasFocus() or panel.filter_edit.text()):
+            panel.filter_edit.clear()
+            self._canvas.setFocus()
+        elif typing():
+            return
+        elif self.help_overlay.isVisible():
             self.toggle_help()
         elif self.controller is not None:
             self.controller.cancel_polygon()
@@ -375,6 +411,21 @@ class AnnotationWorkspace(QWidget):
             self.controller.apply_colors()
         if s.tool != Tool.POLYGON and self.controller is not None:
             self.controller.cancel_polygon()
+
+    def _grow(self, steps: int) -> None:
+        """[ / ]: the brush size, or the wand's tolerance while the wand is the tool."""
+        if self.state.tool == Tool.WAND:
+            self.state.grow_tolerance(steps)
+        else:
+            self.state.grow_brush(steps)
+
+    def _sync_display(self) -> None:
+        action = self.actions_by_id.get("contrast")
+        if action is not None:  # checked while auto contrast is on: visible in the tool bar
+            action.setChecked(self.display.auto)
+            action.setToolTip(f"Auto contrast (C): {'on' if self.display.auto else 'off'} · "
+                              f"now {self.display.describe()}")
+        self._update_info()
 
     def _sync_undo_actions(self, *_args: object) -> None:
         if self.controller is None:
@@ -395,9 +446,21 @@ class AnnotationWorkspace(QWidget):
         status = self._safe_status(name)
         if status is not None and (name != self._name or status != self._status):
             if name == self._name:
+                if self._status == Status.UNLABELLED.value and status == Status.LABELLED.value:
+                    self._mark_in_progress(name)  # labels begun here: not done until R
                 self._status = status
             self.statusChanged.emit(name, status)
         self._update_info()
+
+    def _mark_in_progress(self, name: str) -> None:
+        try:
+            self.project.set_in_progress(name)
+        except WorkbenchError as exc:
+            log.warning("could not mark %s in progress: %s", name, exc)
+
+    def in_progress(self) -> bool:
+        """Whether the open image is labelled here but not yet marked done (R)."""
+        return self._name is not None and self._name in self.project.in_progress()
 
     def _on_saved(self, name: str) -> None:
         self.labelsSaved.emit(name)
@@ -441,13 +504,16 @@ class AnnotationWorkspace(QWidget):
         parts = [self._name]
         if self._image_shape is not None:
             parts.append(f"{self._image_shape[1]} × {self._image_shape[0]}")
-        parts.append(self._status or "?")
+        parts.append("labelled, in progress (R when done)" if self._status == "labelled"
+                     and self.in_progress() else self._status or "?")
         parts.append(f"zoom {self._canvas.scale * 100:.0f} %")
+        parts.append(self.display.describe())
         c = self.controller
         if c is not None and c.session is not None:
             s = self.state
             label = "erase" if s.erasing else self.project.classes[s.label]
-            size = f" {s.brush_size} px" if s.tool == Tool.BRUSH else ""
+            size = (f" {s.brush_size} px" if s.tool == Tool.BRUSH else
+                    f" ±{s.tolerance}" if s.tool == Tool.WAND else "")
             parts.append(f"{s.tool.value}{size} · {label}")
             parts.append("unsaved changes" if c.session.dirty else "saved")
         self.info.setText("   ·   ".join(parts))

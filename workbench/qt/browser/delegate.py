@@ -6,7 +6,7 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from workbench.qt.browser.model import StatusRole, ThumbnailStateRole
+from workbench.qt.browser.model import InProgressRole, StatusRole, ThumbnailStateRole
 from workbench.qt.theme import STATUS_COLORS
 
 ROW_HEIGHT = 60
@@ -46,8 +46,9 @@ class ImageItemDelegate(QStyledItemDelegate):
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                          option.fontMetrics.elidedText(name, Qt.TextElideMode.ElideMiddle,
                                                        text_rect.width()))
+        status = "in progress" if index.data(InProgressRole) else str(index.data(StatusRole))
         self._paint_status(painter, QRect(text_left, text_rect.bottom() + 4, text_rect.width(), 18),
-                           str(index.data(StatusRole)), option, selected)
+                           status, option, selected)
         painter.restore()
 
     def _paint_thumbnail(self, painter: QPainter, rect: QRect,

@@ -25,6 +25,7 @@ from workbench.qt.browser.thumbnails import ThumbnailLoader
 NameRole = Qt.ItemDataRole.UserRole + 1
 StatusRole = Qt.ItemDataRole.UserRole + 2
 ThumbnailStateRole = Qt.ItemDataRole.UserRole + 3  # "ready" | "loading" | "failed"
+InProgressRole = Qt.ItemDataRole.UserRole + 4  # labelled, started here, not marked done yet
 
 STATUSES = ("unlabelled", "labelled", "reviewed")
 FILTERS = {  # filter key -> statuses it shows
@@ -33,6 +34,7 @@ FILTERS = {  # filter key -> statuses it shows
     "labelled": frozenset({"labelled", "reviewed"}),
     "reviewed": frozenset({"reviewed"}),
     "uncertain": frozenset({"unlabelled"}),  # sorted by the model's uncertainty, highest first
+    "in_progress": frozenset(),  # labelled images not marked done (see ImageListModel)
 }
 _MAX_PIXMAPS = 3000  # in-memory thumbnails kept (~110 MB at 96 px worst case); disk has the rest
 
@@ -55,6 +57,7 @@ class ImageListModel(QAbstractListModel):
         self._rows: dict[str, int] = {}
         self._pixmaps: OrderedDict[str, QPixmap] = OrderedDict()
         self._failed: dict[str, str] = {}
+        self._in_progress: set[str] = set()
         self._loader = loader
         if loader is not None:
             loader.thumbnailReady.connect(self._on_thumbnail)
@@ -73,9 +76,13 @@ class ImageListModel(QAbstractListModel):
             return name
         if role == StatusRole:
             return self._statuses[index.row()]
+        if role == InProgressRole:
+            return self.in_progress_at(index.row())
         if role == Qt.ItemDataRole.ToolTipRole:
             reason = self._failed.get(name)
-            tip = f"{name} — {self._statuses[index.row()]}"
+            state = ("labelled, in progress: press R (Reviewed) when it is done"
+                     if self.in_progress_at(index.row()) else self._statuses[index.row()])
+            tip = f"{name} — {state}"
             return f"{tip}\n{reason}" if reason else tip
         if role == Qt.ItemDataRole.DecorationRole:
             return self._thumbnail(name)
@@ -122,6 +129,23 @@ class ImageListModel(QAbstractListModel):
         self._statuses[row] = value
         index = self.index(row)
         self.dataChanged.emit(index, index, [StatusRole, Qt.ItemDataRole.ToolTipRole])
+
+    def in_progress_at(self, row: int) -> bool:
+        """Labelled here and not marked done yet: N ("next to do") still visits it."""
+        return self._statuses[row] == "labelled" and self._names[row] in self._in_progress
+
+    def in_progress_names(self) -> set[str]:
+        return {n for n in self._in_progress if n in self._rows
+                and self.in_progress_at(self._rows[n])}
+
+    def set_in_progress(self, names: Iterable[str]) -> None:
+        """Which images are in progress (from the project); repaints the rows that change."""
+        new = set(names)
+        changed = (new ^ self._in_progress) & set(self._rows)
+        self._in_progress = new
+        for name in changed:
+            index = self.index(self._rows[name])
+            self.dataChanged.emit(index, index, [InProgressRole, Qt.ItemDataRole.ToolTipRole])
 
     def counts(self) -> dict[str, int]:
         result = dict.fromkeys(STATUSES, 0)
@@ -224,5 +248,8 @@ class ImageFilterProxy(QSortFilterProxyModel):
             return True
         model = self.sourceModel()
         assert isinstance(model, ImageListModel)
-        return (model.status_at(source_row) in FILTERS[self._mode]
-                or model.name_at(source_row) == self._pinned)
+        if model.name_at(source_row) == self._pinned:
+            return True
+        if self._mode == "in_progress":
+            return model.in_progress_at(source_row)
+        return model.status_at(source_row) in FILTERS[self._mode]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -22,8 +22,8 @@ from workbench.qt.browser.model import ImageFilterProxy, ImageListModel, NameRol
 from workbench.qt.browser.thumbnails import ThumbnailCache, ThumbnailLoader
 
 FILTER_LABELS = (("All images", "all"), ("Unlabelled", "unlabelled"),
-                 ("Labelled", "labelled"), ("Reviewed", "reviewed"),
-                 ("Most uncertain first", "uncertain"))
+                 ("In progress", "in_progress"), ("Labelled", "labelled"),
+                 ("Reviewed", "reviewed"), ("Most uncertain first", "uncertain"))
 DIRECTIONS = ("next", "prev", "next_unlabelled")
 
 
@@ -46,6 +46,7 @@ class ImageBrowser(QWidget):
 
     currentImageChanged = Signal(str)
     filterChanged = Signal(str)
+    orderChanged = Signal(str)  # "list" | "uncertain": the order N follows
 
     def __init__(self, model: ImageListModel, loader: ThumbnailLoader | None = None,
                  parent: QWidget | None = None) -> None:
@@ -54,11 +55,18 @@ class ImageBrowser(QWidget):
         self.loader = loader
         self.proxy = ImageFilterProxy(self)
         self._uncertainty: list[str] = []  # unlabelled images, most uncertain first
+        self.n_order = "list"  # the order N follows: "list", or "uncertain" once ranked
         self.proxy.setSourceModel(model)
         self.filter_box = QComboBox(objectName="imageFilter")
         for label, key in FILTER_LABELS:
             self.filter_box.addItem(label, key)
         self.count_label = QLabel(objectName="hint")
+        # Under the filter: the order N follows, so a jump in uncertainty order is explained
+        # where the list is; the link switches back to list order.
+        self.order_label = QLabel(objectName="nOrder")
+        self.order_label.setWordWrap(True)
+        self.order_label.setTextFormat(Qt.TextFormat.RichText)
+        self.order_label.linkActivated.connect(self.set_n_order)
         self.view = QListView(objectName="imageList")
         self.view.setModel(self.proxy)
         self.view.setItemDelegate(ImageItemDelegate(self.view))
@@ -74,6 +82,7 @@ class ImageBrowser(QWidget):
         for signal in (self.proxy.rowsInserted, self.proxy.rowsRemoved, self.proxy.modelReset):
             signal.connect(self._update_count)
         self._update_count()
+        self._show_order()
 
     @classmethod
     def for_project(cls, project: ImageSource, parent: QWidget | None = None) -> ImageBrowser:
@@ -94,6 +103,7 @@ class ImageBrowser(QWidget):
         layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(8)
         layout.addLayout(top)
+        layout.addWidget(self.order_label)
         layout.addWidget(self.view, 1)
 
     # -- queries ---------------------------------------------------------------------------
@@ -127,8 +137,8 @@ class ImageBrowser(QWidget):
         return self.select(str(self.proxy.index(0, 0).data(NameRole)))
 
     def navigate(self, direction: str) -> bool:
-        """Move to the next / previous visible image or the next unlabelled one (wrapping);
-        returns False when there is nowhere to go."""
+        """Move to the next / previous visible image or the next one to do (unlabelled or in
+        progress, wrapping); returns False when there is nowhere to go."""
         if direction not in DIRECTIONS:
             raise ValueError(f"unknown direction {direction!r}; use one of {DIRECTIONS}")
         if direction == "next_unlabelled":
@@ -144,13 +154,48 @@ class ImageBrowser(QWidget):
 
     def set_uncertainty(self, scores: Mapping[str, float]) -> None:
         """The model's uncertainty per unlabelled image (most uncertain first): "Most
-        uncertain first" sorts by it and N follows it."""
+        uncertain first" sorts by it and N follows it (the label under the filter says so)."""
         self._uncertainty = list(scores)
         self.proxy.set_scores(scores)
+        self.set_n_order("uncertain" if self._uncertainty else "list")
+
+    def set_n_order(self, order: str) -> None:
+        """Which order N takes the images to do in: "list" or "uncertain" (when ranked)."""
+        if order not in ("list", "uncertain"):
+            raise ValueError(f"unknown order {order!r}; use 'list' or 'uncertain'")
+        if order == "uncertain" and not self._uncertainty:
+            order = "list"
+        self.n_order = order
+        self._show_order()
+        self.orderChanged.emit(order)
+
+    def _show_order(self) -> None:
+        if self.n_order == "uncertain":
+            text = ("<b>N</b>: most uncertain first (the model's ranking) · "
+                    "<a href='list'>use list order</a>")
+            tip = ("N goes to the unlabelled image the last ranking found most uncertain, "
+                   "then to images in progress, whatever the filter above shows.")
+        else:
+            more = " · <a href='uncertain'>most uncertain first</a>" if self._uncertainty else ""
+            text = f"<b>N</b>: next to do in list order{more}"
+            tip = ("N goes to the next image that is unlabelled or in progress (labelled here "
+                   "but not yet marked done with R), in the list's order.")
+        self.order_label.setText(text)
+        self.order_label.setToolTip(tip)
+
+    def set_in_progress(self, names: Iterable[str]) -> None:
+        self.model.set_in_progress(names)
+        if self.proxy.mode == "in_progress":
+            self.proxy.invalidate()
+        self._update_count()
+
+    def _to_do(self, row: int) -> bool:
+        return self.model.status_at(row) == "unlabelled" or self.model.in_progress_at(row)
 
     def _next_unlabelled(self) -> str | None:
+        """The next image to do: unlabelled or in progress, in the order N follows."""
         current = self.current_name()
-        ranked = self._uncertainty
+        ranked = self._uncertainty if self.n_order == "uncertain" else []
         if ranked:  # the next in uncertainty order after the current image, still unlabelled
             start = ranked.index(current) if current in ranked else -1
             for name in ranked[start + 1:] + ranked[:start + 1]:
@@ -161,7 +206,7 @@ class ImageBrowser(QWidget):
         total = self.model.rowCount()
         for step in range(1, total + 1):
             row = (start + step) % total
-            if self.model.status_at(row) == "unlabelled" and self.model.name_at(row) != current:
+            if self._to_do(row) and self.model.name_at(row) != current:
                 return self.model.name_at(row)
         return None
 

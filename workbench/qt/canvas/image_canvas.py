@@ -10,7 +10,7 @@ on the brush area, never on the image size.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
@@ -27,6 +27,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from workbench.core.annotation import BBox
+from workbench.core.display import Levels, apply_levels
 from workbench.qt.canvas.decorations import (
     draw_badges,
     draw_brush_cursor,
@@ -49,6 +50,7 @@ class ImageCanvas(QWidget):
     doubleClicked = Signal(float, float)
     zoomChanged = Signal(float)
     opacityChanged = Signal(float)
+    shiftWheel = Signal(int)  # wheel notches (+ up) with Shift held, while a tool claims them
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -61,6 +63,7 @@ class ImageCanvas(QWidget):
         self._image: QImage | None = None
         self._rgb: np.ndarray | None = None
         self._auto_contrast = True
+        self._levels: Levels | None = None  # manual display levels win over auto contrast
         self._background = BACKGROUND
         self.overlay = MaskOverlay()
         self._scale = 1.0
@@ -75,6 +78,8 @@ class ImageCanvas(QWidget):
         self._space = False
         self._message = ""
         self._badges: list[tuple[str, QColor]] = []
+        self.claim_shift_wheel = False  # Shift+wheel goes to the tool (the wand's tolerance)
+        self._shift_delta = 0
 
     # -- compatibility: tests and the main window address "the viewport" like a QGraphicsView's
     def viewport(self) -> QWidget:
@@ -90,9 +95,16 @@ class ImageCanvas(QWidget):
 
     def _make_image(self) -> None:
         rgb = self._rgb
-        if rgb is not None and self._auto_contrast:
+        if rgb is not None and self._levels is not None:
+            rgb = apply_levels(rgb, self._levels)
+        elif rgb is not None and self._auto_contrast:
             rgb = stretch_contrast(rgb)
         self._image = None if rgb is None else image_from_rgb(rgb)
+
+    @property
+    def rgb(self) -> np.ndarray | None:
+        """The image as stored (before any display levels)."""
+        return self._rgb
 
     @property
     def auto_contrast(self) -> bool:
@@ -105,16 +117,28 @@ class ImageCanvas(QWidget):
             self._make_image()
             self.update()
 
+    @property
+    def levels(self) -> Levels | None:
+        return self._levels
+
+    def set_levels(self, levels: Levels | None) -> None:
+        """Show the image through ``levels`` (display only); None: auto contrast or as is."""
+        if levels != self._levels:
+            self._levels = levels
+            self._make_image()
+            self.update()
+
     def set_mask(self, mask: np.ndarray | None, colors: Sequence[tuple[int, int, int]],
-                 only: int | None = None) -> None:
+                 only: int | None = None, hidden: Collection[int] = ()) -> None:
         """Show ``mask`` (kept by reference) in ``colors``; None hides the overlay."""
-        self.overlay.set_colors(colors, only, render=False)
+        self.overlay.set_colors(colors, only, hidden=hidden, render=False)
         self.overlay.set_mask(mask)
         self.update()
 
-    def set_class_colors(self, colors: Sequence[tuple[int, int, int]], only: int | None) -> None:
-        """Recolour the overlay, optionally showing one class only."""
-        self.overlay.set_colors(colors, only)
+    def set_class_colors(self, colors: Sequence[tuple[int, int, int]], only: int | None,
+                         hidden: Collection[int] = ()) -> None:
+        """Recolour the overlay, optionally showing one class only or hiding some."""
+        self.overlay.set_colors(colors, only, hidden=hidden)
         self.update()
 
     def update_mask_region(self, box: BBox | None) -> None:
@@ -351,7 +375,14 @@ class ImageCanvas(QWidget):
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         delta = event.angleDelta().y() or event.angleDelta().x()
-        if delta:
+        if delta and self.claim_shift_wheel and \
+                event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            self._shift_delta += delta  # fine-grained wheels send many small steps
+            steps = int(self._shift_delta / 120)
+            if steps:
+                self._shift_delta -= steps * 120
+                self.shiftWheel.emit(steps)
+        elif delta:
             self.zoom_at(WHEEL_STEP**delta, event.position())
             self._move_cursor(event.position())
         event.accept()

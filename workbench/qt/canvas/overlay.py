@@ -7,12 +7,13 @@ time, so moving the opacity slider never touches the pixels.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 from PySide6.QtGui import QImage
 
 from workbench.core.annotation import BBox
+from workbench.core.display import apply_levels, auto_levels
 
 
 def image_from_rgb(rgb: np.ndarray) -> QImage:
@@ -25,20 +26,16 @@ def image_from_rgb(rgb: np.ndarray) -> QImage:
 
 def stretch_contrast(rgb: np.ndarray) -> np.ndarray:
     """Display copy of a dim image stretched to its 0.5–99.8 percentiles (images that already
-    span the full range come back unchanged). Percentiles come from a subsample: fast on 4096²."""
-    step = max(1, int(np.sqrt(rgb.shape[0] * rgb.shape[1] / 250_000)))
-    lo, hi = np.percentile(rgb[::step, ::step], (0.5, 99.8))
-    if hi - lo < 1 or (lo <= 2 and hi >= 250):
-        return rgb
-    lut = np.clip((np.arange(256) - lo) * 255.0 / (hi - lo), 0, 255).astype(np.uint8)
-    return lut[rgb]
+    span the full range come back unchanged); see workbench.core.display."""
+    return apply_levels(rgb, auto_levels(rgb))
 
 
-def colour_lut(colors: Sequence[tuple[int, int, int]], only_class: int | None = None) -> np.ndarray:
+def colour_lut(colors: Sequence[tuple[int, int, int]], only_class: int | None = None,
+               hidden: Collection[int] = ()) -> np.ndarray:
     """uint32 premultiplied ARGB per label value; unlabelled and hidden classes are transparent."""
     lut = np.zeros(256, dtype=np.uint32)
     for i, (r, g, b) in enumerate(colors[:255]):
-        if only_class is None or i == only_class:
+        if (only_class is None or i == only_class) and i not in hidden:
             lut[i] = 0xFF000000 | (int(r) << 16) | (int(g) << 8) | int(b)
     return lut
 
@@ -60,9 +57,9 @@ class MaskOverlay:
         self.render_all()
 
     def set_colors(self, colors: Sequence[tuple[int, int, int]], only_class: int | None = None,
-                   *, render: bool = True) -> None:
+                   *, hidden: Collection[int] = (), render: bool = True) -> None:
         """Change the class colours; recolours the whole mask only if they really changed."""
-        lut = colour_lut(colors, only_class)
+        lut = colour_lut(colors, only_class, hidden)
         if np.array_equal(lut, self._lut):
             return
         self._lut = lut

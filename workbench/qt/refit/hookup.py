@@ -25,6 +25,7 @@ from workbench.qt.refit.queue_panel import QUEUE_KEY, QueuePanel, badge_title
 from workbench.qt.refit.refit_panel import RefitControls
 from workbench.qt.refit.tag_predictions import TagPredictions
 from workbench.qt.theme import icon
+from workbench.qt.wheel_guard import guard_wheel
 
 VIEW_KEY = keys_of("cycle_view")[0]
 
@@ -59,6 +60,7 @@ class CorrectionsLoop(QObject):
             self._install_mistakes(panel)
             self.refit_controls = RefitControls()
             self.queue_panel.footer.addWidget(self.refit_controls)
+            guard_wheel(self.refit_controls)
             self.refit_controller = RefitController(panel.host, self.refit_controls,
                                                     self.queue_model, self)
             self.refit_controller.finished.connect(self._refit_finished)
@@ -68,13 +70,7 @@ class CorrectionsLoop(QObject):
 
     # -- construction ------------------------------------------------------------------------
     def _tabbed_dock(self, title: str, name: str, widget: QWidget) -> QDockWidget:
-        dock = QDockWidget(title, self.window)
-        dock.setObjectName(name)
-        dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetClosable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
-        self.window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        dock = self.window.docks.add(title, name, widget, Qt.DockWidgetArea.RightDockWidgetArea)
         training = getattr(self.window, "training_dock", None)
         if training is not None:
             self.window.tabifyDockWidget(training, dock)
@@ -87,14 +83,10 @@ class CorrectionsLoop(QObject):
         # Its own dock on the right, the full height for the list, the refit settings and the
         # before / after table; hidden until asked for (toolbar button with the pending count,
         # Corrections menu, or a finished refit), so the image keeps the width at 1366 px.
-        dock = QDockWidget("Queue", self.window)
-        dock.setObjectName("queueDock")
-        dock.setWidget(self.queue_panel)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetClosable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
-        self.window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-        dock.hide()
+        # Registered with the window's docks: in the View menu, put back by Reset Layout and
+        # repaired if a restored layout leaves it nowhere.
+        dock = self.window.docks.add("Queue", "queueDock", self.queue_panel,
+                                     Qt.DockWidgetArea.RightDockWidgetArea, shown=False)
         training = getattr(self.window, "training_dock", None)
         if training is not None:
             training.visibilityChanged.connect(self._training_visibility)

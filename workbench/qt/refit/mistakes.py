@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -27,7 +28,9 @@ from PySide6.QtWidgets import (
 
 from workbench.qt.training.preview import ndarray_to_qimage
 
-ICON_PX = 96
+ICON_PX = 96  # largest tile side; rows shrink (down to MIN_ICON_PX) so MIN_ROWS fit
+MIN_ICON_PX = 32
+MIN_ROWS = 4
 NameRole = Qt.ItemDataRole.UserRole + 1
 
 
@@ -68,6 +71,7 @@ class MistakesView(QWidget):
         self.result: Any = None
         self.run_label = QLabel("No model yet: train one first.")
         self.run_label.setWordWrap(True)
+        self.run_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.find_button = QPushButton("Find mistakes")
         self.find_button.setObjectName("findMistakesButton")
         self.find_button.setToolTip("Score every validation image with the run's model, "
@@ -100,16 +104,19 @@ class MistakesView(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(ICON_PX + 6)
         self.table.verticalHeader().setVisible(False)
         self.table.itemDoubleClicked.connect(lambda *_: self.correct_selected())
+        self.table.viewport().installEventFilter(self)  # rows follow the height it gets
         self.table.itemSelectionChanged.connect(
             lambda: self.correct_button.setEnabled(self.selected_image() is not None))
+        # One line of controls with the run beside them: the dock is wide and short, and every
+        # line above the table cost it a row.
         row = QHBoxLayout()
         row.addWidget(self.find_button)
         row.addWidget(self.top_box)
-        row.addStretch(1)
+        row.addWidget(self.run_label, 1)
         row.addWidget(self.correct_button)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.run_label)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.setSpacing(4)
         layout.addLayout(row)
         layout.addWidget(self.progress)
         layout.addWidget(self.confused)
@@ -163,17 +170,36 @@ class MistakesView(QWidget):
             text.setData(NameRole, item.image)
             text.setData(Qt.ItemDataRole.UserRole, item.loss)
             self.table.setItem(row, len(headers) - 1, text)
-        header = self.table.horizontalHeader()
-        for col in range(len(headers) - 1):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Fixed)
-            header.resizeSection(col, ICON_PX + 10)
-        header.setSectionResizeMode(len(headers) - 1, QHeaderView.ResizeMode.Stretch)
+        self._fit_rows()
         self.confused.setText(confused_text(interp.task, interp.most_confused))
         shown = len(result.cells)
         note = " (from the saved scores)" if result.cached else ""
         self.run_label.setText(f"Run <b>{interp.run}</b>: {shown} highest losses of "
                                f"{len(interp.items)} validation images{note}. "
                                "Double-click one to correct it.")
+
+    def icon_px(self) -> int:
+        """The tile side that lets MIN_ROWS rows fit the table's height (within limits)."""
+        return max(MIN_ICON_PX, min(ICON_PX, self.table.viewport().height() // MIN_ROWS - 6))
+
+    def _fit_rows(self) -> None:
+        px = self.icon_px()
+        self.table.setIconSize(QSize(px, px))
+        self.table.verticalHeader().setDefaultSectionSize(px + 6)
+        for row in range(self.table.rowCount()):
+            self.table.setRowHeight(row, px + 6)
+        columns = self.table.columnCount()
+        header = self.table.horizontalHeader()
+        for col in range(columns - 1):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Fixed)
+            header.resizeSection(col, px + 10)
+        if columns:
+            header.setSectionResizeMode(columns - 1, QHeaderView.ResizeMode.Stretch)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
+            self._fit_rows()
+        return False
 
     def images(self) -> list[str]:
         return [str(self.table.item(r, 0).data(NameRole)) for r in range(self.table.rowCount())]

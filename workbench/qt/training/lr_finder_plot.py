@@ -21,6 +21,31 @@ from workbench.qt.training.hover import HoverReadout, format_value
 from workbench.qt.training.plots import REFRESH_HZ, legend_html, legend_label
 
 SUGGESTION_COLORS = ("#d62728", "#2ca02c", "#9467bd", "#ff7f0e")
+LABEL_GAP_PX = 6
+
+
+class SparseLabelAxis(pg.AxisItem):
+    """An axis whose tick labels never overlap: labels that would touch one already placed
+    are left out, whole decades ("10⁻⁶", "0.01") placed first. pyqtgraph labels every minor
+    tick of a log axis spanning a decade or two (2·10⁻⁷, 3·10⁻⁷, ...), which early in a sweep
+    drew them over each other."""
+
+    def generateDrawSpecs(self, p):
+        specs = super().generateDrawSpecs(p)
+        if specs is None:
+            return None
+        axis, ticks, texts = specs
+        return axis, ticks, sparse_labels(texts)
+
+
+def sparse_labels(texts: list) -> list:
+    """Keep the (rect, flags, text) labels that do not overlap, whole decades first."""
+    kept: list = []
+    for spec in sorted(texts, key=lambda t: "·" in t[2]):
+        rect = spec[0].adjusted(-LABEL_GAP_PX / 2, 0, LABEL_GAP_PX / 2, 0)
+        if not any(rect.intersects(other[0]) for other in kept):
+            kept.append(spec)
+    return kept
 
 
 class LRFinderPlot(QWidget):
@@ -33,7 +58,8 @@ class LRFinderPlot(QWidget):
         self.lrs: list[float] = []
         self.losses: list[float] = []
         self.suggestions: dict[str, float] = {}
-        self.plot = pg.PlotWidget(title="LR finder")
+        self.plot = pg.PlotWidget(title="LR finder",
+                                  axisItems={"bottom": SparseLabelAxis("bottom")})
         self.plot.setObjectName("lrFinderPlot")
         self.plot.setBackground(current_colors().base)
         item = self.plot.getPlotItem()
@@ -63,6 +89,7 @@ class LRFinderPlot(QWidget):
         self._live_timer.setInterval(int(1000 / REFRESH_HZ))
         self._live_timer.timeout.connect(self._draw_live)
         self._live_dirty = False
+        self._live_its = 0
         self.live = False  # a sweep is running and its points are being drawn
         self._buttons_row = QHBoxLayout()
         self._buttons_row.setContentsMargins(0, 0, 0, 0)
@@ -79,6 +106,7 @@ class LRFinderPlot(QWidget):
         """A sweep starts: forget the last result and draw the new points as they come."""
         self.set_result([], [], {})
         self.live = True
+        self._live_its = num_it
         self.hint.setText(f"Finding the learning rate: the curve fills in over {num_it} "
                           "batches.")
         self._live_timer.start()
@@ -101,7 +129,23 @@ class LRFinderPlot(QWidget):
         losses = np.asarray(self.losses, dtype=float)
         self.curve.setData(np.asarray(self.lrs, dtype=float),
                            np.where(np.isfinite(losses), losses, np.nan))
+        self._live_x_range()
         self._clip_y_range()
+
+    def _live_x_range(self) -> None:
+        """While the sweep runs, the x axis spans the whole sweep (the learning rate grows by
+        the same factor each batch), so the curve fills in from the left. Autoranged to the
+        first points, the axis spanned a sliver of a decade and its labels overlapped."""
+        if not self.lrs:
+            return
+        start = math.log10(self.lrs[0])
+        if len(self.lrs) >= 2 and self.lrs[1] > self.lrs[0]:
+            step = math.log10(self.lrs[1]) - start
+            end = start + step * max(self._live_its - 1, len(self.lrs) - 1)
+        else:
+            end = start + 2.0  # one point: a span whose ticks are whole decades
+        end = max(end, math.log10(self.lrs[-1]), start + 1.0)
+        self.plot.getPlotItem().setXRange(start, end, padding=0.02)
 
     def _set_legend(self) -> None:
         entries = [("━", "#1f77b4", "smoothed loss")]

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QBoxLayout,
@@ -120,11 +120,7 @@ class TrainingPanel(QWidget):
 
     def set_settings_visible(self, visible: bool) -> None:
         """Collapse the settings so the plots get the panel's whole width, or show them."""
-        self.settings_section.setVisible(visible)
-        self.settings_button.setArrowType(Qt.ArrowType.LeftArrow if visible
-                                          else Qt.ArrowType.RightArrow)
-        if self.settings_button.isChecked() != visible:
-            self.settings_button.setChecked(visible)
+        self.body.set_settings_visible(visible)  # one at a time in a narrow panel
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

@@ -24,7 +24,8 @@ from PySide6.QtWidgets import (
 
 from workbench.qt.training.banner import Banner
 from workbench.qt.training.notices import NoticeBox
-from workbench.qt.training.settings_section import SettingsSection
+from workbench.qt.training.settings_section import SettingsBesideTabs, SettingsSection
+from workbench.qt.wheel_guard import guard_wheel
 
 if TYPE_CHECKING:
     from workbench.qt.training.panel import TrainingPanel
@@ -34,6 +35,7 @@ def build_ui(panel: TrainingPanel) -> None:
     """Create the panel's buttons, settings section and tabs, and lay them out."""
     _buttons(panel)
     panel.settings_section = SettingsSection(panel.form, panel.stages)
+    guard_wheel(panel.settings_section)  # scrolling the settings never changes one
     panel.tabs = _tabs(panel)
     row = QHBoxLayout()
     for button in (panel.start_button, panel.stop_button, panel.lr_find_button,
@@ -42,16 +44,14 @@ def build_ui(panel: TrainingPanel) -> None:
     panel.top_row = QBoxLayout(QBoxLayout.Direction.LeftToRight)
     panel.top_row.addLayout(row)
     panel.top_row.addWidget(panel.progress, 1)
-    body = QHBoxLayout()
-    body.setContentsMargins(0, 0, 0, 0)
-    body.addWidget(panel.settings_section)
-    body.addWidget(panel.tabs, 1)
+    panel.body = SettingsBesideTabs(panel.settings_section, panel.tabs, panel.settings_button)
+    panel.runner.busyChanged.connect(lambda busy: panel.body.show_tabs() if busy else None)
     outer = QVBoxLayout(panel)
     outer.setContentsMargins(6, 4, 6, 4)
     outer.addLayout(panel.top_row)
     outer.addWidget(panel.banner)
     outer.addWidget(panel.notices)
-    outer.addLayout(body, 1)
+    outer.addWidget(panel.body, 1)
 
 
 def _buttons(panel: TrainingPanel) -> None:
