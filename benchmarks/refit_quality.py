@@ -13,8 +13,8 @@ the worst ``--per-round`` of them are "corrected" (their true labels written) an
 validation metric (Dice, or F2 at each run's threshold) before -> after, and the verdict.
 
 Rules: ``today`` is the rule this project shipped before the guard: twice the parent's stage
-rates, every refit kept (and no second evaluation of the rate). The others are the measured rule
-(refit_policy.py) with that sweep suggestion, guarded; ``valley`` is the default.
+rates, every refit kept. The others measure the rate (refit_policy.py) reading the sweep that
+way, and are guarded: ``edge`` (the default), ``valley``, ``minimum``, ``steep``.
 """
 
 from __future__ import annotations
@@ -184,8 +184,8 @@ def report(demo: str, rule: str, metric: str, rows: list[dict]) -> tuple[int, in
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--demos", default="nuclei,fashion")
-    ap.add_argument("--rules", default="today,valley",
-                    help="comma-separated: today, valley (the default rule), minimum, steep")
+    ap.add_argument("--rules", default="today,edge",
+                    help="comma-separated: today, edge (the default rule), valley, minimum, steep")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dir", type=Path, help="work folder (default: a temporary one)")

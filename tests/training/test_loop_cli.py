@@ -56,7 +56,7 @@ def test_loop_commands_segmentation(seg_project, tmp_path, capsys) -> None:
     assert "is the current model" in printed
     res = json.loads(refit_json.read_text())
     assert set(res) == {"run", "parent", "items", "before", "after", "accepted", "guard", "lr"}
-    assert res["accepted"] and res["lr"]["rule"] == "measured (valley)"
+    assert res["accepted"] and res["lr"]["rule"] == "measured (edge)"
     assert res["parent"] == top["run"] and res["items"] == valid[:2]
     for when in ("before", "after"):
         assert set(res[when]) == {"queue", "valid"}

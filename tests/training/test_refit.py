@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from workbench.core.runs import RunStatus, current_model
 from workbench.training.errors import TrainingCancelled, TrainingError
 from workbench.training.events import Callback
 from workbench.training.lr_find import LRFindResult
-from workbench.training.refit import RefitSampler, RefitSettings, base_lrs, refit
+from workbench.training.refit import (
+    RefitSampler,
+    RefitSettings,
+    base_lrs,
+    refit,
+)
 from workbench.training.refit_policy import (
     CAP,
     LOSS_TOLERANCE,
@@ -49,7 +55,7 @@ def test_refit_on_queue(seg_project, config_factory) -> None:
     assert result.parent == parent and result.items == queued  # the current model's refit
     assert events.seen == ["fit refit", "epoch", "epoch", "epoch"]  # the LR sweep is apart
     parent_head = seg_project.db.get_run(parent).config["lr"]
-    assert result.rate.rule == "measured (valley)"
+    assert result.rate.rule == "measured (edge)"
     assert 0 < result.rate.lrs[-1] <= CAP * parent_head
     assert result.rate.sweep["iterations"] > 0
     assert result.after["queue"]["loss"] < result.before["queue"]["loss"]
@@ -84,8 +90,8 @@ def test_a_refit_that_hurts_validation_is_rejected_and_the_parent_stays(
     queued = seg_project.split()[1][:1]
     seg_project.queue.add(queued[0], reason="test", run_id=parent)
     parent_preds = sorted((seg_project.predictions_dir).glob("*"))
-    # A rate a thousand times the parent's wrecks the model: the guard must catch it.
-    result = refit(seg_project, parent, RefitSettings(epochs=2, lr=3.0))
+    # A rate thirty times the parent's wrecks the model: the guard must catch it.
+    result = refit(seg_project, parent, RefitSettings(epochs=2, lr=0.1))
     assert not result.accepted and result.verdict.reasons
     assert result.rate.rule == "--lr"
     run = seg_project.db.get_run(result.run)
@@ -94,7 +100,7 @@ def test_a_refit_that_hurts_validation_is_rejected_and_the_parent_stays(
     assert [i.image for i in seg_project.queue.pending()] == queued  # back to pending
     assert sorted((seg_project.predictions_dir).glob("*")) == parent_preds  # none written
 
-    kept = refit(seg_project, parent, RefitSettings(epochs=2, lr=3.0, keep_worse=True))
+    kept = refit(seg_project, parent, RefitSettings(epochs=2, lr=0.1, keep_worse=True))
     assert kept.accepted and kept.verdict.kept_anyway and not kept.verdict.accepted
     assert seg_project.db.get_run(kept.run).status is RunStatus.FINISHED
     assert current_model(seg_project).run_id == kept.run
@@ -116,26 +122,35 @@ def test_judge_rejects_a_metric_drop_or_a_loss_rise_past_the_tolerance() -> None
 
 
 class _Sweeping:
-    """The part of a Learner that measured_rate uses, with a canned sweep."""
+    """The part of a Learner that measured_rate uses, with a canned sweep: flat and noisy,
+    taking off at ``edge_lr`` (never, for None)."""
 
-    def __init__(self, suggestion: float) -> None:
-        self.suggestion, self.n_groups, self.asked = suggestion, 3, {}
+    def __init__(self, edge_lr: float | None, valley: float = 1e-6) -> None:
+        self.edge_lr, self.valley, self.n_groups, self.asked = edge_lr, valley, 3, {}
 
     def lr_find(self, start_lr: float, end_lr: float, num_it: int) -> LRFindResult:
         self.asked = {"start": start_lr, "end": end_lr, "num_it": num_it}
-        return LRFindResult([start_lr, end_lr], [1.0, 2.0],
-                            {"minimum": self.suggestion, "valley": self.suggestion,
-                             "steep": self.suggestion})
+        lrs = list(np.geomspace(start_lr, end_lr, num_it))
+        noise = np.random.default_rng(0).uniform(0.9, 1.1, num_it)
+        losses = [float(n) * (5.0 if self.edge_lr and lr >= self.edge_lr else 1.0)
+                  for lr, n in zip(lrs, noise, strict=True)]
+        return LRFindResult(lrs, losses, {"minimum": self.valley, "valley": self.valley,
+                                          "steep": self.valley})
 
 
-def test_measured_rate_is_clamped_below_the_parent_and_keeps_its_ratios() -> None:
+def test_measured_rate_is_a_tenth_of_the_edge_below_the_cap_with_the_parents_ratios() -> None:
     parent = [1e-5, 1e-4, 1e-3]
-    low = measured_rate(_Sweeping(2e-5), parent)
-    assert low.lrs == pytest.approx([2e-7, 2e-6, 2e-5]) and low.rule == "measured (valley)"
-    high = _Sweeping(5e-2)
-    assert measured_rate(high, parent).lrs == pytest.approx([v * CAP for v in parent])
-    assert high.asked["start"] < 1e-3 < high.asked["end"]
+    flat = _Sweeping(None)  # never takes off: the cap, a tenth of the parent's rates
+    capped = measured_rate(flat, parent)
+    assert capped.lrs == pytest.approx([v * CAP for v in parent])
+    assert capped.rule == "measured (edge)" and capped.sweep["edge"] is None
+    assert flat.asked["start"] < 1e-3 < flat.asked["end"] and flat.asked["num_it"] == 30
+    early = measured_rate(_Sweeping(2e-5), parent)  # takes off below the parent's rate
+    head = early.lrs[-1]
+    assert 2e-6 <= head <= 4e-6 and early.lrs == pytest.approx([head / 100, head / 10, head])
+    assert measured_rate(_Sweeping(None, valley=5e-6), parent, "valley").lrs[-1] == 5e-6
     assert given_rate(5e-3, parent, 3).lrs == pytest.approx([5e-5, 5e-4, 5e-3])
+
 
 
 def test_sampler_oversamples_queue_and_replays_a_fresh_sample() -> None:

@@ -63,7 +63,7 @@ class RefitSettings:
     batch_size: int | None = None   # None: the parent's
     oversample: int | None = None   # None: queue items fill at least half of every epoch
     keep_worse: bool = False        # keep a refit the guard rejects
-    lr_rule: str = DEFAULT_RULE     # which sweep suggestion a measured LR takes
+    lr_rule: str = DEFAULT_RULE     # which sweep reading a measured LR takes
 
 
 @dataclass
@@ -231,7 +231,7 @@ def refit(project: Project, parent_run: str | None = None,
     started = time.time()
     parent = open_run(project, parent_run)
     ids, items = _queued_images(project)
-    extra = [_StopWhen(should_stop)] if should_stop else []
+    extra: list[Callback] = [_StopWhen(should_stop)] if should_stop else []
     learner = _parent_learner(project, parent, settings, [*callbacks, *extra])
     t0 = time.perf_counter()
     mix = _use_refit_mix(learner, items, settings)

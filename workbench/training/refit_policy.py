@@ -2,17 +2,19 @@
 
 **Learning rate (measured).** A short LR sweep (``SWEEP_ITERS`` batches) on the refit's own
 mix — the queue oversampled plus the replay sample — from the parent's weights, which
-``lr_find`` restores afterwards. The head's rate is the sweep's ``valley`` suggestion, clamped
-to ``CAP`` (a tenth) of the head rate of the parent's last stage; the other layer groups keep
-the parent's ratios to the head. ``--lr`` overrides the measurement.
+``lr_find`` restores afterwards. Its *edge* is the rate where the smoothed loss first rises
+past ``EDGE_RISE`` times its level at the start of the sweep. The head's rate is a tenth of the
+edge, but never more than ``CAP`` (a tenth) of the head rate of the parent's last stage; the
+other layer groups keep the parent's ratios to the head. ``--lr`` overrides the measurement.
 
-Why this rule (benchmarks/refit_quality.py, README "Refit"): a refit starts from trained
-weights with a fresh optimizer, so it is a fine-tuning step, and its sweep is flat until it
-diverges near the parent's own rate or above. On both demos a tenth of the parent's rate
-improved the queued images and kept validation, a third of it was borderline on the nuclei
-demo, and the parent's rate (or twice it, the old default) made validation worse. The sweep
-still lowers the rate when the refit mix diverges earlier. ``minimum`` (the lowest loss / 10)
-is no rule for a flat, noisy curve: on the nuclei demo its lowest point was the sweep's first.
+Why this rule (benchmarks/refit_quality.py, README "Refit"): a refit fine-tunes trained weights
+with a fresh optimizer, and its sweep is flat and noisy until it diverges, usually near the
+parent's own rate or above. On both demos a tenth of the parent's rate improved the queued
+images and kept validation, a third of it was borderline on the nuclei demo and the parent's
+rate (or twice it, the old default) made validation worse. The sweep's one robust reading is
+where the loss takes off, so it only ever lowers the rate below the cap. fastai's ``valley``
+and ``minimum`` read a flat, noisy curve's noise: on the nuclei demo ``minimum`` took the
+sweep's first point (2e-7) and ``valley`` once took 5e-6, a refit that learns nothing.
 
 **Guard.** After the refit the validation images outside the queue are scored again. The refit
 is rejected, and the parent stays the current model, when the task metric (Dice for masks, F2
@@ -28,6 +30,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from workbench.training.lr_find import LRFindResult
 
 if TYPE_CHECKING:
@@ -38,8 +42,9 @@ LOSS_TOLERANCE = 0.5
 SWEEP_ITERS = 30
 SWEEP_DECADES_BELOW, SWEEP_DECADES_ABOVE = 4, 2  # around the parent's head rate
 CAP = 0.1  # of the parent's head rate
-DEFAULT_RULE = "valley"
-RULES = ("valley", "minimum", "steep")
+EDGE_RISE = 1.5  # the loss "takes off" at this multiple of its starting level
+DEFAULT_RULE = "edge"
+RULES = ("edge", "valley", "minimum", "steep")
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,7 @@ class RefitRate:
     """The refit's per-group max LRs and how they were chosen (stored with the run)."""
 
     lrs: list[float]
-    rule: str  # "measured (valley)", "--lr", ...
+    rule: str  # "measured (edge)", "--lr", ...
     parent_lrs: list[float]
     sweep: dict[str, Any] | None = None  # suggestions and the sweep's range
 
@@ -63,19 +68,36 @@ def scaled(parent_lrs: Sequence[float], head: float, n_groups: int) -> list[floa
     return [float(v) * head / float(parent_lrs[-1]) for v in parent_lrs]
 
 
+def edge(lrs: Sequence[float], losses: Sequence[float]) -> float | None:
+    """The rate where the smoothed loss first rises past EDGE_RISE times its starting level
+    (the median of the sweep's first quarter, the start being noisy); None if it never does."""
+    n0 = max(3, len(losses) // 4)
+    if len(losses) <= n0:
+        return None
+    base = float(np.median(losses[:n0]))
+    for lr, loss in zip(lrs[n0:], losses[n0:], strict=True):
+        if not math.isfinite(loss) or loss > EDGE_RISE * base:
+            return float(lr)
+    return None
+
+
 def measured_rate(learner: Learner, parent_lrs: Sequence[float], rule: str = DEFAULT_RULE,
                   num_it: int = SWEEP_ITERS) -> RefitRate:
-    """Sweep on the learner's current (refit) loaders and apply ``rule``, clamped to ``CAP``
-    of the parent's head rate."""
+    """Sweep on the learner's current (refit) loaders and apply ``rule`` (``edge``: a tenth
+    of the edge; the others: that suggestion), clamped to ``CAP`` of the parent's head."""
     if rule not in RULES:
         raise ValueError(f"unknown refit LR rule {rule!r}; use one of {', '.join(RULES)}")
     parent_head = float(parent_lrs[-1]) if parent_lrs else 1e-3
     start = parent_head * 10 ** -SWEEP_DECADES_BELOW
     result = learner.lr_find(start_lr=start, end_lr=parent_head * 10 ** SWEEP_DECADES_ABOVE,
                              num_it=num_it)
-    head = min(float(result.suggestions[rule]), CAP * parent_head)
+    found = edge(result.lrs, result.losses)
+    suggestion = ((found / 10 if found is not None else math.inf) if rule == "edge"
+                  else float(result.suggestions[rule]))
+    head = min(suggestion, CAP * parent_head)
+    sweep = {**_sweep_json(result, start), "edge": found}
     return RefitRate(scaled(parent_lrs, head, learner.n_groups), f"measured ({rule})",
-                     list(parent_lrs), _sweep_json(result, start))
+                     list(parent_lrs), sweep)
 
 
 def given_rate(lr: float, parent_lrs: Sequence[float], n_groups: int) -> RefitRate:
