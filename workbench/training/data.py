@@ -7,10 +7,10 @@ pickle them and never touch the project database.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -76,6 +76,9 @@ class MultilabelDataset(Dataset):
         return x.as_subclass(torch.Tensor), torch.from_numpy(self.targets[i])
 
 
+LabelledDataset = SegmentationDataset | MultilabelDataset
+
+
 class DeviceLoader:
     """A DataLoader whose batches arrive on ``device``, normalised, channels-last on CUDA."""
 
@@ -87,8 +90,8 @@ class DeviceLoader:
         return len(self.dl)
 
     @property
-    def dataset(self) -> Dataset:
-        return self.dl.dataset
+    def dataset(self) -> LabelledDataset:
+        return cast(LabelledDataset, self.dl.dataset)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for x, y in self.dl:
@@ -143,15 +146,15 @@ class DataSpec:
     # oversampled queue items and replayed images); None shuffles the training set.
     train_sampler: Callable[[int], Sampler] | None = None
 
-    def datasets(self, size: int) -> tuple[Dataset, Dataset]:
+    def datasets(self, size: int) -> tuple[LabelledDataset, LabelledDataset]:
         tt, vt = train_transforms(size, top_down=self.top_down), valid_transforms(size)
         return self._dataset(self.train_names, tt), self._dataset(self.valid_names, vt)
 
-    def eval_dataset(self, names: Sequence[str], size: int) -> Dataset:
+    def eval_dataset(self, names: Sequence[str], size: int) -> LabelledDataset:
         """Any of the spec's images with validation transforms (resize only)."""
         return self._dataset(list(names), valid_transforms(size))
 
-    def _dataset(self, names: list[str], tfms: v2.Transform) -> Dataset:
+    def _dataset(self, names: list[str], tfms: v2.Transform) -> LabelledDataset:
         images = [self.image_paths[n] for n in names]
         if self.task == "segmentation":
             return SegmentationDataset(images, [self.mask_paths[n] for n in names], tfms)
@@ -162,16 +165,17 @@ class DataSpec:
         train_ds, valid_ds = self.datasets(size)
         # Under torchrun each rank loads its shard (workbench.training.ddp); the refit sampler
         # (train_sampler) is for runs in one process.
-        sampler, valid_idx = shard_samplers(train_ds, len(valid_ds), self.seed)
+        shard, valid_idx = shard_samplers(train_ds, len(valid_ds), self.seed)
+        sampler: Sampler[int] | None = shard
         if sampler is not None and self.train_sampler is not None:
             raise TrainingError("refit's sampler runs in one process, not under torchrun")
         if sampler is None and self.train_sampler is not None:
             sampler = self.train_sampler(len(train_ds))
-        n_train = len(sampler) if sampler is not None else len(train_ds)
+        n_train = len(cast(Sized, sampler)) if sampler is not None else len(train_ds)
         bs = max(1, min(bs, n_train))
         cuda = device.type == "cuda"
-        common = {"num_workers": self.num_workers, "pin_memory": cuda,
-                      "persistent_workers": self.num_workers > 0}
+        common: dict[str, Any] = {"num_workers": self.num_workers, "pin_memory": cuda,
+                                  "persistent_workers": self.num_workers > 0}
         gen = torch.Generator().manual_seed(self.seed)
         # drop_last avoids a final batch of 1, which BatchNorm cannot train on.
         train = DataLoader(train_ds, bs, shuffle=sampler is None, sampler=sampler,
@@ -213,7 +217,7 @@ def data_spec(project: Project, *, top_down: bool = False, num_workers: int = 0,
                     vec[index[t]] = 1.0
             tags[n] = vec
     return DataSpec(
-        task=task, classes=classes, colors=[tuple(c) for c in project.colors],
+        task=task, classes=classes, colors=[(c[0], c[1], c[2]) for c in project.colors],
         train_names=list(train), valid_names=list(valid),
         image_paths={n: Path(project.image_path(n)) for n in names},
         mask_paths=masks, tag_vectors=tags, top_down=top_down, num_workers=num_workers, seed=seed,

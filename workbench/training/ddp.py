@@ -39,7 +39,8 @@ def shard_samplers(train_ds: Dataset, n_valid: int, seed: int
     if not distributed.active():
         return None, None
     rank, world = distributed.rank(), distributed.world_size()
-    train = DistributedSampler(train_ds, num_replicas=world, rank=rank, shuffle=True, seed=seed)
+    train: DistributedSampler = DistributedSampler(train_ds, num_replicas=world, rank=rank,
+                                                   shuffle=True, seed=seed)
     return train, list(range(rank, n_valid, world))
 
 

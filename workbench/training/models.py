@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -34,12 +35,21 @@ class ResNetEncoder(nn.Module):
     """torchvision ResNet without its classifier; attribute names match torchvision's so an
     ImageNet state dict loads directly."""
 
+    conv1: nn.Module
+    bn1: nn.Module
+    relu: nn.Module
+    maxpool: nn.Module
+    layer1: nn.Module
+    layer2: nn.Module
+    layer3: nn.Module
+    layer4: nn.Module
+
     def __init__(self, arch: str) -> None:
         super().__init__()
         if arch not in ENCODERS:
             raise TrainingError(f"unknown architecture {arch!r}; choose one of {sorted(ENCODERS)}")
         builder, self.out_channels = ENCODERS[arch]
-        net = builder(weights=None)
+        net: Any = builder(weights=None)  # a torchvision ResNet: its layers are typed Module
         self.conv1, self.bn1, self.relu, self.maxpool = net.conv1, net.bn1, net.relu, net.maxpool
         self.layer1, self.layer2, self.layer3, self.layer4 = (
             net.layer1, net.layer2, net.layer3, net.layer4,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -37,7 +38,7 @@ AUTOSAVE_MAX_DELAY_S = 10.0
 class MaskStore(Protocol):
     """The part of :class:`workbench.core.project.Project` a session needs."""
 
-    root: object
+    root: Path
     classes: list[str]
 
     def read_mask(self, name: str) -> np.ndarray | None: ...
@@ -183,7 +184,7 @@ class AnnotationSession:
 
     def prediction_edit(self) -> Edit | None:
         """Edit replacing the mask by the newest model prediction (None if there is none)."""
-        path = newest_prediction(self.store.root, self.name)  # type: ignore[arg-type]
+        path = newest_prediction(self.store.root, self.name)
         if path is None:
             return None
         pred = read_prediction(path, self.document.shape, self.document.num_classes)

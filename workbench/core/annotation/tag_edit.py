@@ -30,7 +30,7 @@ class TagEdit:
     @property
     def replaces_labels(self) -> bool:
         """True when tags someone already chose are dropped (the case that needs a warning)."""
-        return bool(self.old) and not set(self.old) <= set(self.new or ())
+        return bool(self.old) and not set(self.old or ()) <= set(self.new or ())
 
     def apply(self, project: Project) -> None:
         _write(project, self.image, self.new)

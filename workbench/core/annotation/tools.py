@@ -231,8 +231,13 @@ def _box_sum(values: np.ndarray, side: int) -> np.ndarray:
     r = side // 2
     padded = np.pad(values.astype(np.uint32), r, mode="edge")
     h, w = values.shape
-    rows = sum(padded[:, dx:dx + w] for dx in range(side))
-    return sum(rows[dy:dy + h, :] for dy in range(side))
+    rows = np.zeros((padded.shape[0], w), np.uint32)
+    for dx in range(side):
+        rows += padded[:, dx:dx + w]
+    out = np.zeros((h, w), np.uint32)
+    for dy in range(side):
+        out += rows[dy:dy + h, :]
+    return out
 
 
 @dataclass(frozen=True)
@@ -246,7 +251,7 @@ class WandImage:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.raw.shape  # type: ignore[return-value]
+        return int(self.raw.shape[0]), int(self.raw.shape[1])
 
 
 def wand_intensity(rgb: np.ndarray) -> WandImage:
