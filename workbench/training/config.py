@@ -6,6 +6,9 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 ARCHS = ("resnet18", "resnet34", "resnet50")
+# The LR sweep's length in batches (it stops sooner when the loss diverges): the shortest that
+# found the same valley as fastai's 100 on the demo projects (benchmarks/lr_find_length.py).
+LR_FIND_ITERS = 30
 
 
 @dataclass
@@ -14,6 +17,11 @@ class TrainConfig:
 
     ``pretrained``: "auto" uses ImageNet weights from the local torch hub cache when present,
     None trains from random init, any other string is a path to a torchvision state dict.
+    ``lr_find_iters``: batches of the LR sweep an empty max LR runs (it stops earlier when the
+    loss diverges); ``lr_find_each_stage``: sweep again before every stage without a rate
+    instead of deriving their rates from the first sweep's (see ``recipe.with_found_lr``).
+    ``precision``: "auto", "fp32" or "bf16" (see ``device.resolve_precision``); the precision
+    a run really used is recorded as ``extra["precision_used"]``.
     """
 
     arch: str = "resnet34"
@@ -34,6 +42,9 @@ class TrainConfig:
     seed: int = 0
     num_workers: int = 0
     pretrained: str | None = "auto"
+    precision: str = "auto"
+    lr_find_iters: int = LR_FIND_ITERS
+    lr_find_each_stage: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from workbench.training.callbacks import SmoothLoss
+from workbench.training.callbacks import SMOOTH_BETA, SmoothLoss
 from workbench.training.errors import TrainingCancelled, TrainingError
 from workbench.training.events import Callback, CancelFitException, Event
 from workbench.training.schedules import sched_exp
@@ -26,6 +26,17 @@ if TYPE_CHECKING:
 STOP_FACTOR = 4.0
 SKIP_START_FRACTION = 0.1
 SKIP_END = 5
+# fastai's sweep: 100 batches from 1e-7 to 10, loss smoothed with beta 0.98.
+REFERENCE_STEPS_PER_DECADE = 100 / 8
+REFERENCE_BETA = SMOOTH_BETA
+
+
+def smoothing_for(num_it: int, start_lr: float = 1e-7, end_lr: float = 10.0) -> float:
+    """The loss smoothing factor that averages over the same span of learning rates (in
+    decades) as fastai's 100-batch sweep does with 0.98: a shorter sweep takes bigger steps,
+    so each step must weigh more."""
+    per_decade = num_it / max(math.log10(end_lr / start_lr), 1e-9)
+    return REFERENCE_BETA ** (REFERENCE_STEPS_PER_DECADE / max(per_decade, 1e-9))
 
 
 @dataclass
@@ -34,6 +45,7 @@ class LRFindResult:
     losses: list[float]  # smoothed (debiased EMA) loss per batch
     suggestions: dict[str, float] = field(default_factory=dict)
     raw_losses: list[float] = field(default_factory=list)
+    cached: bool = False  # a remembered sweep of the same model, data and settings
 
     @property
     def valley(self) -> float:

@@ -46,6 +46,7 @@ class RefitSettings:
     lr: float | None = None      # None: parent's last stage LR x REFIT_LR_FACTOR; X: head LR X
     replay: float = DEFAULT_REPLAY  # fraction of the rest of the training set drawn per epoch
     device: str = "auto"
+    precision: str = "auto"         # see device.resolve_precision
     batch_size: int | None = None   # None: the parent's
     oversample: int | None = None   # None: queue items fill at least half of every epoch
 
@@ -157,7 +158,7 @@ def _refit_config(ckpt: dict[str, Any], settings: RefitSettings) -> TrainConfig:
     config.pretrained = None  # the parent's checkpoint has the weights
     config.size, config.resize = int(ckpt["size"]), None
     config.epochs, config.freeze_epochs, config.lrs = settings.epochs, 0, None
-    config.device = settings.device
+    config.device, config.precision = settings.device, settings.precision
     if settings.batch_size:
         config.bs = settings.batch_size
     return config
@@ -241,7 +242,7 @@ def refit(project: Project, parent_run: str | None = None,
     project.queue.mark_used(ids, run_id)
     t0 = time.perf_counter()
     predict_project(project, run_id, "all", device=settings.device, bs=config.bs,
-                    progress=progress)
+                    progress=progress, precision=settings.precision)
     rank_unlabelled(project, run_id, device=settings.device, batch_size=config.bs)
     seconds = {"refit": t_fit, "evaluation": t_eval, "prediction": time.perf_counter() - t0}
     return RefitResult(run_id, parent, items, before, after, seconds)

@@ -18,7 +18,7 @@ from workbench.qt.training.epoch_table import EpochRow, EpochTable, format_secon
 from workbench.qt.training.history import RunHistory, run_row
 from workbench.qt.training.lr_finder_plot import LRFinderPlot
 from workbench.qt.training.plots import LivePlots
-from workbench.qt.training.progress import ProgressTracker, TrainingProgress
+from workbench.qt.training.progress import TrainingProgress
 from workbench.qt.training.stages import StageControls, StageSettings
 from workbench.training.config import TrainConfig
 
@@ -184,24 +184,13 @@ def test_run_history_rows_and_load(qtbot):
     assert blocker.args == ["r2"]
 
 
-def test_progress_eta():
-    now = [0.0]
-    tracker = ProgressTracker(clock=lambda: now[0])
-    tracker.reset(100)
-    assert tracker.eta_seconds() is None
-    now[0] = 10.0
-    tracker.update(25)
-    assert tracker.eta_seconds() == pytest.approx(30.0)
-
-
-def test_progress_bar_covers_all_planned_stages(qtbot):
+def test_progress_bar_shows_the_estimate_it_is_given(qtbot):
     bar = TrainingProgress()
     qtbot.addWidget(bar)
-    bar.start_job(planned_epochs=5)  # e.g. 3 frozen + 2 unfrozen epochs
-    bar.start_stage("frozen", 3, 4, 12)
-    assert bar.maximum() == 20
-    bar.show_batch(2, 3, 12)
-    bar.start_stage("unfrozen", 2, 4, 8)
-    bar.show_batch(0, 1, 2)
-    assert bar.value() == 14 and bar.maximum() == 20
-    assert bar.format().startswith("unfrozen · epoch 1/2 · batch 2/4")
+    bar.set_busy("Preparing…")
+    assert bar.maximum() == 0 and bar.format() == "Preparing…"  # indeterminate
+    bar.show_estimate("Stage 2 of 2 · epoch 1/2 · batch 3/4 · about 1 min left", 0.7)
+    assert bar.format() == "Stage 2 of 2 · epoch 1/2 · batch 3/4 · about 1 min left"
+    assert bar.value() / bar.maximum() == pytest.approx(0.7)
+    bar.show_estimate("Done", 1.5)  # clamped
+    assert bar.value() == bar.maximum()
