@@ -18,7 +18,7 @@ from workbench.cli.ddp_cmds import (
     train_rank,
     wants_torchrun,
 )
-from workbench.training.config import LR_FIND_ITERS
+from workbench.training.config import LR_FIND_ITERS, LR_FIND_START
 
 log = logging.getLogger(__name__)
 ARCH_CHOICES = ("resnet18", "resnet34", "resnet50")
@@ -101,7 +101,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--num-it", type=_count(2), default=LR_FIND_ITERS,
                    help=f"sweep length in batches ({LR_FIND_ITERS}; it stops sooner when the "
                    "loss diverges)")
-    p.add_argument("--start-lr", type=float, default=1e-7)
+    p.add_argument("--start-lr", type=float, default=LR_FIND_START,
+                   help=f"first learning rate of the sweep ({LR_FIND_START:g})")
     p.add_argument("--end-lr", type=float, default=10.0)
     p.add_argument("--json", type=Path, metavar="OUT",
                    help="write {lrs, losses, suggestions} with the full series to OUT")

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 SAVE_DELAY_MS = 1000
 _STAGE_KEYS = ("mode", "unfreeze_epochs", "lo", "hi", "resize_enabled", "resize_size",
-               "resize_epochs")
+               "resize_epochs", "lr_find_each_stage")
 
 
 def saved_config(prefs: ProjectPrefs) -> TrainConfig | None:
@@ -80,8 +80,10 @@ class PrefsBinder(QObject):
         for key, edit in (("lo", controls.lo_edit), ("hi", controls.hi_edit)):
             if isinstance(saved.get(key), int | float):
                 edit.setText(f"{saved[key]:g}")
-        if isinstance(saved.get("resize_enabled"), bool):
-            controls.resize_check.setChecked(saved["resize_enabled"])
+        for key, check in (("resize_enabled", controls.resize_check),
+                           ("lr_find_each_stage", controls.each_stage_check)):
+            if isinstance(saved.get(key), bool):
+                check.setChecked(saved[key])
 
     def save(self) -> None:
         self._timer.stop()

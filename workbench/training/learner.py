@@ -24,7 +24,7 @@ from torch import nn
 
 from workbench.training import checkpoints
 from workbench.training.callbacks import Recorder, one_cycle_scheduler
-from workbench.training.config import LR_FIND_ITERS, TrainConfig
+from workbench.training.config import LR_FIND_ITERS, LR_FIND_START, TrainConfig
 from workbench.training.data import DataBunch, DataSpec
 from workbench.training.device import autocast, resolve_precision
 from workbench.training.distributed import active as distributed_active
@@ -381,7 +381,7 @@ class Learner:
         self.recorder.truncate(*snap["rec"])
 
     # ---------------------------------------------------------------- LR finder, io, inference
-    def lr_find(self, start_lr: float = 1e-7, end_lr: float = 10.0,
+    def lr_find(self, start_lr: float = LR_FIND_START, end_lr: float = 10.0,
                 num_it: int = LR_FIND_ITERS, stop_div: bool = True) -> LRFindResult:
         """Exponential LR sweep; model and optimizer are restored bit-for-bit afterwards."""
         return run_lr_find(self, start_lr, end_lr, num_it, stop_div)

@@ -152,13 +152,16 @@ def store(learner: Learner, key: str, result: LRFindResult) -> None:
         log.warning("could not write the LR finder cache %s: %s", path, exc)
 
 
-def find_lr(learner: Learner, num_it: int, *, reuse: bool = True, start_lr: float = 1e-7,
-            end_lr: float = 10.0) -> LRFindResult:
-    """An LR sweep of ``num_it`` batches on ``learner`` as it is now: the cached one when the
+def find_lr(learner: Learner, num_it: int | None = None, *, reuse: bool = True,
+            start_lr: float | None = None, end_lr: float = 10.0) -> LRFindResult:
+    """An LR sweep of ``num_it`` batches from ``start_lr`` (None: the learner's config's
+    ``lr_find_iters`` / ``lr_find_start``) on ``learner`` as it is now: the cached one when the
     same sweep was run before (``reuse``; announced with AFTER_LR_FIND like a fresh one, with
     ``cached`` set), else a new sweep, which is then remembered."""
     from workbench.training.events import Event
 
+    num_it = num_it or learner.config.lr_find_iters
+    start_lr = start_lr or learner.config.lr_find_start
     key = sweep_key(learner, start_lr, end_lr, num_it) if cache_path(learner) else None
     if key is not None and reuse:
         hit = lookup(learner, key)

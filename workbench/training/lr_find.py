@@ -4,6 +4,12 @@ It trains on training batches (several epochs if needed) while the learning rate
 geometrically from ``start_lr`` to ``end_lr``, recording the smoothed loss; it stops when the
 smoothed loss exceeds 4x its best (or becomes NaN/inf), then puts the model and optimizer back
 exactly as they were. Only plain data comes back; plotting is the GUI's job.
+
+fastai sweeps 100 batches from 1e-7 with the loss smoothed by 0.98. The default here is 30
+batches from 1e-5 (``config.LR_FIND_ITERS`` / ``LR_FIND_START``), with the smoothing scaled so
+that it averages over the same span of learning rates: on the demo projects its valley stays
+within about a third of a decade of the 100-batch sweep's (``benchmarks/lr_find_length.py``;
+20 batches drift by a decade on the multilabel demo).
 """
 
 from __future__ import annotations
@@ -125,7 +131,7 @@ class LRFinder(Callback):
         self.lrs: list[float] = []
         self.losses: list[float] = []
         self.raw: list[float] = []
-        self._smooth = SmoothLoss()
+        self._smooth = SmoothLoss(smoothing_for(num_it, start_lr, end_lr))
         self._best = math.inf
 
     def before_fit(self, learn: Learner) -> None:

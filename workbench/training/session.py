@@ -199,7 +199,7 @@ def find_stage_lr(learner: Learner, stages: Sequence[Stage], index: int) -> list
 
     prepare_stage(learner, stages[index])
     cfg = learner.config
-    result = find_lr(learner, cfg.lr_find_iters)
+    result = find_lr(learner)
     log.info("Stage %s: LR finder suggests %.2e (valley%s)", stages[index].name, result.valley,
              ", cached sweep" if result.cached else "")
     cfg.extra.setdefault("lr_found", {})[stages[index].name] = result.valley

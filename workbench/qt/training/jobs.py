@@ -189,7 +189,7 @@ def lr_find_job(project: Project, config: TrainConfig, state: EngineState,
             if frozen is not None:
                 learner.freeze() if frozen else learner.unfreeze()
             ctx.report(RunPlan([PlannedPhase("sweep", config.lr_find_iters)], learner.data.bs))
-            return find_lr(learner, config.lr_find_iters, reuse=False)
+            return find_lr(learner, reuse=False)
         finally:
             learner.remove_callback(report)
 
