@@ -33,10 +33,12 @@ def batch(epoch: int, i: int, per_epoch: int, epochs: int) -> BatchEnd:
 
 
 def timeline(plan: list[PlannedPhase], *, step: float = 1.0, warmup: float = 3.0,
-             tail: float = 0.8, gap: float = 1.5, image: float = 0.3,
-             cached_sweep: bool = False) -> list[tuple[float, object]]:
+             tail: float = 0.8, gap: float = 1.5, image: float = 0.12,
+             predict_start: float = 3.0, cached_sweep: bool = False,
+             ) -> list[tuple[float, object]]:
     """The messages a job with ``plan`` sends and when: each phase's first batch is slow
-    (warm-up), epochs end with validation and a checkpoint, phases are separated by set-up."""
+    (warm-up), epochs end with validation and a checkpoint, phases are separated by set-up,
+    the predictions start with the validation previews and loading the model."""
     t, out = 0.0, [(0.0, RunPlan(plan, 8))]
     for phase in plan:
         t += gap
@@ -61,9 +63,10 @@ def timeline(plan: list[PlannedPhase], *, step: float = 1.0, warmup: float = 3.0
                 out.append((t, EpochEnd(e, 0.5, 0.5, {}, 1.0)))
             out.append((t, FitEnded(False, None, "run", 0.5)))
         else:
+            t += predict_start * step
             for done in range(8, phase.units + 8, 8):
                 done = min(done, phase.units)
-                t += image * 8 + (warmup if done <= 8 else 0)
+                t += image * 8 * step
                 out.append((t, PredictProgress(done, phase.units)))
     return out
 

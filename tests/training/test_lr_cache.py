@@ -8,10 +8,18 @@ import json
 import numpy as np
 import pytest
 
+from workbench.training import checkpoints
 from workbench.training.config import TrainConfig
+from workbench.training.events import FunctionCallback
 from workbench.training.lr_cache import CACHE_NAME, find_lr, sweep_key
 from workbench.training.reports import FitStarted, LRFindDone, LRFindStep, ReportCallback
-from workbench.training.session import build_learner, run_stages, stages_from_config, train
+from workbench.training.session import (
+    build_learner,
+    resume_run,
+    run_stages,
+    stages_from_config,
+    train,
+)
 
 SWEEP = 12  # a short sweep keeps the tests fast
 
@@ -139,3 +147,23 @@ def test_the_next_run_reuses_the_sweep(seg_project, config_factory) -> None:
     assert len(sweeps_in(first)) == 1 and sweeps_in(second) == []
     done = [m for m in second if isinstance(m, LRFindDone)]
     assert done and done[0].cached
+
+
+def test_a_resumed_run_keeps_the_rate_of_its_one_sweep(seg_project, config_factory) -> None:
+    config = config_factory(lr=None, freeze_epochs=1, epochs=1, resize=[32, 40],
+                            resize_epochs=1, lr_find_iters=SWEEP)
+
+    def stop_at_second_stage(learn: object) -> None:
+        if learn.stage_index == 1 and not learn.state.lr_find:
+            learn.cancel()
+
+    learner = build_learner(seg_project, config,
+                            [FunctionCallback(before_fit=stop_at_second_stage)])
+    run_stages(learner, stages_from_config(config, False))
+    valley = learner.config.extra["lr_found"]["random init"]
+    messages: list[object] = []
+    resumed = resume_run(seg_project, learner.run_id, [ReportCallback(messages.append)])
+    assert not [m for m in messages if isinstance(m, (LRFindStep, LRFindDone))]  # no sweep
+    assert len(resumed.recorder.epochs) == 3 and resumed.data.size == 40
+    ckpt = checkpoints.load(resumed.checkpoint_dir / checkpoints.LAST)
+    assert ckpt["schedule"]["lr_max"][-1] == pytest.approx(valley / 5)

@@ -8,7 +8,7 @@ from typing import Any
 ARCHS = ("resnet18", "resnet34", "resnet50")
 # The LR sweep's length in batches (it stops sooner when the loss diverges): the shortest that
 # found the same valley as fastai's 100 on the demo projects (benchmarks/lr_find_length.py).
-LR_FIND_ITERS = 30
+LR_FIND_ITERS = 40
 LR_FIND_START = 1e-5  # below this Adam barely moves: fastai's 1e-7 spends a fifth of a sweep there
 
 

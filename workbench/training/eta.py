@@ -34,9 +34,9 @@ from workbench.training.reports import (
 MIN_TIMED = 3  # batches timed before any estimate is shown
 FROZEN_COST = 0.8  # a frozen encoder's batch vs the whole network's (BatchNorm still trains)
 VALID_COST = 0.6  # one validation batch (twice the images, forward only) vs a training batch
-PREDICT_COST = 0.25  # one predicted image (forward, resize back, PNG) vs a training batch
+PREDICT_COST = 0.1  # one predicted image (forward, resize back, PNG) vs a training batch
 GAP_COST = 2.0  # a phase's start beyond its first batch (loaders rebuilt, kernels warmed up)
-PREDICT_START = 6.0  # validation previews, then the predict job loading the model
+PREDICT_START = 4.0  # validation previews, then the predict job loading the model
 
 
 def plan_phases(stages: Sequence[Stage], *, batches: int, valid_batches: int, size: int,
@@ -134,6 +134,7 @@ class RunEstimate:
                     phase.tail_times.append(now - self._last)
                 phase.epochs_done += 1
                 phase.validating = False
+                phase.epoch, phase.batch = phase.epoch + 1, -1
                 self._last = now  # the next batch's time counts from here
         elif isinstance(msg, FitEnded):
             if self._in("stage"):
@@ -283,7 +284,7 @@ class RunEstimate:
 
     def text(self) -> str:
         """'Stage 2 of 2 · epoch 1/2 · batch 3/4 · about 1 min left', 'Finding the learning
-        rate · 12/30', ...; '' before the first message."""
+        rate · 12/40', ...; '' before the first message."""
         if not 0 <= self.current < len(self.phases):
             return ""
         phase = self.phases[self.current]
@@ -322,9 +323,11 @@ class RunEstimate:
         head = f"Stage {stages.index(phase) + 1} of {len(stages)}"
         if phase.done == 0 and not phase.validating:
             return f"{head} · starting"
-        epoch = f"epoch {phase.epoch + 1}/{plan.units}"
+        epoch = f"epoch {min(phase.epoch + 1, plan.units)}/{plan.units}"
         if phase.validating:
             return f"{head} · {epoch} · validating"
+        if phase.batch < 0:  # an epoch ended; the next one's first batch is under way
+            return f"{head} · {epoch} · starting"
         return f"{head} · {epoch} · batch {phase.batch + 1}/{max(plan.batches, 1)}"
 
 

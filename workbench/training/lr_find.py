@@ -5,11 +5,11 @@ geometrically from ``start_lr`` to ``end_lr``, recording the smoothed loss; it s
 smoothed loss exceeds 4x its best (or becomes NaN/inf), then puts the model and optimizer back
 exactly as they were. Only plain data comes back; plotting is the GUI's job.
 
-fastai sweeps 100 batches from 1e-7 with the loss smoothed by 0.98. The default here is 30
+fastai sweeps 100 batches from 1e-7 with the loss smoothed by 0.98. The default here is 40
 batches from 1e-5 (``config.LR_FIND_ITERS`` / ``LR_FIND_START``), with the smoothing scaled so
-that it averages over the same span of learning rates: on the demo projects its valley stays
-within about a third of a decade of the 100-batch sweep's (``benchmarks/lr_find_length.py``;
-20 batches drift by a decade on the multilabel demo).
+that it averages over the same span of learning rates: on both demo projects its valley stays
+within 0.3 decades of the 100-batch sweep's (``benchmarks/lr_find_length.py``; with 30 or 20
+batches the multilabel demo's drifts by up to a decade).
 """
 
 from __future__ import annotations

@@ -275,8 +275,13 @@ def resume_run(project: Project, run_id: str, callbacks: Iterable[Callback] = ()
     learner.stage_index = index
     checkpoints.resume_fit(learner, path)
     if not learner.cancel_requested:
-        rest = stages_from_config(config, loaded)[index + 1:]
-        run_stages(learner, rest, first_index=index + 1)
+        stages = stages_from_config(config, loaded)
+        # The run's one sweep was recorded: the remaining stages follow from it as before.
+        found = config.extra.get("lr_found") or {}
+        if stages and needs_lr(stages[0]) and stages[0].name in found:
+            stages = with_found_lr(stages, 0, float(found[stages[0].name]),
+                                   config.lr_find_each_stage)
+        run_stages(learner, stages[index + 1:], first_index=index + 1)
     return learner
 
 
