@@ -153,6 +153,8 @@ def test_text_names_the_phase_and_stage() -> None:
     assert any(t.startswith("Stage 1 of 2 · epoch 1/3 · batch 1/4 · about ") for t in texts)
     assert any(t.startswith("Stage 2 of 2 · epoch 1/2 · batch 3/4 · about ") for t in texts)
     assert any(t.startswith("Stage 1 of 2 · epoch 3/3 · validating") for t in texts)
+    assert any(t.startswith("Stage 1 of 2 · epoch 2/3 · starting") for t in texts)
+    assert any(t.startswith("Stage 1 of 2 · epoch 3/3 done") for t in texts)
     assert any(t.startswith("Stage 1 of 2 done · starting the next stage") for t in texts)
     assert any(t.startswith("Stage 2 of 2 done · validation previews, then predictions")
                for t in texts)

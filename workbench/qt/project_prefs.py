@@ -20,6 +20,7 @@ from workbench.training.config import TrainConfig
 log = logging.getLogger(__name__)
 
 SAVE_DELAY_MS = 1000
+_NOT_RESTORED = ("lr_find_iters", "lr_find_start")
 _STAGE_KEYS = ("mode", "unfreeze_epochs", "lo", "hi", "resize_enabled", "resize_size",
                "resize_epochs", "lr_find_each_stage")
 
@@ -29,6 +30,8 @@ def saved_config(prefs: ProjectPrefs) -> TrainConfig | None:
     data = prefs.section("training").get("config")
     if not isinstance(data, dict):
         return None
+    # Settings the window has no control for follow the engine's defaults, not an old save.
+    data = {k: v for k, v in data.items() if k not in _NOT_RESTORED}
     try:
         return TrainConfig.from_dict(data)
     except (TypeError, ValueError) as exc:

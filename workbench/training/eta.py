@@ -326,6 +326,8 @@ class RunEstimate:
         epoch = f"epoch {min(phase.epoch + 1, plan.units)}/{plan.units}"
         if phase.validating:
             return f"{head} · {epoch} · validating"
+        if phase.batch < 0 and phase.epochs_done >= plan.units:
+            return f"{head} · epoch {plan.units}/{plan.units} done"
         if phase.batch < 0:  # an epoch ended; the next one's first batch is under way
             return f"{head} · {epoch} · starting"
         return f"{head} · {epoch} · batch {phase.batch + 1}/{max(plan.batches, 1)}"

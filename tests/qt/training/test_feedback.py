@@ -98,7 +98,7 @@ def test_the_recipe_sweeps_once_and_the_bar_names_each_stage(qtbot, seg_project,
         lambda _m: texts.append(panel.progress.format())))
     panel.start_training()
     wait_idle(qtbot, panel, timeout=180000)
-    assert panel.message()[0] == "ok", panel.message()
+    assert "finished" in panel.message()[1], panel.message()  # (few iterations: a warning)
     assert [m.iteration for m in steps if m.iteration == 1] == [1]  # one sweep
     assert any(t.startswith("Stage 2 of 2 · epoch 1/1 · batch") for t in texts), texts
 
@@ -133,8 +133,8 @@ def batches(epochs: int, per_epoch: int) -> list[object]:
 
 def test_the_bar_text_never_goes_stale_across_a_phase_change(qtbot, seg_project, make_panel,
                                                             monkeypatch):
-    # Stage 1 ends at its last batch; then a second LR sweep runs (the "sweep before each
-    # stage" option). The bar must name the sweep at once, not keep "epoch 3/3 · batch 4/4".
+    # Stage 1 ends; then a second LR sweep runs (the "sweep before each stage" option). The
+    # bar must name the sweep at once, not keep the last batch's "epoch 3/3 · batch 4/4".
     plan = RunPlan([PlannedPhase("stage", 3, "random init", 4, 1),
                     PlannedPhase("sweep", 30, "unfrozen"),
                     PlannedPhase("stage", 2, "unfrozen", 4, 1)], 8)
@@ -158,7 +158,7 @@ def test_the_bar_text_never_goes_stale_across_a_phase_change(qtbot, seg_project,
         seen[name] = panel.progress.format()
         script.go.set()
     wait_idle(qtbot, panel)
-    assert seen["stage 1"].startswith("Stage 1 of 2 · epoch 3/3 · batch 4/4")
+    assert seen["stage 1"].startswith("Stage 1 of 2 · epoch 3/3 done")
     assert seen["stage 1 ended"].startswith("Stage 1 of 2 done · finding the learning rate")
     assert LEFT.match(seen["sweep"]).group(1) == "Finding the learning rate · 12/30"
     assert seen["sweep done"].startswith("Learning rate found")
