@@ -82,6 +82,7 @@ class _Phase:
     validating: bool = False
     finished: bool = False
     first: float | None = None  # seconds from the previous phase's end to its first step
+    first_units: int = 1  # steps that first report covered (predictions come 8 at a time)
     batch_times: list[float] = field(default_factory=list)  # seconds, this phase's own
     tail_times: list[float] = field(default_factory=list)  # validation + checkpoint, per epoch
 
@@ -192,7 +193,7 @@ class RunEstimate:
         if self._last is not None:
             phase.batch_times.append((now - self._last) / per)
         elif phase.first is None and self._idle_since is not None:
-            phase.first = now - self._idle_since
+            phase.first, phase.first_units = now - self._idle_since, per
         self._last = now
         self._idle_since = None
 
@@ -229,7 +230,7 @@ class RunEstimate:
             if p.first is None or (p.plan.kind == "predict") != predict or p is phase:
                 continue
             one = (_mean(p.batch_times) if p.batch_times else ref * p.plan.cost)
-            samples.append(max(0.0, p.first - one) / max(p.plan.cost, 1e-6))
+            samples.append(max(0.0, p.first - one * p.first_units) / max(p.plan.cost, 1e-6))
         if samples:
             return _mean(samples) * phase.plan.cost
         return ref * (PREDICT_START if predict else GAP_COST * phase.plan.cost)
