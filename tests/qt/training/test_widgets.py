@@ -194,3 +194,32 @@ def test_progress_bar_shows_the_estimate_it_is_given(qtbot):
     assert bar.value() / bar.maximum() == pytest.approx(0.7)
     bar.show_estimate("Done", 1.5)  # clamped
     assert bar.value() == bar.maximum()
+
+
+def test_precision_setting_is_bound_to_the_config(qtbot):
+    form = ConfigForm(TrainConfig())
+    qtbot.addWidget(form)
+    combo = form.precision_combo
+    assert combo.currentData() == "auto" and form.config.precision == "auto"
+    combo.setCurrentIndex(combo.findData("fp32"))
+    assert form.config.precision == "fp32"
+    form.set_config(TrainConfig(precision="bf16"))
+    assert combo.currentData() == "bf16"
+    form.set_cpu_bf16(True)  # what the device probe found
+    assert combo.itemText(0) == "Auto (bf16 on this CPU)"
+    form.set_cpu_bf16(False)
+    assert combo.itemText(0) == "Auto (fp32 on this CPU)"
+
+
+def test_lr_finder_before_each_stage_option(qtbot):
+    stages = StageControls()
+    qtbot.addWidget(stages)
+    config = TrainConfig(lr=None, pretrained=None)
+    stages.update_summary(config)
+    once = stages.summary.text()
+    assert "lr from the LR finder" in once and "the LR finder's × 0.2" in once
+    assert not stages.settings.to_config(config).lr_find_each_stage
+    stages.each_stage_check.setChecked(True)
+    assert stages.settings.to_config(config).lr_find_each_stage
+    stages.update_summary(config)
+    assert stages.summary.text().count("lr from the LR finder") == 2

@@ -150,7 +150,8 @@ class RefitController(QObject):
             return False
         jobs = _loop_jobs()
         settings = jobs.RefitSettings(epochs=epochs, lr=lr or None, replay=replay,
-                                      device=panel.form.config.device)
+                                      device=panel.form.config.device,
+                                      precision=panel.form.config.precision)
         panel.monitor.begin(False, epochs)
         show_plots(panel)
         self.controls.status.setText(f"Refitting run <b>{run}</b> on "
