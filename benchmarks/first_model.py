@@ -69,7 +69,10 @@ def one_run(app: object, mode: str, root: Path) -> Timing:
 
     project = Project.open(create_demo(root / f"nuclei-{mode}", "segmentation"))
     panel = TrainingPanel(project)  # the window's defaults for a project without prefs
-    for name, value in MODES[mode].items():
+    settings = dict(MODES[mode])
+    # A window setting (the Stages group's check box), not a hidden one.
+    panel.stages.each_stage_check.setChecked(settings.pop("lr_find_each_stage", False))
+    for name, value in settings.items():
         setattr(panel.form.config, name, value)
     panel.stages.set_mode("recipe")
     panel.resize(1400, 850)

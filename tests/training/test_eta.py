@@ -33,8 +33,8 @@ def batch(epoch: int, i: int, per_epoch: int, epochs: int) -> BatchEnd:
 
 
 def timeline(plan: list[PlannedPhase], *, step: float = 1.0, warmup: float = 3.0,
-             tail: float = 0.8, gap: float = 1.5, image: float = 0.12,
-             predict_start: float = 3.0, cached_sweep: bool = False,
+             tail: float = 0.8, gap: float = 1.5, image: float = 0.06,
+             predict_start: float = 0.5, cached_sweep: bool = False,
              ) -> list[tuple[float, object]]:
     """The messages a job with ``plan`` sends and when: each phase's first batch is slow
     (warm-up), epochs end with validation and a checkpoint, phases are separated by set-up,
@@ -151,7 +151,8 @@ def test_text_names_the_phase_and_stage() -> None:
     assert sweep[0] == "Finding the learning rate · 1/10"
     assert sweep[-1].startswith("Finding the learning rate · 10/10 · about")
     assert any(t.startswith("Stage 1 of 2 · epoch 1/3 · batch 1/4 · about ") for t in texts)
-    assert any(t.startswith("Stage 2 of 2 · epoch 1/2 · batch 3/4 · about ") for t in texts)
+    assert any(t.startswith("Stage 2 of 2 · epoch 1/2 · batch 3/4 · ") and t.endswith(" left")
+               for t in texts)
     assert any(t.startswith("Stage 1 of 2 · epoch 3/3 · validating") for t in texts)
     assert any(t.startswith("Stage 1 of 2 · epoch 2/3 · starting") for t in texts)
     assert any(t.startswith("Stage 1 of 2 · epoch 3/3 done") for t in texts)

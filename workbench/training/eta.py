@@ -34,9 +34,9 @@ from workbench.training.reports import (
 MIN_TIMED = 3  # batches timed before any estimate is shown
 FROZEN_COST = 0.8  # a frozen encoder's batch vs the whole network's (BatchNorm still trains)
 VALID_COST = 0.6  # one validation batch (twice the images, forward only) vs a training batch
-PREDICT_COST = 0.1  # one predicted image (forward, resize back, PNG) vs a training batch
+PREDICT_COST = 0.05  # one predicted image (forward, resize back, PNG) vs a training batch
 GAP_COST = 2.0  # a phase's start beyond its first batch (loaders rebuilt, kernels warmed up)
-PREDICT_START = 4.0  # validation previews, then the predict job loading the model
+PREDICT_START = 1.5  # validation previews, then the predict job loading the model
 
 
 def plan_phases(stages: Sequence[Stage], *, batches: int, valid_batches: int, size: int,
