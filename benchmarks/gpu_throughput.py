@@ -39,14 +39,14 @@ def device_batches(n: int, bs: int, size: int, device: torch.device) -> list[tup
 
 
 def make_learner(base: torch.nn.Module, batches: list[tuple], args: argparse.Namespace,
-                 device: torch.device, amp: str) -> Learner:
+                 device: torch.device, precision: str) -> Learner:
     classes = [f"c{i}" for i in range(N_CLASSES)]
     data = DataBunch(batches, batches[:1], "segmentation", classes, [(0, 0, 0)] * N_CLASSES,
                      args.size, args.bs)
     # Plain lists as loaders: the batches are already on the device.
     data.__class__ = type("OnDeviceBunch", (DataBunch,), {"device": device})
     return Learner(copy.deepcopy(base), data, loss_for_task("segmentation"),
-                   metrics_for_task("segmentation", classes), amp=amp)
+                   metrics_for_task("segmentation", classes), precision=precision)
 
 
 def timed_fit(learn: Learner, device: torch.device) -> float:
@@ -79,7 +79,7 @@ def main() -> None:
     base, _ = build_model("segmentation", args.arch, N_CLASSES, pretrained=None)
     batches = device_batches(args.steps, args.bs, args.size, device)
     modes = {"amp": make_learner(base, batches, args, device, "auto"),
-             "fp32": make_learner(base, batches, args, device, "off")}
+             "fp32": make_learner(base, batches, args, device, "fp32")}
     for learn in modes.values():
         learn.fit_one_cycle(1, 1e-3)  # warm-up: cudnn autotuning, allocator
     images = (args.steps + 1) * args.bs  # training steps + one validation batch

@@ -36,7 +36,10 @@ from workbench.training.torchrun import (
 
 REPO = Path(__file__).resolve().parents[2]
 LOSS_TOL = 0.05  # relative, per batch (measured: under 1%)
-FAST = ["--size", "64", "--arch", "resnet18", "--pretrained", "none", "--lr", "1e-3"]
+# fp32: these tests compare runs and evaluations to 1e-6, which bf16's rounding (auto precision
+# on a CPU with native bf16) would not survive; precision has its own tests.
+FAST = ["--size", "64", "--arch", "resnet18", "--pretrained", "none", "--lr", "1e-3",
+        "--precision", "fp32"]
 
 
 def env(**extra: str) -> dict[str, str]:
@@ -266,9 +269,10 @@ def test_two_by_bs4_follows_one_by_bs8_writes_once_and_validates_on_the_whole_se
     # predict split over 2 processes == predict in one, file for file
     split, single = tmp_path / "split", tmp_path / "single"
     res = workbench("predict", str(root), "--run", run_id, "--out", str(split),
-                    "--nproc-per-node", "2")
+                    "--nproc-per-node", "2", "--precision", "fp32")
     assert res.returncode == 0, res.stderr[-3000:]
-    assert main(["predict", str(root), "--run", run_id, "--out", str(single)]) == 0
+    assert main(["predict", str(root), "--run", run_id, "--out", str(single),
+                 "--precision", "fp32"]) == 0
     names = sorted(p.name for p in single.iterdir())
     assert len(names) == 12 and sorted(p.name for p in split.iterdir()) == names
     for name in names:

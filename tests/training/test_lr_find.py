@@ -5,9 +5,17 @@ import numpy as np
 import pytest
 import torch
 
+from workbench.training.config import LR_FIND_START
 from workbench.training.errors import TrainingCancelled, TrainingError
 from workbench.training.events import FunctionCallback
-from workbench.training.lr_find import minimum, steep, suggest, suggestion_series, valley
+from workbench.training.lr_find import (
+    minimum,
+    smoothing_for,
+    steep,
+    suggest,
+    suggestion_series,
+    valley,
+)
 from workbench.training.reports import LRFindDone, ReportCallback
 
 
@@ -38,7 +46,7 @@ def test_lr_find_restores_model_and_optimizer_bit_for_bit(make_learner) -> None:
     _assert_same(opt_before, learn.opt.state_dict())
     assert len(learn.recorder.losses) == n_losses  # the sweep is not training history
     assert len(res.lrs) == len(res.losses) == 12  # more than one epoch of 2 batches
-    assert res.lrs[0] == pytest.approx(1e-7) and res.lrs[-1] == pytest.approx(10.0)
+    assert res.lrs[0] == pytest.approx(LR_FIND_START) and res.lrs[-1] == pytest.approx(10.0)
     assert np.all(np.diff(np.log(res.lrs)) > 0)
     assert set(res.suggestions) == {"valley", "steep", "minimum"}
     assert next(m for m in messages if isinstance(m, LRFindDone)).suggestions == res.suggestions
@@ -112,3 +120,13 @@ def test_series_drops_first_tenth_last_five_and_cuts_at_nan() -> None:
 def test_too_short_series_is_an_error() -> None:
     with pytest.raises(TrainingError, match="usable"):
         suggest([1e-3], [float("nan")])
+
+
+def test_a_shorter_sweep_smooths_over_the_same_span_of_learning_rates() -> None:
+    assert smoothing_for(100, 1e-7, 10.0) == pytest.approx(0.98)  # fastai's sweep
+    # The EMA's memory, in decades of learning rate: the same for any length and range.
+    def memory_decades(n: int, start: float) -> float:
+        return 1 / (1 - smoothing_for(n, start)) / (n / math.log10(10.0 / start))
+
+    assert memory_decades(20, 1e-5) == pytest.approx(memory_decades(100, 1e-7), rel=0.05)
+    assert smoothing_for(20, 1e-5) < smoothing_for(30, 1e-5) < 0.98

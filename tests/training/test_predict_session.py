@@ -75,7 +75,9 @@ def test_stages_from_config() -> None:
 
 def test_run_stages_resizes_freezes_and_finds_lr(seg_project, config_factory) -> None:
     messages: list[object] = []
-    learn = build_learner(seg_project, config_factory(), [ReportCallback(messages.append)])
+    # A short sweep keeps the test fast.
+    learn = build_learner(seg_project, config_factory(lr_find_iters=16),
+                          [ReportCallback(messages.append)])
     seen = []
     original = learn.fit_one_cycle
 
@@ -84,8 +86,6 @@ def test_run_stages_resizes_freezes_and_finds_lr(seg_project, config_factory) ->
         original(epochs, lr_max, **kw)
 
     learn.fit_one_cycle = spy
-    sweep = learn.lr_find
-    learn.lr_find = lambda: sweep(num_it=16)  # a short sweep keeps the test fast
     run_stages(learn, [Stage("head", 1, lr=1e-3, frozen=True),
                        Stage("all", 1, lrs=(1e-5, 1e-3), size=40),
                        Stage("auto", 1, size=40, spread=100)])

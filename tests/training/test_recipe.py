@@ -13,7 +13,7 @@ from workbench.training import checkpoints
 from workbench.training.config import TrainConfig
 from workbench.training.errors import TrainingError
 from workbench.training.progress import ConsoleProgress, JsonlLogger
-from workbench.training.recipe import plan_stages
+from workbench.training.recipe import needs_lr, plan_stages, with_found_lr
 from workbench.training.reports import Notice
 from workbench.training.session import train
 
@@ -34,6 +34,31 @@ def test_rates_follow_max_lr_or_the_lr_finder() -> None:
     assert explicit[1].lrs == (1e-6, 1e-4)
     one = plan_stages(TrainConfig(epochs=2, lr=3e-3, unfreeze=True), True)
     assert [(s.frozen, s.lr, s.spread) for s in one] == [(False, 3e-3, None)]
+
+
+@pytest.mark.parametrize("loaded", [True, False])
+def test_one_found_rate_plans_the_run_as_a_typed_max_lr_would(loaded: bool) -> None:
+    # The LR finder runs once, for stage 1; the later stages get what the same max LR typed
+    # into the field would give them: a fifth of it for the head, spread down a hundredth.
+    settings = {"epochs": 2, "freeze_epochs": 1, "resize": [64, 96]}
+    auto = plan_stages(TrainConfig(**settings), loaded)
+    assert [needs_lr(s) for s in auto] == [True, True, True]
+    found = with_found_lr(auto, 0, 3e-3)
+    typed = plan_stages(TrainConfig(lr=3e-3, **settings), loaded)
+    assert [(s.spread, s.frozen, s.size) for s in found] == [
+        (s.spread, s.frozen, s.size) for s in typed]
+    assert [s.lr for s in found] == pytest.approx([s.lr for s in typed])
+    assert found[1].lr == pytest.approx(6e-4) and not any(needs_lr(s) for s in found)
+    # Asked to sweep before each stage: only the swept stage gets the rate.
+    each = with_found_lr(auto, 0, 3e-3, each_stage=True)
+    assert each[0].lr == 3e-3 and [needs_lr(s) for s in each] == [False, True, True]
+    # Stage 2 alone swept on the unfrozen model: its valley is the head's rate, and a stage
+    # after it (the larger size) keeps it, as it would with max LR = 5 x valley.
+    alone = plan_stages(TrainConfig(only_stage=None, epochs=2, resize=[64, 96]), loaded)
+    later = with_found_lr(alone, 0, 1e-3)
+    assert later[0].lr == 1e-3 and later[1].lr == pytest.approx(1e-3 / 5)
+    explicit = plan_stages(TrainConfig(lrs=(1e-6, 1e-4), **settings), loaded)
+    assert with_found_lr(explicit, 0, 2e-3)[1].lrs == (1e-6, 1e-4)  # explicit rates stay
 
 
 def test_only_stage_and_resize_epochs() -> None:

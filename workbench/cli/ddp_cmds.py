@@ -180,6 +180,7 @@ def predict_rank(args: argparse.Namespace) -> int:
 
     with Project.open(args.project, readonly=True) as project:
         out = predict_project(project, args.run, args.images, args.out, args.device, args.bs,
+                              precision=args.precision,
                               shard=(distributed.rank(), distributed.world_size()),
                               gather=distributed.all_gather_object)
     if distributed.is_main():

@@ -8,7 +8,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from workbench.cli.train_cmds import _lr  # the --lr parser of `workbench train`
+from workbench.cli.train_cmds import (  # the --lr parser of `workbench train`
+    _lr,
+    add_precision_option,
+)
 from workbench.core.errors import ProjectError
 from workbench.core.project import Project
 from workbench.core.queue import describe_change
@@ -93,6 +96,7 @@ def _register_refit(subparsers: Any) -> None:
                    help="fraction of the other training images replayed per epoch (0.5)")
     p.add_argument("--bs", type=int, help="batch size (default: the parent's)")
     p.add_argument("--device", default="auto")
+    add_precision_option(p)
     p.add_argument("--json", type=Path, metavar="OUT",
                    help="write {run, parent, items, before, after} to OUT")
     p.set_defaults(func=cmd_refit)
@@ -210,7 +214,8 @@ def cmd_refit(args: argparse.Namespace) -> int:
     from workbench.training.reports import ReportCallback
 
     settings = RefitSettings(epochs=args.epochs, lr=args.lr, replay=args.replay,
-                             device=args.device, batch_size=args.bs, keep_worse=args.keep_worse)
+                             device=args.device, batch_size=args.bs, keep_worse=args.keep_worse,
+                             precision=args.precision)
     with Project.open(args.project) as project:
         result = refit(project, args.run, settings, callbacks=[ReportCallback(ConsoleProgress())])
     if args.json:

@@ -53,10 +53,10 @@ _ADDED_COLUMNS = {
 }
 RUN_FIELDS = frozenset(
     {"status", "finished_at", "best_metric", "metric_name", "epochs", "history", "error",
-     "parent", "queue_items", "threshold", "guard", "pid", "host"}
+     "parent", "queue_items", "threshold", "guard", "pid", "host", "config"}
 )
 RUN_STATUSES = frozenset(s.value for s in RunStatus)
-_JSON_RUN_FIELDS = ("history", "queue_items", "guard")
+_JSON_RUN_FIELDS = ("history", "queue_items", "guard", "config")
 IMAGE_STATUSES = frozenset(s.value for s in Status)
 TABLES = ("image_status", "in_progress", "runs", "queue", "uncertainty")
 REPAIR_HINT = "Run `workbench repair {root}` to rebuild it from the project's files."

@@ -21,8 +21,9 @@ from workbench.training.config import TrainConfig
 log = logging.getLogger(__name__)
 
 SAVE_DELAY_MS = 1000
+_NOT_RESTORED = ("lr_find_iters", "lr_find_start")
 _STAGE_KEYS = ("mode", "unfreeze_epochs", "lo", "hi", "resize_enabled", "resize_size",
-               "resize_epochs")
+               "resize_epochs", "lr_find_each_stage")
 
 
 def saved_config(prefs: ProjectPrefs) -> TrainConfig | None:
@@ -30,6 +31,8 @@ def saved_config(prefs: ProjectPrefs) -> TrainConfig | None:
     data = prefs.section("training").get("config")
     if not isinstance(data, dict):
         return None
+    # Settings the window has no control for follow the engine's defaults, not an old save.
+    data = {k: v for k, v in data.items() if k not in _NOT_RESTORED}
     try:
         return TrainConfig.from_dict(data)
     except (TypeError, ValueError) as exc:
@@ -92,8 +95,10 @@ class PrefsBinder(QObject):
         for key, edit in (("lo", controls.lo_edit), ("hi", controls.hi_edit)):
             if isinstance(saved.get(key), int | float):
                 edit.setText(f"{saved[key]:g}")
-        if isinstance(saved.get("resize_enabled"), bool):
-            controls.resize_check.setChecked(saved["resize_enabled"])
+        for key, check in (("resize_enabled", controls.resize_check),
+                           ("lr_find_each_stage", controls.each_stage_check)):
+            if isinstance(saved.get(key), bool):
+                check.setChecked(saved[key])
 
     def save(self) -> None:
         self._timer.stop()

@@ -34,7 +34,7 @@ def checkpoint_dict(learn: Learner, *, optimizer: bool = True,
     schedule = dict(st.schedule)
     if schedule:
         schedule["epoch_done"] = st.epoch + 1
-        schedule["stage_index"] = getattr(learn, "stage_index", 0)
+        schedule["stage_index"] = learn.stage_index
     return {
         "format": FORMAT,
         "run_id": learn.run_id,

@@ -50,6 +50,8 @@ def config_args(config: TrainConfig) -> list[str]:
         args += ["--resize-epochs", str(config.resize_epochs)]
     if config.only_stage:
         args += ["--only-stage", config.only_stage]
+    args += ["--precision", config.precision, "--lr-find-iters", str(config.lr_find_iters)]
+    args += ["--lr-find-each-stage"] * config.lr_find_each_stage
     args += ["--unfreeze"] * config.unfreeze + ["--top-down"] * config.top_down
     return args
 

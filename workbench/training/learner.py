@@ -15,7 +15,6 @@ import logging
 import math
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,9 @@ from torch import nn
 
 from workbench.training import checkpoints
 from workbench.training.callbacks import Recorder, one_cycle_scheduler
-from workbench.training.config import TrainConfig
+from workbench.training.config import LR_FIND_ITERS, LR_FIND_START, TrainConfig
 from workbench.training.data import DataBunch, DataSpec
+from workbench.training.device import autocast, resolve_precision
 from workbench.training.distributed import active as distributed_active
 from workbench.training.distributed import global_loss
 from workbench.training.errors import NonFiniteLossError, OutOfMemoryError
@@ -83,7 +83,7 @@ class Learner:
         *,
         wd: float = 0.01,
         callbacks: Iterable[Callback] = (),
-        amp: str = "auto",
+        precision: str = "auto",
         run_id: str = "run",
         checkpoint_dir: Path | None = None,
         config: TrainConfig | None = None,
@@ -91,8 +91,9 @@ class Learner:
     ) -> None:
         self.data, self.loss_func, self.wd = data, loss_func, wd
         self.device = data.device
+        self.precision = resolve_precision(self.device, precision)
         self.model = model.to(self.device)
-        if self.device.type == "cuda":
+        if self.precision.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.run_id, self.checkpoint_dir = run_id, checkpoint_dir
         self.config, self.spec = config or TrainConfig(), spec
@@ -101,12 +102,13 @@ class Learner:
         self.callbacks: list[Callback] = [self.recorder, *callbacks]
         self.state = FitState()
         self.frozen = False
+        self.stage_index = 0  # which stage of the recipe fits now (stored in checkpoints)
         # Setup notices (random init, batch size cut...): true for every fit of this learner,
         # so each new ReportCallback sends them again. Per-run ones are only fired.
         self.notices: list[Notice] = []
         self.snapshot_weights: bool | None = None  # for the OOM retry; None: on CUDA only
         self._cancel = threading.Event()
-        self.amp_dtype = _amp_dtype(self.device, amp)
+        self.amp_dtype = self.precision.dtype
         use_scaler = self.amp_dtype == torch.float16
         self.scaler = torch.amp.GradScaler(self.device.type) if use_scaler else None
         groups = getattr(model, "param_groups", lambda: [list(model.parameters())])()
@@ -207,7 +209,7 @@ class Learner:
         if wd is not None:
             for g in self.opt.param_groups:
                 g["weight_decay"] = wd
-        sched = one_cycle_scheduler(lrs, div, div_final, pct_start, tuple(moms))
+        sched = one_cycle_scheduler(lrs, div, div_final, pct_start, moms)
         schedule = {"lr_max": lrs, "div": div, "div_final": div_final, "pct_start": pct_start,
                     "moms": list(moms), "wd": self.opt.param_groups[0]["weight_decay"],
                     "epochs": epochs, "stage": stage, "frozen": self.frozen}
@@ -315,14 +317,14 @@ class Learner:
         self.fire(Event.AFTER_VALIDATE, cbs)
 
     def _autocast(self) -> Any:
-        if self.amp_dtype is None:
-            return nullcontext()
-        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+        return autocast(self.device, self.precision)
 
     def _one_batch(self, xb: torch.Tensor, yb: torch.Tensor, cbs: list[Callback]) -> None:
         if self._cancel.is_set():
             raise CancelFitException()
         st = self.state
+        if self.precision.channels_last:  # no copy when the loader made it so already
+            xb = xb.contiguous(memory_format=torch.channels_last)
         st.xb, st.yb = xb, yb
         try:
             self.fire(Event.BEFORE_BATCH, cbs)
@@ -380,8 +382,8 @@ class Learner:
         self.recorder.truncate(*snap["rec"])
 
     # ---------------------------------------------------------------- LR finder, io, inference
-    def lr_find(self, start_lr: float = 1e-7, end_lr: float = 10.0, num_it: int = 100,
-                stop_div: bool = True) -> LRFindResult:
+    def lr_find(self, start_lr: float = LR_FIND_START, end_lr: float = 10.0,
+                num_it: int = LR_FIND_ITERS, stop_div: bool = True) -> LRFindResult:
         """Exponential LR sweep; model and optimizer are restored bit-for-bit afterwards."""
         return run_lr_find(self, start_lr, end_lr, num_it, stop_div)
 
@@ -401,18 +403,8 @@ class Learner:
         if self.project is None:
             raise ValueError("this Learner has no project; use predict.predict_paths")
         paths = [Path(self.project.image_path(n)) for n in names]
-        return predict_paths(self.model, paths, self.data.task, self.data.size, self.device)
-
-
-def _amp_dtype(device: torch.device, amp: str) -> torch.dtype | None:
-    """bf16 where the GPU supports it (no scaler needed), else fp16 with a GradScaler; CPU: off."""
-    if amp == "off" or device.type != "cuda":
-        return None
-    if amp == "fp16":
-        return torch.float16
-    if amp == "bf16" or torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return torch.float16
+        return predict_paths(self.model, paths, self.data.task, self.data.size, self.device,
+                             precision=self.config.precision)
 
 
 def _empty_cuda_cache() -> None:

@@ -153,16 +153,17 @@ def _groups(encoder: ResNetEncoder, rest: list[nn.Module]) -> list[list[nn.Param
     return [early, late, [p for m in rest for p in m.parameters()]]
 
 
-def set_frozen(model: SegmentationModel | MultilabelModel, frozen: bool) -> None:
+def set_frozen(model: nn.Module, frozen: bool) -> None:
     """Frozen: only what follows the encoder trains, plus every BatchNorm (their statistics
     must adapt to the new data, as fastai's ``train_bn``). Unfrozen: everything trains."""
-    for module in model.encoder.modules():
-        is_bn = isinstance(module, nn.modules.batchnorm._BatchNorm)
-        for p in module.parameters(recurse=False):
-            p.requires_grad_(is_bn or not frozen)
-    for name, module in model.named_children():
+    for name, child in model.named_children():
         if name != "encoder":
-            module.requires_grad_(True)
+            child.requires_grad_(True)
+            continue
+        for module in child.modules():
+            is_bn = isinstance(module, nn.modules.batchnorm._BatchNorm)
+            for p in module.parameters(recurse=False):
+                p.requires_grad_(is_bn or not frozen)
 
 
 def find_pretrained(arch: str, pretrained: str | None) -> Path | None:

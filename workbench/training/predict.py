@@ -26,7 +26,7 @@ from workbench.core.atomic import atomic_write_text, replace_dir, staging_dir, t
 from workbench.core.faultpoints import fault_point
 from workbench.core.imageio import load_image, write_mask
 from workbench.training.data import task_name
-from workbench.training.device import resolve_device
+from workbench.training.device import autocast, resolve_device, resolve_precision
 from workbench.training.errors import TrainingError
 from workbench.training.models import build_model
 from workbench.training.runs import open_run
@@ -46,14 +46,21 @@ def _prepare(img: np.ndarray, size: int) -> torch.Tensor:
 
 
 def iter_logits(model: nn.Module, paths: Sequence[Path], size: int, device: torch.device,
-                bs: int = 8) -> Iterator[tuple[list[np.ndarray], torch.Tensor]]:
+                bs: int = 8, precision: str = "fp32",
+                ) -> Iterator[tuple[list[np.ndarray], torch.Tensor]]:
     """Batches of (original RGB images, float32 logits at ``size``) with the model in eval
-    mode and gradients off: the one inference loop behind prediction, top losses and ranking."""
+    mode and gradients off: the one inference loop behind prediction, top losses and ranking.
+    ``precision`` as for training (``device.resolve_precision``); the logits are fp32."""
+    prec = resolve_precision(device, precision)
     model.eval().to(device)
+    if prec.channels_last:
+        model.to(memory_format=torch.channels_last)
     for start in range(0, len(paths), bs):
         imgs = [load_image(p) for p in paths[start:start + bs]]
         x = normalize_batch(torch.cat([_prepare(i, size) for i in imgs]).to(device) / 1.0)
-        with torch.no_grad():
+        if prec.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.no_grad(), autocast(device, prec):
             logits = model(x).float()
         yield imgs, logits
 
@@ -66,11 +73,12 @@ def full_size_logits(logits: torch.Tensor, shape: tuple[int, ...]) -> torch.Tens
 
 def predict_paths(model: nn.Module, paths: Sequence[Path], task: str, size: int,
                   device: torch.device, bs: int = 8,
-                  progress: Callable[[int, int], None] | None = None) -> list[np.ndarray]:
+                  progress: Callable[[int, int], None] | None = None,
+                  precision: str = "fp32") -> list[np.ndarray]:
     """Per image: uint8 HxW index mask (segmentation) or float32 tag probabilities."""
     task = task_name(task)
     out: list[np.ndarray] = []
-    for imgs, logits in iter_logits(model, paths, size, device, bs):
+    for imgs, logits in iter_logits(model, paths, size, device, bs, precision):
         if task == "multilabel":
             out.extend(torch.sigmoid(logits).cpu().numpy())
         else:
@@ -110,9 +118,11 @@ def predict_project(project: Project, run_id: str | None = None,
                     device: str = "auto", bs: int = 8,
                     progress: Callable[[int, int], None] | None = None, *,
                     shard: tuple[int, int] = (0, 1),
-                    gather: Callable[[Any], list[Any]] | None = None) -> Path:
+                    gather: Callable[[Any], list[Any]] | None = None,
+                    precision: str = "auto") -> Path:
     """Predict ``images`` with run ``run_id`` (None: the current model); write ``<stem>.png``
-    masks or ``predictions.csv`` into ``out_dir`` (default ``<project>/predictions/<run_id>/``).
+    masks or ``predictions.csv`` into ``out_dir`` (default ``<project>/predictions/<run_id>/``),
+    in ``precision`` ("auto": bf16 where the device runs it natively; the weights are fp32).
 
     Several processes (``shard=(rank, world)``): each predicts images rank, rank+world, ... and
     writes its own masks; the tag rows are gathered (``gather``: an all-gather) and rank 0
@@ -125,7 +135,7 @@ def predict_project(project: Project, run_id: str | None = None,
     out = Path(out_dir) if out_dir else Path(project.root) / "predictions" / run_id
     paths = [Path(project.image_path(n)) for n in names]
     results = predict_paths(load_model(ckpt), paths, ckpt["task"], int(ckpt["size"]),
-                            resolve_device(device), bs, progress)
+                            resolve_device(device), bs, progress, precision)
     if task_name(ckpt["task"]) != "segmentation" and world > 1:
         if gather is None:
             raise ValueError("a sharded multilabel prediction needs gather")

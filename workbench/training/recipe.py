@@ -15,17 +15,23 @@ The fast.ai recipe, as planned here:
 3. Each further size in ``resize`` (progressive resizing): ``resize_epochs`` (default
    ``epochs``) unfrozen at the fine-tuning rates.
 
-An empty max LR (``lr`` None) means the LR finder picks it for every stage that has no explicit
-rates, on the model as that stage trains it.
+An empty max LR (``lr`` None) means the LR finder measures it once, for the first stage, on the
+model as that stage trains it; every later stage without explicit rates follows from that rate
+by the same rules as a typed max LR (:func:`with_found_lr`: the fine-tuning stages at a fifth
+of it, spread down to a hundredth for the first layers). ``lr_find_each_stage`` sweeps again
+before each such stage instead.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 from workbench.training.config import TrainConfig
 
-__all__ = ["FINE_TUNE_DIV", "SPREAD", "STAGE_KINDS", "Stage", "plan_stages"]
+__all__ = ["FINE_TUNE_DIV", "SPREAD", "STAGE_KINDS", "Stage", "needs_lr", "plan_stages",
+           "with_found_lr"]
 
 FINE_TUNE_DIV = 5.0  # fine-tuning max LR = stage-1 max LR / 5
 SPREAD = 100.0  # first layer group's rate = head's rate / 100
@@ -40,6 +46,9 @@ class Stage:
     (lo, hi) pair spread geometrically over the parameter groups, or one value for the head
     with a tenth of it for the earlier groups. ``spread``: without ``lrs``, spread the max LR
     from ``lr / spread`` (first group) to ``lr`` (head). ``kind``: the recipe step it is.
+    ``lr_factor``: the stage's max LR as a multiple of the run's max LR (1 for stage 1,
+    ``1 / FINE_TUNE_DIV`` for the fine-tuning stages): how a rate found for one stage carries
+    over to the others.
     """
 
     name: str
@@ -50,6 +59,7 @@ class Stage:
     size: int | None = None
     spread: float | None = None
     kind: str = "unfrozen"
+    lr_factor: float = 1.0
 
 
 def plan_stages(config: TrainConfig, pretrained_loaded: bool) -> list[Stage]:
@@ -86,8 +96,30 @@ def plan_stages(config: TrainConfig, pretrained_loaded: bool) -> list[Stage]:
     return stages
 
 
-def _fine_tune_rates(config: TrainConfig) -> dict[str, object]:
+def _fine_tune_rates(config: TrainConfig) -> dict[str, Any]:
     if config.lrs is not None:
         return {"lrs": config.lrs}
     lr = None if config.lr is None else config.lr / FINE_TUNE_DIV
-    return {"lr": lr, "spread": SPREAD}
+    return {"lr": lr, "spread": SPREAD, "lr_factor": 1 / FINE_TUNE_DIV}
+
+
+def needs_lr(stage: Stage) -> bool:
+    """A stage with neither a max LR nor explicit rates: the LR finder must give it one."""
+    return stage.lr is None and stage.lrs is None
+
+
+def with_found_lr(stages: Sequence[Stage], index: int, found: float,
+                  each_stage: bool = False) -> list[Stage]:
+    """``stages`` after the LR finder found ``found`` for ``stages[index]``: that stage gets it,
+    and (unless ``each_stage``: they sweep for themselves) every later stage without a rate gets
+    the run's max LR implied by it times its own ``lr_factor``, exactly what a typed max LR of
+    ``found / stages[index].lr_factor`` would have planned."""
+    out = list(stages)
+    out[index] = replace(out[index], lr=found)
+    if each_stage:
+        return out
+    base = found / out[index].lr_factor
+    for i in range(index + 1, len(out)):
+        if needs_lr(out[i]):
+            out[i] = replace(out[i], lr=base * out[i].lr_factor)
+    return out

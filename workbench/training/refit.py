@@ -60,6 +60,7 @@ class RefitSettings:
     lr: float | None = None      # None: measured on the refit mix (refit_policy.py); X: head LR
     replay: float = DEFAULT_REPLAY  # fraction of the rest of the training set drawn per epoch
     device: str = "auto"
+    precision: str = "auto"         # see device.resolve_precision
     batch_size: int | None = None   # None: the parent's
     oversample: int | None = None   # None: queue items fill at least half of every epoch
     keep_worse: bool = False        # keep a refit the guard rejects
@@ -170,7 +171,7 @@ def _refit_config(ckpt: dict[str, Any], settings: RefitSettings) -> TrainConfig:
     config.pretrained = None  # the parent's checkpoint has the weights
     config.size, config.resize = int(ckpt["size"]), None
     config.epochs, config.freeze_epochs, config.lrs = settings.epochs, 0, None
-    config.device = settings.device
+    config.device, config.precision = settings.device, settings.precision
     if settings.batch_size:
         config.bs = settings.batch_size
     return config
@@ -257,7 +258,8 @@ def refit(project: Project, parent_run: str | None = None,
             project.queue.mark_used(ids, learner.run_id)
             t0 = time.perf_counter()
             predict_project(project, learner.run_id, "all", device=settings.device,
-                            bs=learner.config.bs, progress=progress)
+                            bs=learner.config.bs, progress=progress,
+                            precision=settings.precision)
             rank_unlabelled(project, learner.run_id, device=settings.device,
                             batch_size=learner.config.bs)
             result.seconds["prediction"] = time.perf_counter() - t0

@@ -58,9 +58,52 @@ class FitEnded:
 
 @dataclass(frozen=True)
 class LRFindDone:
+    """A finished LR sweep; ``cached``: remembered from an identical earlier sweep (same
+    model, data and settings), so no batch was run."""
+
     lrs: list[float]
     losses: list[float]
     suggestions: dict[str, float] = field(default_factory=dict)
+    cached: bool = False
+
+
+@dataclass(frozen=True)
+class ValidationStarted:
+    """The epoch's training batches are done; the validation set is being scored."""
+
+    epoch: int
+
+
+@dataclass(frozen=True)
+class PredictProgress:
+    """``done`` of ``total`` images predicted (and written)."""
+
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class PlannedPhase:
+    """One part of a job, as planned before it runs: an LR sweep ("sweep": ``units`` batches
+    at most), a training stage ("stage": ``units`` epochs of ``batches`` training and
+    ``valid_batches`` validation batches) or predictions ("predict": ``units`` images).
+    ``cost``: the time of one of its batches relative to one of the first stage's (larger
+    images cost more, a frozen encoder less)."""
+
+    kind: str
+    units: int
+    name: str = ""
+    batches: int = 0
+    valid_batches: int = 0
+    cost: float = 1.0
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything a job will do, sent once at its start so progress can cover all of it."""
+
+    phases: list[PlannedPhase]
+    batch_size: int = 1
 
 
 @dataclass(frozen=True)
@@ -85,7 +128,8 @@ class Notice:
     text: str
 
 
-Message = FitStarted | BatchEnd | EpochEnd | FitEnded | LRFindStep | LRFindDone | Notice
+Message = (FitStarted | BatchEnd | EpochEnd | FitEnded | LRFindStep | LRFindDone | Notice
+           | ValidationStarted | PredictProgress | RunPlan)
 
 
 class ReportCallback(Callback):
@@ -135,6 +179,10 @@ class ReportCallback(Callback):
         self.sink(BatchEnd(st.epoch, st.iter, st.train_iter, st.total_iters, rec.lrs[-1],
                            rec.moms[-1], rec.losses[-1], rec.smooth_losses[-1]))
 
+    def before_validate(self, learn: Learner) -> None:
+        if not learn.state.lr_find:
+            self.sink(ValidationStarted(learn.state.epoch))
+
     def after_epoch(self, learn: Learner) -> None:
         if learn.state.lr_find or not learn.recorder.epochs:
             return
@@ -155,4 +203,5 @@ class ReportCallback(Callback):
     def after_lr_find(self, learn: Learner) -> None:
         res = learn.state.lr_find_result
         if res is not None:
-            self.sink(LRFindDone(list(res.lrs), list(res.losses), dict(res.suggestions)))
+            self.sink(LRFindDone(list(res.lrs), list(res.losses), dict(res.suggestions),
+                                 res.cached))

@@ -144,8 +144,9 @@ def end_run(learner: Learner, status: RunStatus | None = None, *,
         slim_checkpoint(learner, threshold)
     if error is not None:
         fields["error"] = error
+    # The config as it ended: what the run found on its own (the swept rate, the precision).
     _db_write("end", learner.run_id, project.db.update_run, status=status,
-              finished_at=time.time(), **fields)
+              finished_at=time.time(), config=learner.config.to_dict(), **fields)
     return status
 
 

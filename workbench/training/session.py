@@ -36,7 +36,7 @@ from workbench.training.losses import loss_for_task
 from workbench.training.metrics import Metric, MultilabelMetrics, SegmentationMetrics
 from workbench.training.models import build_model
 from workbench.training.predict import run_dir
-from workbench.training.recipe import Stage, plan_stages
+from workbench.training.recipe import Stage, needs_lr, plan_stages, with_found_lr
 from workbench.training.runs import RunHistoryCallback, recorded_run
 from workbench.training.schedules import spread_lrs
 from workbench.training.weights import hub_checkpoint_dir
@@ -93,13 +93,15 @@ def build_learner(project: Project, config: TrainConfig, callbacks: Iterable[Cal
     learner = Learner(
         model, data, loss_for_task(task), metrics_for_task(task, spec.classes), wd=config.wd,
         callbacks=[*cbs, *callbacks], run_id=run_id, checkpoint_dir=run_dir(project, run_id),
-        config=config, spec=spec,
+        config=config, spec=spec, precision=config.precision,
     )
+    config.extra["precision_used"] = learner.precision.name
     learner.project = project
     _setup_notices(learner, config, device, weights)
-    log.info("Run %s: %s %s (%s) on %s, %d train / %d valid images at %dpx, batch %d",
+    log.info("Run %s: %s %s (%s) on %s in %s, %d train / %d valid images at %dpx, batch %d",
              run_id, task, config.arch, f"weights {weights}" if weights else "random init",
-             device, len(spec.train_names), len(spec.valid_names), data.size, data.bs)
+             device, learner.precision.name, len(spec.train_names), len(spec.valid_names),
+             data.size, data.bs)
     return learner
 
 
@@ -136,25 +138,51 @@ def stages_from_config(config: TrainConfig, pretrained_loaded: bool = False) -> 
     return plan_stages(config, pretrained_loaded)
 
 
+def prepare_stage(learner: Learner, stage: Stage) -> None:
+    """Put the model in the state ``stage`` trains: its image size, frozen or not."""
+    if stage.size and stage.size != learner.data.size:
+        log.info("Resizing to %dpx", stage.size)
+        learner.set_size(stage.size)
+    learner.freeze() if stage.frozen else learner.unfreeze()
+
+
+def find_stage_lr(learner: Learner, stages: Sequence[Stage], index: int) -> list[Stage]:
+    """``stages`` with a rate for ``stages[index]`` (which must have none): the LR finder's
+    valley on the model as that stage trains it (a cached sweep when the same one ran
+    before), carried over to the later stages by the recipe's rule unless the config asks
+    for a sweep before each stage. Raises TrainingCancelled when the sweep is stopped."""
+    from workbench.training.lr_cache import find_lr
+
+    prepare_stage(learner, stages[index])
+    cfg = learner.config
+    result = find_lr(learner)
+    log.info("Stage %s: LR finder suggests %.2e (valley%s)", stages[index].name, result.valley,
+             ", cached sweep" if result.cached else "")
+    cfg.extra.setdefault("lr_found", {})[stages[index].name] = result.valley
+    return with_found_lr(stages, index, result.valley, cfg.lr_find_each_stage)
+
+
 def run_stages(learner: Learner, stages: Sequence[Stage], *, first_index: int = 0) -> None:
-    """Run each stage: resize if asked, (un)freeze, pick the lr (LR finder valley when none
-    is given), fit one cycle. Stops quietly after a cancelled stage or LR sweep. Warns (a
-    notice) when the whole run trained fewer than FEW_ITERATIONS batches."""
+    """Run each stage: resize if asked, (un)freeze, find the lr when it has none (one LR
+    sweep per run: see :func:`find_stage_lr`), fit one cycle. Stops quietly after a cancelled
+    stage or LR sweep. Warns (a notice) when the whole run trained fewer than FEW_ITERATIONS
+    batches."""
+    stages = list(stages)
     trained = 0
-    for offset, stage in enumerate(stages):
+    for offset in range(len(stages)):
         if learner.cancel_requested:
             break
         learner.stage_index = first_index + offset
-        if stage.size and stage.size != learner.data.size:
-            log.info("Resizing to %dpx", stage.size)
-            learner.set_size(stage.size)
-        learner.freeze() if stage.frozen else learner.unfreeze()
-        try:
-            lr = _stage_lr(learner, stage)
-        except TrainingCancelled:
-            break
-        learner.fit_one_cycle(stage.epochs, lr, pct_start=learner.config.pct_start,
-                              wd=learner.config.wd, stage=stage.name)
+        if needs_lr(stages[offset]):
+            try:
+                stages = find_stage_lr(learner, stages, offset)
+            except TrainingCancelled:
+                break
+        stage = stages[offset]
+        prepare_stage(learner, stage)
+        learner.fit_one_cycle(stage.epochs, _stage_lr(learner, stage),
+                              pct_start=learner.config.pct_start, wd=learner.config.wd,
+                              stage=stage.name)
         if learner.state.cancelled:
             break
         trained += learner.state.train_iter
@@ -169,17 +197,14 @@ def run_stages(learner: Learner, stages: Sequence[Stage], *, first_index: int = 
 
 
 def _stage_lr(learner: Learner, stage: Stage) -> float | list[float]:
-    """The stage's max LR per group: explicit rates, else its lr (the LR finder's valley on
-    the model as the stage trains it when None), spread when the stage asks."""
+    """The stage's max LR per group: explicit rates, else its lr, spread when it asks."""
     if stage.lrs is not None:
         return spread_lrs(stage.lrs, learner.n_groups)
-    lr = stage.lr
-    if lr is None:
-        lr = learner.lr_find().valley
-        log.info("Stage %s: LR finder suggests %.2e (valley)", stage.name, lr)
+    if stage.lr is None:
+        raise TrainingError(f"stage {stage.name} has no learning rate; find one first")
     if stage.spread:
-        return spread_lrs((lr / stage.spread, lr), learner.n_groups)
-    return lr
+        return spread_lrs((stage.lr / stage.spread, stage.lr), learner.n_groups)
+    return stage.lr
 
 
 def train(project: Project, config: TrainConfig, callbacks: Iterable[Callback] = ()) -> Learner:
@@ -218,6 +243,11 @@ def resume_run(project: Project, run_id: str, callbacks: Iterable[Callback] = ()
     with recorded_run(learner):
         checkpoints.resume_fit(learner, path)
         if not learner.cancel_requested:
-            rest = stages_from_config(config, loaded)[index + 1:]
-            run_stages(learner, rest, first_index=index + 1)
+            stages = stages_from_config(config, loaded)
+            # The run's one sweep was recorded: the remaining stages follow from it as before.
+            found = config.extra.get("lr_found") or {}
+            if stages and needs_lr(stages[0]) and stages[0].name in found:
+                stages = with_found_lr(stages, 0, float(found[stages[0].name]),
+                                       config.lr_find_each_stage)
+            run_stages(learner, stages[index + 1:], first_index=index + 1)
     return learner

@@ -80,7 +80,7 @@ def test_tiny_run_order_and_plots(qtbot, nuclei_project, make_panel):
 
 def test_lr_finder_click_sets_max_lr(qtbot, seg_project, make_panel):
     panel = make_panel(seg_project, bs=4)
-    panel.lr_find_iters = 25
+    panel.form.config.lr_find_iters = 25
     with qtbot.waitSignal(panel.runner.busyChanged, timeout=5000):
         qtbot.mouseClick(panel.findChild(QPushButton, "lrFindButton"), Qt.MouseButton.LeftButton)
     wait_idle(qtbot, panel)

@@ -19,7 +19,7 @@ from workbench.qt.training.epoch_table import EpochRow, EpochTable, format_secon
 from workbench.qt.training.history import RunHistory, run_row
 from workbench.qt.training.lr_finder_plot import LRFinderPlot
 from workbench.qt.training.plots import LivePlots
-from workbench.qt.training.progress import ProgressTracker, TrainingProgress
+from workbench.qt.training.progress import TrainingProgress
 from workbench.qt.training.stages import StageControls, StageSettings
 from workbench.training.config import TrainConfig
 
@@ -205,24 +205,42 @@ def test_run_history_rows_marks_the_model_and_offers_use_and_delete(qtbot):
     assert not history.use_button.isEnabled() and not history.delete_button.isEnabled()
 
 
-def test_progress_eta():
-    now = [0.0]
-    tracker = ProgressTracker(clock=lambda: now[0])
-    tracker.reset(100)
-    assert tracker.eta_seconds() is None
-    now[0] = 10.0
-    tracker.update(25)
-    assert tracker.eta_seconds() == pytest.approx(30.0)
-
-
-def test_progress_bar_covers_all_planned_stages(qtbot):
+def test_progress_bar_shows_the_estimate_it_is_given(qtbot):
     bar = TrainingProgress()
     qtbot.addWidget(bar)
-    bar.start_job(planned_epochs=5)  # e.g. 3 frozen + 2 unfrozen epochs
-    bar.start_stage("frozen", 3, 4, 12)
-    assert bar.maximum() == 20
-    bar.show_batch(2, 3, 12)
-    bar.start_stage("unfrozen", 2, 4, 8)
-    bar.show_batch(0, 1, 2)
-    assert bar.value() == 14 and bar.maximum() == 20
-    assert bar.format().startswith("unfrozen · epoch 1/2 · batch 2/4")
+    bar.set_busy("Preparing…")
+    assert bar.maximum() == 0 and bar.format() == "Preparing…"  # indeterminate
+    bar.show_estimate("Stage 2 of 2 · epoch 1/2 · batch 3/4 · about 1 min left", 0.7)
+    assert bar.format() == "Stage 2 of 2 · epoch 1/2 · batch 3/4 · about 1 min left"
+    assert bar.value() / bar.maximum() == pytest.approx(0.7)
+    bar.show_estimate("Done", 1.5)  # clamped
+    assert bar.value() == bar.maximum()
+
+
+def test_precision_setting_is_bound_to_the_config(qtbot):
+    form = ConfigForm(TrainConfig())
+    qtbot.addWidget(form)
+    combo = form.precision_combo
+    assert combo.currentData() == "auto" and form.config.precision == "auto"
+    combo.setCurrentIndex(combo.findData("fp32"))
+    assert form.config.precision == "fp32"
+    form.set_config(TrainConfig(precision="bf16"))
+    assert combo.currentData() == "bf16"
+    form.set_cpu_bf16(True)  # what the device probe found
+    assert combo.itemText(0) == "Auto (bf16 on this CPU)"
+    form.set_cpu_bf16(False)
+    assert combo.itemText(0) == "Auto (fp32 on this CPU)"
+
+
+def test_lr_finder_before_each_stage_option(qtbot):
+    stages = StageControls()
+    qtbot.addWidget(stages)
+    config = TrainConfig(lr=None, pretrained=None)
+    stages.update_summary(config)
+    once = stages.summary.text()
+    assert "lr from the LR finder" in once and "the LR finder's × 0.2" in once
+    assert not stages.settings.to_config(config).lr_find_each_stage
+    stages.each_stage_check.setChecked(True)
+    assert stages.settings.to_config(config).lr_find_each_stage
+    stages.update_summary(config)
+    assert stages.summary.text().count("lr from the LR finder") == 2

@@ -33,6 +33,10 @@ class JobHost(Protocol):
         """The device the training settings ask for ("auto", "cpu", "cuda:0", ...)."""
         ...
 
+    def precision(self) -> str:
+        """The precision the training settings ask for ("auto", "fp32", "bf16")."""
+        ...
+
     def current_model_id(self) -> str | None:
         """The run predict, interpret, rank and refit use (core.runs.current_model)."""
         ...

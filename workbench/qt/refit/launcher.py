@@ -125,7 +125,8 @@ class RefitController(QObject):
             return False
         jobs = _loop_jobs()
         settings = jobs.RefitSettings(epochs=epochs, lr=lr or None, replay=replay,
-                                      device=self.host.device())
+                                      device=self.host.device(),
+                                      precision=self.host.precision())
         self.parent_run = run
         self.controls.status.setText(f"Refitting run <b>{run}</b> (the current model) on "
                                      f"{self.queue_model.pending_count()} image(s)…")

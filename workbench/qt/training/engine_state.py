@@ -18,5 +18,3 @@ class EngineState:
     trained: bool = False  # False: built (e.g. for the LR finder) but not fitted yet
     config: dict[str, Any] = field(default_factory=dict)
     fits: int = 0  # training jobs run on ``learner``: each changes the weights
-    # The last LR sweep on the model as it is now: (what it was run on, its valley).
-    sweep: tuple[tuple[Any, ...], float] | None = None

@@ -49,6 +49,9 @@ class TrainingHost(QObject):
     def device(self) -> str:
         return self._panel.form.config.device
 
+    def precision(self) -> str:
+        return self._panel.form.config.precision
+
     def current_model_id(self) -> str | None:
         try:
             run = current_model(self.project)

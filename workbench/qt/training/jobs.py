@@ -12,7 +12,7 @@ import copy
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,11 +26,26 @@ from workbench.training.config import TrainConfig
 from workbench.training.data import data_spec, task_name
 from workbench.training.ddp_child import DDP_DEVICE, DdpChildRun
 from workbench.training.errors import TrainingCancelled, TrainingError
+from workbench.training.eta import plan_phases
 from workbench.training.learner import Learner
+from workbench.training.lr_cache import find_lr
 from workbench.training.predict import predict_project
-from workbench.training.reports import ReportCallback
+from workbench.training.recipe import needs_lr
+from workbench.training.reports import (
+    PlannedPhase,
+    PredictProgress,
+    ReportCallback,
+    RunPlan,
+)
 from workbench.training.runs import chosen_threshold, recorded_run
-from workbench.training.session import Stage, build_learner, run_stages, stages_from_config
+from workbench.training.session import (
+    Stage,
+    build_learner,
+    find_stage_lr,
+    prepare_stage,
+    run_stages,
+    stages_from_config,
+)
 from workbench.training.torchrun import record_launch_failure
 from workbench.training.visualize import Cell, batch_cells, prediction_cells
 
@@ -48,13 +63,6 @@ class PreviewReady:
     kind: str
     tiles: list[Cell]
     note: str = ""
-
-
-@dataclass(frozen=True)
-class SweepReused:
-    """Stage 1 uses the LR finder result just computed on this model instead of a new sweep."""
-
-    lr: float
 
 
 @dataclass(frozen=True)
@@ -89,10 +97,11 @@ def _attach(project: Project, config: TrainConfig, state: EngineState, ctx: JobC
         learner.spec = data_spec(project, top_down=config.top_down,
                                  num_workers=config.num_workers, seed=config.seed)
         learner.set_size(learner.data.size)
-        # wd and pct_start are read from learner.config by run_stages: follow the form.
-        learner.config.wd, learner.config.pct_start = config.wd, config.pct_start
+        # run_stages reads these from learner.config: follow the form.
+        for name in ("wd", "pct_start", "lr_find_iters", "lr_find_each_stage"):
+            setattr(learner.config, name, getattr(config, name))
     else:
-        state.learner, state.sweep = None, None
+        state.learner = None
         learner = build_learner(project, copy.deepcopy(config))
         state.learner, state.trained, state.config = learner, False, config.to_dict()
     learner.add_callback(report)
@@ -101,47 +110,13 @@ def _attach(project: Project, config: TrainConfig, state: EngineState, ctx: JobC
     return learner, report
 
 
-# Settings that do not change what an LR sweep measures.
-_NOT_SWEPT = ("lr", "lrs", "epochs", "freeze_epochs", "unfreeze", "pct_start", "extra")
-
-
-def sweep_key(learner: Learner, state: EngineState, config: TrainConfig, frozen: bool,
-              size: int | None = None) -> tuple[object, ...]:
-    """What an LR sweep result depends on: this model with these weights (no fit since),
-    frozen or not, the training size and the data/optimizer settings."""
-    settings = {k: v for k, v in config.to_dict().items() if k not in _NOT_SWEPT}
-    return (id(learner), state.fits, frozen, size or learner.data.size,
-            repr(sorted(settings.items())))
-
-
-def _first_stage_lr(stages: list[Stage], learner: Learner, state: EngineState,
-                    config: TrainConfig, num_it: int, ctx: JobContext) -> None:
-    """A first stage without a learning rate gets the LR finder's valley: from the sweep just
-    run on this very model when it would measure the same thing, else from a sweep run now
-    (reported step by step, so the panel shows it). Stages at another size are left to
-    run_stages, which sweeps after resizing."""
-    first = stages[0] if stages else None
-    if first is None or first.lr is not None or first.lrs is not None:
-        return
-    if first.size not in (None, learner.data.size):
-        return
-    key = sweep_key(learner, state, config, first.frozen, first.size)
-    if state.sweep is not None and state.sweep[0] == key:
-        valley = state.sweep[1]
-        ctx.report(SweepReused(valley))
-    else:
-        learner.freeze() if first.frozen else learner.unfreeze()
-        valley = learner.lr_find(num_it=num_it).valley
-        state.sweep = (key, valley)
-    stages[0] = replace(first, lr=valley)
-
-
 def training_job(project: Project, config: TrainConfig, state: EngineState,
-                 continue_model: bool, lr_find_iters: int = 100) -> Job:
+                 continue_model: bool, predict_images: int = 0) -> Job:
     """Train the recipe ``config`` plans (``StageSettings.to_config``; the engine's planner,
-    as the CLI) on a new model, or the previous one for ``continue_model``. A first stage
-    without a learning rate gets the LR finder's valley first (``lr_find_iters`` batches,
-    reported step by step), or the one just found on this model."""
+    as the CLI) on a new model, or the previous one for ``continue_model``. Reports the whole
+    plan first (:class:`RunPlan`, with ``predict_images`` predictions the panel writes after
+    the run), then finds the first stage's learning rate when it has none (one short sweep,
+    or the cached one), then trains."""
     config = copy.deepcopy(config)
 
     def job(ctx: JobContext) -> TrainResult:
@@ -149,16 +124,17 @@ def training_job(project: Project, config: TrainConfig, state: EngineState,
         learner, report = _attach(project, config, state, ctx, reuse=continue_model)
         try:
             stages = stages_from_config(config, _loaded(learner))
+            ctx.report(run_plan(learner, stages, predict_images))
             with recorded_run(learner, started_at=started):
-                try:
-                    _first_stage_lr(stages, learner, state, config, lr_find_iters, ctx)
-                except TrainingCancelled:
-                    return TrainResult(learner.run_id, True, None, [s.name for s in stages])
+                if stages and needs_lr(stages[0]):
+                    try:
+                        stages = find_stage_lr(learner, stages, 0)
+                    except TrainingCancelled:
+                        return TrainResult(learner.run_id, True, None, [s.name for s in stages])
                 ctx.report(PreviewReady("batch", batch_cells(learner.data),
                                         "Augmented training batch"))
                 state.trained = True
                 state.fits += 1
-                state.sweep = None
                 run_stages(learner, stages)
             cancelled = learner.cancel_requested or learner.state.cancelled
             if not cancelled:
@@ -171,6 +147,16 @@ def training_job(project: Project, config: TrainConfig, state: EngineState,
             learner.remove_callback(report)
 
     return job
+
+
+def run_plan(learner: Learner, stages: list[Stage], predict_images: int = 0) -> RunPlan:
+    """What the job will do, in the terms :class:`RunEstimate` times."""
+    cfg = learner.config
+    phases = plan_phases(stages, batches=len(learner.data.train_dl),
+                         valid_batches=len(learner.data.valid_dl), size=learner.data.size,
+                         sweep_iters=cfg.lr_find_iters, each_stage=cfg.lr_find_each_stage,
+                         predict_images=predict_images)
+    return RunPlan(phases, learner.data.bs)
 
 
 def ddp_training_job(project: Project, config: TrainConfig, n_gpus: int,
@@ -194,23 +180,22 @@ def ddp_training_job(project: Project, config: TrainConfig, n_gpus: int,
 
 
 def lr_find_job(project: Project, config: TrainConfig, state: EngineState,
-                frozen: bool | None = None, continue_model: bool = False,
-                num_it: int = 100) -> Job:
-    """LR sweep on the model the next Start would train (its result arrives as LRFindDone);
-    ``frozen`` None: as the first stage ``config`` plans for the weights really loaded."""
+                frozen: bool | None = None, continue_model: bool = False) -> Job:
+    """LR sweep on the model the next Start would train (its result arrives as LRFindDone,
+    and is remembered so that Start reuses it); ``frozen`` None: as the first stage
+    ``config`` plans for the weights really loaded."""
     config = copy.deepcopy(config)
 
     def job(ctx: JobContext) -> object:
         learner, report = _attach(project, config, state, ctx, reuse=continue_model)
         try:
-            freeze = frozen
-            if freeze is None:
-                stages = stages_from_config(config, _loaded(learner))
-                freeze = bool(stages) and stages[0].frozen
-            learner.freeze() if freeze else learner.unfreeze()
-            result = learner.lr_find(num_it=num_it)
-            state.sweep = (sweep_key(learner, state, config, freeze), result.valley)
-            return result
+            stages = stages_from_config(config, _loaded(learner))
+            if stages:
+                prepare_stage(learner, stages[0])
+            if frozen is not None:
+                learner.freeze() if frozen else learner.unfreeze()
+            ctx.report(RunPlan([PlannedPhase("sweep", config.lr_find_iters)], learner.data.bs))
+            return find_lr(learner, reuse=False)
         finally:
             learner.remove_callback(report)
 
@@ -235,14 +220,8 @@ def show_batch_job(project: Project, config: TrainConfig) -> Job:
     return job
 
 
-@dataclass(frozen=True)
-class PredictProgress:
-    done: int
-    total: int
-
-
 def predict_run_job(project: Project, run_id: str, device: str,
-                    images: str | Sequence[str] = "all") -> Job:
+                    images: str | Sequence[str] = "all", precision: str = "auto") -> Job:
     """Write predictions of run ``run_id`` for ``images`` (where the annotator picks them up),
     reporting each batch as PredictProgress; Stop ends it between batches, before anything is
     written."""
@@ -255,7 +234,7 @@ def predict_run_job(project: Project, run_id: str, device: str,
 
         dev = "auto" if device == DDP_DEVICE else device  # predictions run in this process
         return predict_project(project, run_id, images=images, device=dev,
-                               progress=progress)
+                               progress=progress, precision=precision)
 
     return job
 

@@ -1,7 +1,9 @@
 """Feeds a worker's reports into the plots, the progress bar and the epoch table.
 
 Handlers only append to buffers; a timer redraws the plots and the progress text 10 times a
-second (``REFRESH_HZ``), so the GUI's cost does not grow with the batch rate.
+second (``REFRESH_HZ``), so the GUI's cost does not grow with the batch rate. The progress text
+and the time left come from the engine's :class:`RunEstimate`, fed every report of the job, so
+the text always names the phase the job is in (sweep, stage, validation, predictions).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from workbench.qt.training.epoch_table import EpochRow, EpochTable
 from workbench.qt.training.plots import REFRESH_HZ, LivePlots
 from workbench.qt.training.progress import TrainingProgress
 from workbench.qt.training.worker import JobSignals
+from workbench.training.eta import RunEstimate
 
 
 class RunMonitor(QObject):
@@ -37,6 +40,7 @@ class RunMonitor(QObject):
         self.batches_seen = 0
         self.stages_started = 0  # fits started in the current job
         self.last_batch_time = 0.0
+        self.estimate = RunEstimate()
         self._timer = QTimer(self)
         self._timer.setInterval(int(1000 / REFRESH_HZ))
         self._timer.timeout.connect(self._tick)
@@ -47,12 +51,24 @@ class RunMonitor(QObject):
         if not keep_history:
             self.plots.reset(list(self.plots.metric_curves))  # same curves, emptied
             self.table.table_model.reset()
-        self.progress.start_job(planned_epochs)
+        self.track(new_estimate=True)
         self._planned_epochs = planned_epochs
         self._first_fit = True
         self.batches_seen = 0
         self.stages_started = 0
         self._last_batch = None
+
+    def track(self, new_estimate: bool, predict_label: str | None = None,
+              waiting: str = "") -> None:
+        """A job starts: follow its progress (``new_estimate`` False: it continues the last
+        job's plan, as the predictions written after a run do; ``waiting`` says what it does
+        until its first report)."""
+        if new_estimate:
+            self.estimate = RunEstimate()
+        elif waiting:
+            self.estimate.between(waiting)
+        if predict_label is not None:
+            self.estimate.predict_label = predict_label
         self._timer.start()
 
     def end(self) -> None:
@@ -61,9 +77,18 @@ class RunMonitor(QObject):
         self.plots.refresh()
 
     def connect_worker(self, worker: JobSignals) -> None:
+        """Every message of the job goes to the estimate (cheap: a little bookkeeping); the
+        training ones also to the plots and the table."""
+        for signal in (worker.fitStarted, worker.batchEnded, worker.epochEnded,
+                       worker.fitEnded, worker.lrFindStep, worker.lrFindDone,
+                       worker.otherMessage):
+            signal.connect(self.estimate_message)
         worker.fitStarted.connect(self.on_fit_started)
         worker.batchEnded.connect(self.on_batch)
         worker.epochEnded.connect(self.on_epoch)
+
+    def estimate_message(self, msg: object) -> None:
+        self.estimate(msg)
 
     def plotted(self, names: Sequence[str]) -> list[str]:
         return [n for n in names if not n.endswith(self._class_suffixes)]
@@ -87,8 +112,6 @@ class RunMonitor(QObject):
                                   epochs_before + self._planned_epochs)
         self._first_fit = False
         self._stage = str(msg.stage)
-        self.progress.start_stage(self._stage, int(msg.epochs), self._batches_per_epoch,
-                                  int(msg.total_iters))
         self.stages_started += 1
         self.stageStarted.emit(self._stage)
 
@@ -114,7 +137,7 @@ class RunMonitor(QObject):
         return int(last.epoch) if last is not None else 0
 
     def _tick(self) -> None:
-        last = self._last_batch
-        if last is not None:
-            self.progress.show_batch(int(last.epoch), int(last.batch), int(last.iteration) + 1)
+        text = self.estimate.text()
+        if text:  # until the job's first report the bar keeps its "Preparing…" text
+            self.progress.show_estimate(text, self.estimate.fraction())
         self.plots.refresh()

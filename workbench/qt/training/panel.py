@@ -77,9 +77,9 @@ class TrainingPanel(QWidget):
         # After a finished run, predict the unlabelled images so "From prediction" just works.
         self.auto_predict = project.task == Task.SEGMENTATION
         self._after_job: Callable[[], None] | None = None
-        self.lr_find_iters = 100  # sweep length; tests and slow CPUs may shorten it
         self.last_result: object = None
         self._predict_text = "Predicting · image"
+        self._follow_up = False  # the job now launched continues the last one's plan
         self.form = ConfigForm(config or TrainConfig(arch="resnet18", size=128, bs=8, epochs=3))
         self.stages = StageControls()
         self.plots = LivePlots()
@@ -111,6 +111,9 @@ class TrainingPanel(QWidget):
     @Slot(list)
     def _devices_found(self, devices: list) -> None:
         self.form.device_picker.set_devices(devices, self.form.config.device)
+        cpu = next((d for d in devices if d.get("id") == "cpu"), {})
+        if "bf16_native" in cpu:
+            self.form.set_cpu_bf16(bool(cpu["bf16_native"]))
         self.devices_probed = True
 
     # ------------------------------------------------------------------ layout
@@ -184,8 +187,9 @@ class TrainingPanel(QWidget):
             self._launch("train", job, planned_epochs=planned)
             return
         continue_model = settings.continues_model() and self.engine.trained
-        job = _jobs().training_job(self.project, recipe, self.engine, continue_model,
-                                   self.lr_find_iters)
+        # The predictions written after the run are part of the wait: the estimate covers them.
+        after = len(unlabelled_names(self.project)) if self.auto_predict else 0
+        job = _jobs().training_job(self.project, recipe, self.engine, continue_model, after)
         self._launch("train", job, keep_history=continue_model,
                      planned_epochs=planned)
 
@@ -193,8 +197,7 @@ class TrainingPanel(QWidget):
         settings = self.stages.settings
         continue_model = settings.continues_model() and self.engine.trained
         job = _jobs().lr_find_job(self.project, settings.to_config(self.form.config),
-                                  self.engine, continue_model=continue_model,
-                                  num_it=self.lr_find_iters)
+                                  self.engine, continue_model=continue_model)
         self._launch("lr_find", job)
 
     def show_batch(self) -> None:
@@ -251,13 +254,15 @@ class TrainingPanel(QWidget):
                 return
 
     def _predict(self, run_id: str, images: str | Sequence[str], text: str) -> None:
-        self._launch("predict", _jobs().predict_run_job(self.project, run_id,
-                                                     self.form.config.device, images))
         self._predict_text = text
+        config = self.form.config
+        self._launch("predict", _jobs().predict_run_job(self.project, run_id, config.device,
+                                                     images, config.precision))
 
     def _predict_unlabelled(self, run_id: str) -> None:
         names = unlabelled_names(self.project)
         if names and not self.closing:
+            self._follow_up = True  # the run's estimate planned these predictions
             self._predict(run_id, names, "Predicting the unlabelled images for “From "
                           "prediction” · image")
 
@@ -301,6 +306,11 @@ class TrainingPanel(QWidget):
         if kind == "train":
             self.monitor.begin(keep_history, planned_epochs)
             self.pred_gallery.clear()
+        else:
+            self.monitor.track(new_estimate=not self._follow_up,
+                               predict_label=self._predict_text,
+                               waiting=JOB_TEXT[kind].rstrip("…"))
+        self._follow_up = False
         self.progress.set_busy(JOB_TEXT[kind])  # until the first report says more
         self.runner.start(job, connect=self._connect_worker)
         self._set_busy(True)
@@ -320,16 +330,17 @@ class TrainingPanel(QWidget):
         if msg.iteration <= 1 or not self.lr_finder.live:
             self.lr_finder.begin_live(msg.num_it)
             self.tabs.setCurrentWidget(self.lr_finder)  # the curve fills in while it runs
-        self.lr_finder.add_point(msg.lr, msg.loss)
-        self.progress.show_steps("Finding the learning rate · batch", msg.iteration, msg.num_it)
+        self.lr_finder.add_point(msg.lr, msg.loss)  # the bar's text comes from the estimate
 
     @Slot(object)
     def _on_lr_find_done(self, msg: object) -> None:
         self.lr_finder.set_result(msg.lrs, msg.losses, msg.suggestions)
         if self.job_kind == "lr_find":
             self.tabs.setCurrentWidget(self.lr_finder)
-        else:
-            self.progress.set_busy("Learning rate found; starting to train…")
+        if msg.cached and msg.suggestions.get("valley"):
+            self.show_message("info", "Using the LR finder's valley "
+                              f"{format_value(msg.suggestions['valley'])} from an identical "
+                              "earlier sweep (same model, data and settings): no new sweep.")
 
     @Slot(str)
     def _on_stage_started(self, _stage: str) -> None:
@@ -342,11 +353,6 @@ class TrainingPanel(QWidget):
     def _on_other_message(self, msg: object) -> None:
         if isinstance(msg, Notice):
             self.notices.add(msg.text, msg.level, msg.kind)
-        elif isinstance(msg, _jobs().PredictProgress):
-            self.progress.show_steps(self._predict_text, msg.done, msg.total)
-        elif isinstance(msg, _jobs().SweepReused):
-            self.show_message("info", f"Using the LR finder's valley {format_value(msg.lr)} "
-                              "found just now on this model (no second sweep).")
         elif isinstance(msg, _jobs().PreviewReady):
             gallery = self.batch_gallery if msg.kind == "batch" else self.pred_gallery
             gallery.set_tiles(msg.tiles, msg.note)
@@ -380,8 +386,7 @@ class TrainingPanel(QWidget):
     @Slot()
     def _on_finished(self) -> None:
         kind = self.job_kind
-        if kind == "train":
-            self.monitor.end()
+        self.monitor.end()
         if self.lr_finder.live:  # the sweep was stopped or failed
             self.lr_finder.stop_live()
         stopped = self.runner.worker is not None and self.runner.worker.context.cancelled

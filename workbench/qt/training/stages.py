@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from workbench.qt.training.config_form import LRValidator, fit_placeholder, parse_lr
 from workbench.qt.training.hover import format_value
 from workbench.training.config import TrainConfig
-from workbench.training.recipe import FINE_TUNE_DIV, SPREAD, Stage, plan_stages
+from workbench.training.recipe import FINE_TUNE_DIV, SPREAD, Stage, needs_lr, plan_stages
 from workbench.training.weights import find_cached
 
 MODES = (  # short texts: the combo box shows them in a narrow settings column
@@ -53,6 +53,7 @@ class StageSettings:
     resize_enabled: bool = False
     resize_size: int = 256
     resize_epochs: int = 2
+    lr_find_each_stage: bool = False  # empty max LR: sweep before every stage, not once
 
     def discriminative(self, max_lr: float | None) -> tuple[float, float] | None:
         """Explicit (lo, hi) rates, or None to let the planner derive them from the max LR
@@ -75,6 +76,7 @@ class StageSettings:
             resize=[config.size, self.resize_size] if resize else None,
             resize_epochs=self.resize_epochs,
             only_stage=None if self.mode == "recipe" else self.mode,
+            lr_find_each_stage=self.lr_find_each_stage,
         )
 
     def plan(self, config: TrainConfig, pretrained_loaded: bool | None = None) -> list[Stage]:
@@ -129,6 +131,12 @@ class StageControls(QGroupBox):
         self.resize_size.setSuffix(" px")
         self.resize_size.setValue(self.settings.resize_size)
         self.resize_epochs = _spin("resizeEpochsSpin", self.settings.resize_epochs)
+        self.each_stage_check = QCheckBox("LR finder before each stage")
+        self.each_stage_check.setObjectName("lrFindEachStageCheck")
+        self.each_stage_check.setToolTip(
+            "With an empty Max LR the LR finder runs once, before stage 1, and the later "
+            "stages' rates follow from it (head: a fifth, first layers: a hundredth of that). "
+            "Tick this to sweep again on the model as each later stage starts.")
         self.summary = QLabel()
         self.summary.setObjectName("stageSummary")
         self.summary.setWordWrap(True)
@@ -146,6 +154,7 @@ class StageControls(QGroupBox):
         form.addRow("First-layers LR", self.lo_edit)
         form.addRow("Larger size", resize_row)
         form.addRow("Larger-size epochs", self.resize_epochs)
+        form.addRow("", self.each_stage_check)
         outer = QVBoxLayout(self)
         outer.addLayout(form)
         outer.addWidget(self.summary)
@@ -159,6 +168,7 @@ class StageControls(QGroupBox):
         self.resize_check.toggled.connect(lambda v: self._set("resize_enabled", v))
         self.resize_size.valueChanged.connect(lambda v: self._set("resize_size", v))
         self.resize_epochs.valueChanged.connect(lambda v: self._set("resize_epochs", v))
+        self.each_stage_check.toggled.connect(lambda v: self._set("lr_find_each_stage", v))
 
     def _set(self, name: str, value: object) -> None:
         setattr(self.settings, name, value)
@@ -179,7 +189,11 @@ class StageControls(QGroupBox):
     def update_summary(self, config: TrainConfig) -> None:
         """Describe in words what Start will do with ``config``."""
         loaded = weights_expected(config)
-        parts = [_describe(stage) for stage in self.settings.plan(config, loaded)]
+        stages = self.settings.plan(config, loaded)
+        swept = next((i for i, st in enumerate(stages) if needs_lr(st)), None)
+        each = self.settings.lr_find_each_stage
+        parts = [_describe(st, derived=needs_lr(st) and i != swept and not each)
+                 for i, st in enumerate(stages)]
         text = "Start runs: " + " → ".join(parts)
         if not loaded:
             text += (" (no ImageNet weights: nothing is frozen)" if config.pretrained is None
@@ -187,13 +201,17 @@ class StageControls(QGroupBox):
         self.summary.setText(text)
 
 
-def _describe(stage: Stage) -> str:
+def _describe(stage: Stage, derived: bool = False) -> str:
+    """One stage in words; ``derived``: its rate follows from the first sweep's."""
     state = "frozen" if stage.frozen else "unfrozen"
     size = f" at {stage.size}px" if stage.size and stage.kind == "resize" else ""
     if isinstance(stage.lrs, tuple):
         lr = f"lr {format_value(stage.lrs[0])}…{format_value(stage.lrs[1])}"
     elif stage.lrs is not None:
         lr = f"lr {format_value(stage.lrs)} (head)"
+    elif stage.lr is None and derived:
+        lr = f"lr: the LR finder's × {stage.lr_factor:g}" + (
+            f" (first layers /{stage.spread:g})" if stage.spread else "")
     elif stage.lr is None:
         lr = "lr from the LR finder" + (f" (first layers /{stage.spread:g})" if stage.spread
                                         else "")
