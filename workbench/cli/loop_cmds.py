@@ -205,7 +205,9 @@ def _import_feedback(project: Project, args: argparse.Namespace) -> int:
 
 
 def _fmt(value: Any) -> str:
-    return "    n/a" if value is None else f"{value:7.4f}"
+    if value is None:
+        return "    n/a"
+    return f"{value:7.4f}" if abs(value) < 1e4 else f"{value:7.2e}"  # a blown-up loss
 
 
 def cmd_refit(args: argparse.Namespace) -> int:

@@ -148,7 +148,9 @@ def judge(before: dict[str, Any], after: dict[str, Any], metric: str) -> Verdict
                                f"{METRIC_TOLERANCE})")
     loss_b, loss_a = _finite(before.get("loss")), _finite(after.get("loss"))
     if loss_b is not None and (loss_a is None or loss_a > loss_b * (1 + LOSS_TOLERANCE)):
-        rise = "became non-finite" if loss_a is None else f"rose {loss_a / loss_b - 1:.0%}"
+        ratio = None if loss_a is None else loss_a / loss_b
+        rise = ("became non-finite" if ratio is None else
+                f"rose {ratio - 1:.0%}" if ratio < 10 else f"rose {ratio:.3g}-fold")
         verdict.reasons.append(f"validation loss {rise} (more than {LOSS_TOLERANCE:.0%})")
     verdict.accepted = not verdict.reasons
     return verdict

@@ -157,3 +157,25 @@ def test_the_window_and_the_cli_refit_the_same_model(qtbot, seg_project, tmp_pat
     assert main(["refit", str(root), "--lr", "3", "--json", str(out)]) == 3
     cli = json.loads(out.read_text())
     assert gui.parent == cli["parent"] == chosen
+
+
+def test_a_blown_up_loss_keeps_the_before_after_table_narrow(qtbot):
+    from types import SimpleNamespace
+
+    from workbench.qt.refit.refit_panel import RefitControls, before_after
+
+    assert before_after(0.439, 764626176.0) == "0.439 → 7.6e+08"
+    controls = RefitControls()
+    qtbot.addWidget(controls)
+    normal, blown = {"loss": 0.4391, "dice_mean": 0.9}, {"loss": 764626176.0, "dice_mean": 0.3}
+    verdict = SimpleNamespace(accepted=False, kept_anyway=False, reasons=["validation fell"])
+    controls.show_result(SimpleNamespace(before={"queue": normal, "valid": normal},
+                                         after={"queue": normal, "valid": normal},
+                                         run="r2", parent="r1", items=["a.png"],
+                                         accepted=False, verdict=verdict))
+    width = controls.table.minimumWidth()
+    controls.show_result(SimpleNamespace(before={"queue": normal, "valid": normal},
+                                         after={"queue": blown, "valid": blown},
+                                         run="r3", parent="r1", items=["a.png"],
+                                         accepted=False, verdict=verdict))
+    assert controls.table.minimumWidth() <= width + 20  # the dock does not grow off screen

@@ -35,7 +35,11 @@ def main_metric(values: Mapping[str, Any]) -> str | None:
 
 
 def _fmt(value: Any) -> str:
-    return "–" if value is None else f"{float(value):.3f}"
+    if value is None:
+        return "–"
+    value = float(value)
+    # A blown-up loss (1e8) in fixed notation would widen the dock past the screen.
+    return f"{value:.3f}" if abs(value) < 1e4 else f"{value:.2g}"
 
 
 def before_after(before: Any, after: Any) -> str:
