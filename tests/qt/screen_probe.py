@@ -164,7 +164,9 @@ def refit(window, spin) -> None:
     result = SimpleNamespace(before={"queue": figures, "valid": figures},
                              after={"queue": figures, "valid": figures},
                              run="20261130-101010-33", parent="20261129-210630-12",
-                             items=["a.png"])
+                             items=["a.png"], accepted=True,
+                             verdict=SimpleNamespace(accepted=True, kept_anyway=False,
+                                                     reasons=[]))
     loop.refit_controls.show_result(result)
     loop._refit_finished(result)
 

@@ -61,7 +61,7 @@ def test_bf16_run_keeps_fp32_weights_and_records_its_precision(seg_project,
     floats = [t for t in ckpt["model"].values() if t.is_floating_point()]
     assert floats and all(t.dtype == torch.float32 for t in floats)
     run = seg_project.db.get_run(learner.run_id)
-    assert run["config"]["extra"]["precision_used"] == "bf16"
+    assert run.config["extra"]["precision_used"] == "bf16"
     # The same checkpoint predicts in fp32 and in bf16, with (almost) the same masks.
     out32 = predict_project(seg_project, learner.run_id, "valid", seg_project.root / "p32",
                             device="cpu", precision="fp32")
@@ -84,8 +84,8 @@ def test_cli_precision_option(seg_project, capsys) -> None:
                  "--precision", "fp32"])
     assert code == 0
     run = seg_project.db.list_runs()[0]
-    assert run["config"]["precision"] == "fp32"
-    assert run["config"]["extra"]["precision_used"] == "fp32"
+    assert run.config["precision"] == "fp32"
+    assert run.config["extra"]["precision_used"] == "fp32"
     with pytest.raises(SystemExit) as exc:
         main(["predict", str(seg_project.root), "--precision", "fp16"])
     assert exc.value.code == 2

@@ -108,9 +108,10 @@ def test_random_init_run_says_what_the_engine_chose(seg_project, tmp_path, monke
     saved: list[tuple[str, bool]] = []  # (stage, frozen) of every checkpoint written
     original = checkpoints.save
 
-    def spy(learn, path):
-        saved.append((learn.state.stage, learn.state.schedule["frozen"]))
-        return original(learn, path)
+    def spy(learn, path, **kwargs):
+        if kwargs.get("optimizer", True):  # an epoch's checkpoint, not the finished run's
+            saved.append((learn.state.stage, learn.state.schedule["frozen"]))
+        return original(learn, path, **kwargs)
 
     monkeypatch.setattr(checkpoints, "save", spy)
     root = seg_project.root

@@ -104,6 +104,11 @@ def start_run(learner: Learner, *, started_at: float | None = None,
     _record_start(learner, started_at, parent)
 
 
+def is_recorded(learner: Learner) -> bool:
+    """Whether a recorded run (:func:`start_run`) holds this learner now."""
+    return any(isinstance(cb, RunHistoryCallback) and cb.managed for cb in learner.callbacks)
+
+
 def _record_start(learner: Learner, started_at: float | None, parent: str | None) -> None:
     project = learner.project
     if project is None or not is_main():
@@ -181,10 +186,15 @@ def ends_on_error(learner: Learner) -> Iterator[None]:
 def recorded_run(learner: Learner, *, started_at: float | None = None) -> Iterator[None]:
     """Start the record, run the body (the stages), end the record however the body ends."""
     start_run(learner, started_at=started_at)
-    with ends_on_error(learner):
-        yield
-    if _still_running(learner):
-        end_run(learner)
+    try:
+        with ends_on_error(learner):
+            yield
+        if _still_running(learner):
+            end_run(learner)
+    finally:  # later direct fits of this learner are runs of their own again
+        for cb in learner.callbacks:
+            if isinstance(cb, RunHistoryCallback):
+                cb.managed = False
 
 
 def _still_running(learner: Learner) -> bool:

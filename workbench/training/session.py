@@ -37,7 +37,7 @@ from workbench.training.metrics import Metric, MultilabelMetrics, SegmentationMe
 from workbench.training.models import build_model
 from workbench.training.predict import run_dir
 from workbench.training.recipe import Stage, needs_lr, plan_stages, with_found_lr
-from workbench.training.runs import RunHistoryCallback, recorded_run
+from workbench.training.runs import RunHistoryCallback, is_recorded, recorded_run
 from workbench.training.schedules import spread_lrs
 from workbench.training.weights import hub_checkpoint_dir
 
@@ -166,7 +166,11 @@ def run_stages(learner: Learner, stages: Sequence[Stage], *, first_index: int = 
     """Run each stage: resize if asked, (un)freeze, find the lr when it has none (one LR
     sweep per run: see :func:`find_stage_lr`), fit one cycle. Stops quietly after a cancelled
     stage or LR sweep. Warns (a notice) when the whole run trained fewer than FEW_ITERATIONS
-    batches."""
+    batches. Called outside a recorded run, the stages are one recorded run of their own."""
+    if not is_recorded(learner):
+        with recorded_run(learner):
+            run_stages(learner, stages, first_index=first_index)
+        return
     stages = list(stages)
     trained = 0
     for offset in range(len(stages)):

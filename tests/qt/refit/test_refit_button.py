@@ -123,6 +123,7 @@ def test_a_rejected_refit_keeps_the_parent_until_used_anyway(qtbot, seg_project)
     assert loop.queue_model.pending_count() == 1  # the item went back to pending
     assert panel.message()[0] == "warning" and "rejected" in panel.message()[1]
 
+    qtbot.waitUntil(controls.keep_button.isEnabled, timeout=10000)  # the refit's thread ended
     with qtbot.waitSignal(panel.host.busyChanged, timeout=10000):  # predicting starts
         qtbot.mouseClick(controls.keep_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not panel.is_training(), timeout=120000)
