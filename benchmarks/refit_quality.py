@@ -12,9 +12,11 @@ the worst ``--per-round`` of them are "corrected" (their true labels written) an
 ``refit`` runs with the rule's defaults. Printed per round: the queued images' metric and the
 validation metric (Dice, or F2 at each run's threshold) before -> after, and the verdict.
 
-Rules: ``today`` is the rule this project shipped before the guard: twice the parent's stage
-rates, every refit kept. The others measure the rate (refit_policy.py) reading the sweep that
-way, and are guarded: ``edge`` (the default), ``valley``, ``minimum``, ``steep``.
+Rules: ``today`` is the refit this project shipped before: twice the parent's stage rates,
+BatchNorm statistics left as the refit's own batches made them, every refit kept (only its
+Adam moments differ: a finished run no longer keeps them). The others are today's refit — the
+rate measured (refit_policy.py) by reading the sweep that way, BatchNorm statistics recomputed
+on the training images, guarded: ``edge`` (the default), ``valley``, ``minimum``, ``steep``.
 """
 
 from __future__ import annotations
@@ -132,7 +134,7 @@ def settings_for(rule: str, project: Project) -> RefitSettings:
         parent = open_run(project)
         lrs = base_lrs(parent.ckpt)
         return RefitSettings(epochs=2, device="cpu", lr=TODAY_FACTOR * lrs[-1],
-                             keep_worse=True)
+                             keep_worse=True, recalibrate_bn=False)
     return RefitSettings(epochs=2, device="cpu", lr_rule=rule)
 
 

@@ -154,6 +154,10 @@ class DataSpec:
         """Any of the spec's images with validation transforms (resize only)."""
         return self._dataset(list(names), valid_transforms(size))
 
+    def augmented_dataset(self, names: Sequence[str], size: int) -> LabelledDataset:
+        """Any of the spec's images with the training augmentations."""
+        return self._dataset(list(names), train_transforms(size, top_down=self.top_down))
+
     def _dataset(self, names: list[str], tfms: v2.Transform) -> LabelledDataset:
         images = [self.image_paths[n] for n in names]
         if self.task == "segmentation":

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import torch
+from torch.optim.swa_utils import update_bn
 from torch.utils.data import DataLoader, Sampler
 
 from workbench.core.runs import DEFAULT_THRESHOLD, RunStatus
@@ -65,6 +66,7 @@ class RefitSettings:
     oversample: int | None = None   # None: queue items fill at least half of every epoch
     keep_worse: bool = False        # keep a refit the guard rejects
     lr_rule: str = DEFAULT_RULE     # which sweep reading a measured LR takes
+    recalibrate_bn: bool = True     # BatchNorm statistics from the data afterwards (below)
 
 
 @dataclass
@@ -191,6 +193,25 @@ def _parent_learner(project: Project, parent: OpenedRun, settings: RefitSettings
     return learner
 
 
+def recalibrate_batchnorm(learner: Learner, names: Sequence[str]) -> None:
+    """Recompute every BatchNorm layer's running statistics with the refitted weights over
+    ``names``, each image once with the training augmentations, as the parent's were averaged.
+    The running averages a refit's own batches leave behind describe those batches — half
+    queue, a few images oversampled — not the data: on the nuclei demo they took validation
+    Dice from 0.947 to 0.86–0.90 whatever the rate, and recomputed they kept 0.94–0.95.
+    Keeping the parent's instead does not fit the new weights: validation loss rose 50–150 %."""
+    spec = learner.spec
+    if spec is None or len(names) < 2:
+        return
+    ds = spec.augmented_dataset(names, learner.data.size)
+    bs = learner.data.bs
+    gen = torch.Generator().manual_seed(learner.config.seed)
+    # A last batch of one sample has no batch statistics (the tag head's BatchNorm1d).
+    loader = DataLoader(ds, bs, shuffle=True, generator=gen, drop_last=len(ds) % bs == 1)
+    with learner._autocast():
+        update_bn(DeviceLoader(loader, learner.device), learner.model)
+
+
 def _use_refit_mix(learner: Learner, items: list[str], settings: RefitSettings) -> dict:
     """Train on the queue items + replay sample; validate on the validation images not
     queued. Returns what was chosen (stored on the run)."""
@@ -279,6 +300,8 @@ def _fit_and_judge(learner: Learner, parent: OpenedRun, ids: list[int], items: l
         raise TrainingCancelled(f"The refit was stopped; run {learner.run_id} is kept as "
                                 "cancelled and the queue items stay pending.")
     t0 = time.perf_counter()
+    if settings.recalibrate_bn:  # before judging, and before end_run saves the model
+        recalibrate_batchnorm(learner, learner.spec.train_names if learner.spec else [])
     threshold = chosen_threshold(learner) or parent.threshold
     valid = list(learner.data.valid_names)
     after = {"queue": evaluate(learner, items, threshold),

@@ -2,8 +2,8 @@
 
 **Learning rate (measured).** A short LR sweep (``SWEEP_ITERS`` batches) on the refit's own
 mix — the queue oversampled plus the replay sample — from the parent's weights, which
-``lr_find`` restores afterwards. Its *edge* is the rate where the smoothed loss first rises
-past ``EDGE_RISE`` times its level at the start of the sweep. The head's rate is a tenth of the
+``lr_find`` restores afterwards. Its *edge* is the rate where the loss takes off: the running
+median of 5 batch losses passes ``EDGE_RISE`` times its level at the start of the sweep. The head's rate is a tenth of the
 edge, but never more than ``CAP`` (a tenth) of the head rate of the parent's last stage; the
 other layer groups keep the parent's ratios to the head. ``--lr`` overrides the measurement.
 
@@ -41,8 +41,9 @@ METRIC_TOLERANCE = 0.02
 LOSS_TOLERANCE = 0.5
 SWEEP_ITERS = 30
 SWEEP_DECADES_BELOW, SWEEP_DECADES_ABOVE = 4, 2  # around the parent's head rate
-CAP = 0.1  # of the parent's head rate
-EDGE_RISE = 1.5  # the loss "takes off" at this multiple of its starting level
+CAP = 1 / 30  # of the parent's head rate
+EDGE_RISE = 2.0  # the loss "takes off" at this multiple of its starting level
+EDGE_WINDOW = 5
 DEFAULT_RULE = "edge"
 RULES = ("edge", "valley", "minimum", "steep")
 
@@ -68,16 +69,20 @@ def scaled(parent_lrs: Sequence[float], head: float, n_groups: int) -> list[floa
     return [float(v) * head / float(parent_lrs[-1]) for v in parent_lrs]
 
 
-def edge(lrs: Sequence[float], losses: Sequence[float]) -> float | None:
-    """The rate where the smoothed loss first rises past EDGE_RISE times its starting level
-    (the median of the sweep's first quarter, the start being noisy); None if it never does."""
-    n0 = max(3, len(losses) // 4)
-    if len(losses) <= n0:
+def edge(lrs: Sequence[float], raw_losses: Sequence[float]) -> float | None:
+    """The rate where the loss takes off: the first whose running median of EDGE_WINDOW batch
+    losses exceeds EDGE_RISE times the median of the sweep's first quarter. Medians, because a
+    refit's batches differ a lot (one holding a queued image can cost five times another), and
+    a single such batch is no divergence. None when the loss never takes off."""
+    values = np.asarray(raw_losses, np.float64)
+    n0 = max(EDGE_WINDOW, len(values) // 4)
+    if len(values) <= n0:
         return None
-    base = float(np.median(losses[:n0]))
-    for lr, loss in zip(lrs[n0:], losses[n0:], strict=True):
-        if not math.isfinite(loss) or loss > EDGE_RISE * base:
-            return float(lr)
+    base = float(np.median(values[:n0]))
+    for i in range(n0, len(values)):
+        window = values[max(0, i - EDGE_WINDOW + 1):i + 1]
+        if not np.isfinite(window).all() or np.median(window) > EDGE_RISE * base:
+            return float(lrs[i])
     return None
 
 
@@ -91,7 +96,7 @@ def measured_rate(learner: Learner, parent_lrs: Sequence[float], rule: str = DEF
     start = parent_head * 10 ** -SWEEP_DECADES_BELOW
     result = learner.lr_find(start_lr=start, end_lr=parent_head * 10 ** SWEEP_DECADES_ABOVE,
                              num_it=num_it)
-    found = edge(result.lrs, result.losses)
+    found = edge(result.lrs, result.raw_losses or result.losses)
     suggestion = ((found / 10 if found is not None else math.inf) if rule == "edge"
                   else float(result.suggestions[rule]))
     head = min(suggestion, CAP * parent_head)
