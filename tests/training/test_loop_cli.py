@@ -92,7 +92,11 @@ def test_queue_import_csv_exit_code(tag_project, tmp_path, capsys) -> None:
     assert "multilabel project" in capsys.readouterr().err
 
 
-def test_rejected_refit_exit_code_then_runs_use_and_delete(seg_project, capsys) -> None:
+def test_rejected_refit_exit_code_then_runs_use_and_delete(seg_project, capsys,
+                                                          monkeypatch) -> None:
+    from workbench.training import refit_policy
+
+    monkeypatch.setattr(refit_policy, "METRIC_TOLERANCE", -1.0)  # every refit is rejected
     root = seg_project.root
     valid = seg_project.split()[1]
     seg_project.close()
@@ -101,7 +105,7 @@ def test_rejected_refit_exit_code_then_runs_use_and_delete(seg_project, capsys) 
         parent = project.db.list_runs()[0].run_id
     assert main(["queue", str(root), "add", valid[0]]) == 0
     capsys.readouterr()
-    assert main(["refit", str(root), "--epochs", "2", "--lr", "3"]) == 3
+    assert main(["refit", str(root), "--epochs", "2"]) == 3
     printed = capsys.readouterr().out
     assert "rejected: validation" in printed and f"Kept the previous model {parent}" in printed
     capsys.readouterr()
