@@ -71,6 +71,8 @@ def test_refit_on_queue(nuclei_project) -> None:
     assert result.after["queue"]["loss"] < result.before["queue"]["loss"]
     assert result.after["queue"]["dice_mean"] > result.before["queue"]["dice_mean"]
     assert result.accepted and result.verdict.accepted, result.verdict.reasons
+    record = project.db.get_run(result.run)  # the kept model's score is the guard's
+    assert record.best_metric == pytest.approx(result.after["valid"]["dice_mean"])
     assert result.after["valid"]["dice_mean"] >= (result.before["valid"]["dice_mean"]
                                                   - METRIC_TOLERANCE)
     run = project.db.get_run(result.run)

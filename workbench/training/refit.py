@@ -312,9 +312,15 @@ def _fit_and_judge(learner: Learner, parent: OpenedRun, ids: list[int], items: l
                          {"refit": t_fit, "evaluation": time.perf_counter() - t0,
                           "prediction": 0.0})
     guard = {**verdict.to_json(), "queue_ids": ids}
+    # The model kept is the recalibrated one: its recorded score is the guard's, not the fit's
+    # last epoch (measured before the recalibration, 0.06 Dice lower on the nuclei demo).
+    scored = {}
+    main_metric = learner.recorder.main_metric
+    if main_metric and isinstance(after["valid"].get(main_metric), (int, float)):
+        scored = {"best_metric": after["valid"][main_metric], "metric_name": main_metric}
     if result.accepted:
-        end_run(learner, RunStatus.FINISHED, guard=guard)
+        end_run(learner, RunStatus.FINISHED, guard=guard, **scored)
     else:
-        end_run(learner, RunStatus.REJECTED, guard=guard)
+        end_run(learner, RunStatus.REJECTED, guard=guard, **scored)
         log.info("Refit %s rejected: %s", learner.run_id, "; ".join(verdict.reasons))
     return result
