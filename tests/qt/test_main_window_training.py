@@ -19,9 +19,9 @@ TINY = TrainConfig(arch="resnet18", size=32, bs=2, epochs=30, lr=1e-3, pretraine
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def test_close_during_training_asks_then_stops_and_records_the_run(qtbot, seg_project,
-                                                                   answer_message_box):
-    window = create_main_window(seg_project)
+def window_training(qtbot, project):
+    """The real window with a tiny run going (two batches done)."""
+    window = create_main_window(project)
     window.show()
     panel = window.training_panel
     panel.form.set_config(TINY)
@@ -30,6 +30,12 @@ def test_close_during_training_asks_then_stops_and_records_the_run(qtbot, seg_pr
     panel.jobStarted.connect(lambda signals: signals.batchEnded.connect(batches.append))
     panel.start_training()
     qtbot.waitUntil(lambda: len(batches) >= 2, timeout=60000)
+    return window, panel
+
+
+def test_close_during_training_asks_then_stops_and_records_the_run(qtbot, seg_project,
+                                                                   answer_message_box):
+    window, panel = window_training(qtbot, seg_project)
 
     seen = answer_message_box(QMessageBox.StandardButton.Cancel)
     assert window.close() is False and seen == ["confirmStopTraining"]
@@ -51,15 +57,7 @@ def test_sigterm_during_training_stops_the_run_and_closes_without_asking(
 
     from workbench.qt.termination import SigtermQuit
 
-    window = create_main_window(seg_project)
-    window.show()
-    panel = window.training_panel
-    panel.form.set_config(TINY)
-    panel.stages.set_mode("frozen")
-    batches: list[object] = []
-    panel.jobStarted.connect(lambda signals: signals.batchEnded.connect(batches.append))
-    panel.start_training()
-    qtbot.waitUntil(lambda: len(batches) >= 2, timeout=60000)
+    window, panel = window_training(qtbot, seg_project)
     seen = answer_message_box(QMessageBox.StandardButton.Cancel)  # would keep it running
     quitter = SigtermQuit(QApplication.instance())
     try:

@@ -20,11 +20,17 @@ TINY = TrainConfig(arch="resnet18", size=32, bs=4, epochs=1, lr=1e-3, pretrained
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def test_refit_button_runs_a_real_refit(qtbot, seg_project):
-    parent = train(seg_project, TINY).run_id
-    window = create_main_window(seg_project)
+def trained_window(qtbot, project):
+    """A tiny run trained, then the real window on its project."""
+    parent = train(project, TINY).run_id
+    window = create_main_window(project)
     qtbot.addWidget(window)
     window.show()
+    return parent, window
+
+
+def test_refit_button_runs_a_real_refit(qtbot, seg_project):
+    parent, window = trained_window(qtbot, seg_project)
     loop, panel = window.loop, window.training_panel
     controls = loop.refit_controls
     assert controls.button.objectName() == "refitButton"
@@ -109,10 +115,7 @@ def strict_guard(monkeypatch) -> None:
 
 
 def test_a_rejected_refit_keeps_the_parent_until_used_anyway(qtbot, seg_project, monkeypatch):
-    parent = train(seg_project, TINY).run_id
-    window = create_main_window(seg_project)
-    qtbot.addWidget(window)
-    window.show()
+    parent, window = trained_window(qtbot, seg_project)
     loop, panel = window.loop, window.training_panel
     controls = loop.refit_controls
     seg_project.queue.add("img_00.png", reason="top loss", run_id=parent)
