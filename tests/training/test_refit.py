@@ -133,6 +133,23 @@ def test_judge_rejects_a_metric_drop_or_a_loss_rise_past_the_tolerance() -> None
     assert nothing.accepted and "nothing to compare" in nothing.reasons[0]
 
 
+def test_judge_rejects_a_refit_that_does_not_improve_its_queued_images() -> None:
+    valid = {"loss": 0.20, "dice_mean": 0.90}
+    learned = judge(valid, valid, "dice_mean", {"loss": 0.3, "dice_mean": 0.70},
+                    {"loss": 0.2, "dice_mean": 0.80})
+    assert learned.accepted and learned.reasons == []
+    unlearned = judge(valid, valid, "dice_mean", {"loss": 0.03, "dice_mean": 0.960},
+                      {"loss": 0.03, "dice_mean": 0.959})
+    assert not unlearned.accepted
+    assert unlearned.reasons == ["the queued images did not improve (dice_mean 0.960 -> 0.959)"]
+    perfect = {"loss": 0.05, "dice_mean": 1.0}  # at an equal metric the loss decides
+    assert judge(valid, valid, "dice_mean", perfect, {"loss": 0.04, "dice_mean": 1.0}).accepted
+    assert not judge(valid, valid, "dice_mean", perfect, {"loss": 0.06, "dice_mean": 1.0}).accepted
+    alone = judge({}, {}, "dice_mean", {"loss": 0.3, "dice_mean": 0.7},
+                  {"loss": 0.4, "dice_mean": 0.6})  # no validation: the queue still counts
+    assert not alone.accepted and "did not improve" in alone.reasons[0]
+
+
 class _Sweeping:
     """The part of a Learner that measured_rate uses, with a canned sweep: flat and noisy,
     taking off at ``edge_lr`` (never, for None)."""

@@ -306,7 +306,8 @@ def _fit_and_judge(learner: Learner, parent: OpenedRun, ids: list[int], items: l
     valid = list(learner.data.valid_names)
     after = {"queue": evaluate(learner, items, threshold),
              "valid": evaluate(learner, valid, threshold)}
-    verdict = judge(before["valid"], after["valid"], learner.recorder.main_metric or "loss")
+    verdict = judge(before["valid"], after["valid"], learner.recorder.main_metric or "loss",
+                    before["queue"], after["queue"])
     verdict.kept_anyway = not verdict.accepted and settings.keep_worse
     result = RefitResult(learner.run_id, parent.run_id, items, before, after, verdict, rate,
                          {"refit": t_fit, "evaluation": time.perf_counter() - t0,

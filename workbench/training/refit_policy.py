@@ -141,12 +141,16 @@ def _finite(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
 
 
-def judge(before: dict[str, Any], after: dict[str, Any], metric: str) -> Verdict:
-    """Compare validation scores (``evaluate``'s dicts) before and after a refit."""
+def judge(before: dict[str, Any], after: dict[str, Any], metric: str,
+          queue_before: dict[str, Any] | None = None,
+          queue_after: dict[str, Any] | None = None) -> Verdict:
+    """Compare validation scores (``evaluate``'s dicts) before and after a refit, and the
+    queued images' scores when given: a refit must learn the corrections it was made for."""
+    queue_reasons = _queue_not_improved(queue_before or {}, queue_after or {}, metric)
     if not before or not after:
-        return Verdict(True, metric, before, after,
-                       ["no validation image outside the queue: nothing to compare"])
-    verdict = Verdict(True, metric, before, after)
+        notes = ["no validation image outside the queue: nothing to compare"]
+        return Verdict(not queue_reasons, metric, before, after, queue_reasons or notes)
+    verdict = Verdict(True, metric, before, after, queue_reasons)
     change = verdict.metric_change
     if change is not None and change < -METRIC_TOLERANCE:
         verdict.reasons.append(f"validation {metric} fell by {-change:.3f} (more than "
@@ -159,3 +163,18 @@ def judge(before: dict[str, Any], after: dict[str, Any], metric: str) -> Verdict
         verdict.reasons.append(f"validation loss {rise} (more than {LOSS_TOLERANCE:.0%})")
     verdict.accepted = not verdict.reasons
     return verdict
+
+
+def _queue_not_improved(before: dict[str, Any], after: dict[str, Any], metric: str) -> list[str]:
+    """Why the queued images did not improve (their metric did not rise, or at an equal metric
+    their loss did not fall), or nothing. A refit that leaves its corrections unlearned only
+    risks the model: the parent is better kept and the items stay pending."""
+    m_b, m_a = _finite(before.get(metric)), _finite(after.get(metric))
+    l_b, l_a = _finite(before.get("loss")), _finite(after.get("loss"))
+    if m_b is not None and m_a is not None:
+        if m_a > m_b or (m_a == m_b and l_b is not None and l_a is not None and l_a < l_b):
+            return []
+        return [f"the queued images did not improve ({metric} {m_b:.3f} -> {m_a:.3f})"]
+    if l_b is not None and l_a is not None and l_a >= l_b:
+        return [f"the queued images did not improve (loss {l_b:.4f} -> {l_a:.4f})"]
+    return []
