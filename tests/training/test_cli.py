@@ -7,7 +7,16 @@ import json
 from workbench.cli import main
 from workbench.core.project import Project
 from workbench.training.progress import ConsoleProgress
-from workbench.training.reports import BatchEnd, EpochEnd, FitEnded, FitStarted
+from workbench.training.reports import (
+    BatchEnd,
+    EpochEnd,
+    FitEnded,
+    FitStarted,
+    LRFindDone,
+    LRFindStep,
+    PlannedPhase,
+    RunPlan,
+)
 
 FAST = ["--size", "32", "--bs", "4", "--arch", "resnet18", "--pretrained", "none"]
 
@@ -74,19 +83,48 @@ class FakeTerminal(io.StringIO):
 
 def test_console_progress_bar_and_epoch_table() -> None:
     out = FakeTerminal()
-    show = ConsoleProgress(out)
+    now = [0.0]
+    show = ConsoleProgress(out, clock=lambda: now[0])
     show(FitStarted("frozen 64px", 1, 4, 4, ["dice_mean", "dice_nucleus", "pixel_acc"], "r1"))
     for i in range(4):
+        now[0] += 1.0
         show(BatchEnd(0, i, i, 4, 1e-3, 0.9, 0.5, 0.4321))
     show(EpochEnd(0, 0.5, 0.25, {"dice_mean": 0.75, "dice_nucleus": 0.5, "pixel_acc": 0.9}, 65.0))
     show(FitEnded(True, None, "r1", 0.75))
-    text = out.getvalue()
+    text = out.getvalue().replace("\x1b[K", "")
     header = next(line for line in text.splitlines() if "train_loss" in line).split()
     assert header == ["epoch", "train_loss", "valid_loss", "dice_mean", "pixel_acc", "time"]
-    assert "[" + "#" * 30 + "] 4/4 loss 0.4321" in text  # the bar reaches the end
-    row = text.split("\r")[-1].splitlines()[0].split()
+    drawn = [part for part in text.split("\r") if part.startswith("[")]
+    assert drawn[0].endswith("] Stage 1 of 1 · epoch 1/1 · batch 1/4 · loss 0.4321")
+    assert drawn[-1].startswith("[" + "#" * 27)  # by time: the validation is still to come
+    row = next(line for line in text.splitlines() if line.split()[:1] == ["0"]).split()
     assert row == ["0", "0.500000", "0.250000", "0.750000", "0.900000", "01:05"]
     assert "cancelled" in text and "checkpoint is kept" in text
     plain = io.StringIO()  # not a terminal (a log file): no bar, only the table
     ConsoleProgress(plain)(BatchEnd(0, 0, 0, 4, 1e-3, 0.9, 0.5, 0.4))
     assert plain.getvalue() == ""
+
+
+def test_console_progress_names_the_phase_and_the_time_left_of_the_whole_plan() -> None:
+    """The CLI's line says what the window's bar says: the sweep, then the stage with the time
+    left of everything planned (here: a 20-batch sweep, then two stages of 2 x 5 batches)."""
+    out = FakeTerminal()
+    now = [0.0]
+    show = ConsoleProgress(out, clock=lambda: now[0])
+    show(RunPlan([PlannedPhase("sweep", 20, "frozen"), PlannedPhase("stage", 2, "frozen", 5, 1),
+                  PlannedPhase("stage", 2, "unfrozen", 5, 1)], 8))
+    shown = []
+    for i in range(1, 21):
+        now[0] += 1.0
+        show(LRFindStep(i, 20, 1e-4 * i, 0.5))
+        shown.append(out.getvalue().split("\r")[-1].replace("\x1b[K", ""))
+    assert shown[0].endswith("] Finding the learning rate · 1/20")  # nothing timed yet
+    # 22 batches of a second left (without the start-ups and validations): about 20 s or more
+    assert "Finding the learning rate · 10/20 · about" in shown[9]
+    left = int(shown[9].split("about ")[1].split(" s left")[0])
+    assert 20 <= left <= 60
+    show(LRFindDone([1e-4], [0.5], {"valley": 1e-3}))
+    show(FitStarted("frozen", 2, 5, 10, ["dice_mean"], "r1"))
+    now[0] += 1.0
+    show(BatchEnd(0, 0, 0, 10, 1e-3, 0.9, 0.5, 0.4))
+    assert "Stage 1 of 2 · epoch 1/2 · batch 1/5 · about" in out.getvalue().split("\r")[-1]

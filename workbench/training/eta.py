@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from workbench.training.recipe import Stage, needs_lr
 from workbench.training.reports import (
@@ -30,6 +31,9 @@ from workbench.training.reports import (
     RunPlan,
     ValidationStarted,
 )
+
+if TYPE_CHECKING:
+    from workbench.training.learner import Learner
 
 MIN_TIMED = 3  # batches timed before any estimate is shown
 FROZEN_COST = 0.8  # a frozen encoder's batch vs the whole network's (BatchNorm still trains)
@@ -58,6 +62,17 @@ def plan_phases(stages: Sequence[Stage], *, batches: int, valid_batches: int, si
     if predict_images:
         phases.append(PlannedPhase("predict", predict_images, "predictions"))
     return phases
+
+
+def plan_for(learner: Learner, stages: Sequence[Stage], predict_images: int = 0) -> RunPlan:
+    """What training ``stages`` on ``learner`` will do (then ``predict_images`` predictions),
+    in the terms :class:`RunEstimate` times."""
+    cfg = learner.config
+    phases = plan_phases(stages, batches=len(learner.data.train_dl),
+                         valid_batches=len(learner.data.valid_dl), size=learner.data.size,
+                         sweep_iters=cfg.lr_find_iters, each_stage=cfg.lr_find_each_stage,
+                         predict_images=predict_images)
+    return RunPlan(phases, learner.data.bs)
 
 
 def format_left(seconds: float) -> str:

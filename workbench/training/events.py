@@ -35,6 +35,7 @@ class Event(str, Enum):
     AFTER_FIT = "after_fit"
     AFTER_LR_FIND = "after_lr_find"
     NOTICE = "notice"  # the engine adjusted something on its own: learn.notices[-1]
+    PLANNED = "planned"  # a job announced what it will do: learn.plan
 
 
 class CancelFitException(Exception):

@@ -41,7 +41,7 @@ from workbench.training.events import (
 from workbench.training.lr_find import LRFindResult, run_lr_find
 from workbench.training.metrics import Metric
 from workbench.training.models import set_frozen
-from workbench.training.reports import Notice
+from workbench.training.reports import Notice, RunPlan
 from workbench.training.schedules import spread_lrs
 
 log = logging.getLogger(__name__)
@@ -106,6 +106,7 @@ class Learner:
         # Setup notices (random init, batch size cut...): true for every fit of this learner,
         # so each new ReportCallback sends them again. Per-run ones are only fired.
         self.notices: list[Notice] = []
+        self.plan: RunPlan | None = None  # the job's whole plan, for progress estimates
         self.snapshot_weights: bool | None = None  # for the OOM retry; None: on CUDA only
         self._cancel = threading.Event()
         self.amp_dtype = self.precision.dtype
@@ -149,6 +150,12 @@ class Learner:
         finally:
             if not sticky:
                 self.notices.remove(notice)
+
+    def announce(self, plan: RunPlan) -> None:
+        """Tell the callbacks what the job will do (ReportCallback sends it on, so the CLI's
+        progress and the panel's can estimate the time left of all of it)."""
+        self.plan = plan
+        self.fire(Event.PLANNED, self.sorted_callbacks())
 
     def fire(self, event: Event, cbs: Sequence[Callback]) -> None:
         for cb in cbs:

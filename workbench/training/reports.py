@@ -150,6 +150,10 @@ class ReportCallback(Callback):
     def notice(self, learn: Learner) -> None:
         self._send_notices(learn.notices)
 
+    def planned(self, learn: Learner) -> None:
+        if learn.plan is not None:
+            self.sink(learn.plan)
+
     def _send_notices(self, notices: list[Notice]) -> None:
         # Notices made before this callback was attached (building the learner) go out at
         # its first fit; each one once.

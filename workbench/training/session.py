@@ -30,6 +30,7 @@ from workbench.training.device import (
 )
 from workbench.training.distributed import broadcast_object
 from workbench.training.errors import TrainingCancelled, TrainingError
+from workbench.training.eta import plan_for
 from workbench.training.events import Callback
 from workbench.training.learner import Learner
 from workbench.training.losses import loss_for_task
@@ -217,8 +218,10 @@ def train(project: Project, config: TrainConfig, callbacks: Iterable[Callback] =
     started = time.time()
     learner = build_learner(project, config, callbacks)
     loaded = bool(config.extra.get("pretrained_file"))
+    stages = stages_from_config(config, loaded)
+    learner.announce(plan_for(learner, stages))
     with recorded_run(learner, started_at=started):
-        run_stages(learner, stages_from_config(config, loaded))
+        run_stages(learner, stages)
     return learner
 
 

@@ -26,7 +26,7 @@ from workbench.training.config import TrainConfig
 from workbench.training.data import data_spec, task_name
 from workbench.training.ddp_child import DDP_DEVICE, DdpChildRun
 from workbench.training.errors import TrainingCancelled, TrainingError
-from workbench.training.eta import plan_phases
+from workbench.training.eta import plan_for
 from workbench.training.learner import Learner
 from workbench.training.lr_cache import find_lr
 from workbench.training.predict import predict_project
@@ -39,7 +39,6 @@ from workbench.training.reports import (
 )
 from workbench.training.runs import chosen_threshold, recorded_run
 from workbench.training.session import (
-    Stage,
     build_learner,
     find_stage_lr,
     prepare_stage,
@@ -124,7 +123,7 @@ def training_job(project: Project, config: TrainConfig, state: EngineState,
         learner, report = _attach(project, config, state, ctx, reuse=continue_model)
         try:
             stages = stages_from_config(config, _loaded(learner))
-            ctx.report(run_plan(learner, stages, predict_images))
+            learner.announce(plan_for(learner, stages, predict_images))
             with recorded_run(learner, started_at=started):
                 if stages and needs_lr(stages[0]):
                     try:
@@ -147,16 +146,6 @@ def training_job(project: Project, config: TrainConfig, state: EngineState,
             learner.remove_callback(report)
 
     return job
-
-
-def run_plan(learner: Learner, stages: list[Stage], predict_images: int = 0) -> RunPlan:
-    """What the job will do, in the terms :class:`RunEstimate` times."""
-    cfg = learner.config
-    phases = plan_phases(stages, batches=len(learner.data.train_dl),
-                         valid_batches=len(learner.data.valid_dl), size=learner.data.size,
-                         sweep_iters=cfg.lr_find_iters, each_stage=cfg.lr_find_each_stage,
-                         predict_images=predict_images)
-    return RunPlan(phases, learner.data.bs)
 
 
 def ddp_training_job(project: Project, config: TrainConfig, n_gpus: int,
@@ -194,7 +183,8 @@ def lr_find_job(project: Project, config: TrainConfig, state: EngineState,
                 prepare_stage(learner, stages[0])
             if frozen is not None:
                 learner.freeze() if frozen else learner.unfreeze()
-            ctx.report(RunPlan([PlannedPhase("sweep", config.lr_find_iters)], learner.data.bs))
+            learner.announce(RunPlan([PlannedPhase("sweep", config.lr_find_iters)],
+                                      learner.data.bs))
             return find_lr(learner, reuse=False)
         finally:
             learner.remove_callback(report)
