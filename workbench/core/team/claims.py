@@ -46,7 +46,7 @@ ON CONFLICT (name) DO UPDATE SET holder = excluded.holder,
                       THEN c.claimed_at ELSE now() END,
     expires_at = excluded.expires_at
     WHERE c.holder = current_user OR c.expires_at <= now()
-RETURNING c.name
+RETURNING c.name, c.claimed_at = now() AS fresh
 """
 
 
@@ -81,7 +81,9 @@ def claim_one(db: TeamDB, name: str, lease_s: float) -> str | None:
     with db.write() as con:
         row = con.execute(_CLAIM_ONE, {"name": name, "lease": lease}).fetchone()
         if row is not None:
-            db.notify({"event": "claim", "image": name, "user": db.user})
+            if row["fresh"]:  # a new claim, not a renewal
+                db.audit("claim", name, {"lease_s": lease})
+                db.notify({"event": "claim", "image": name, "user": db.user})
             return None
         holder = con.execute("SELECT holder FROM claims WHERE name = %s", (name,)).fetchone()
     return str(holder["holder"]) if holder else None

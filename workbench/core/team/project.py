@@ -24,7 +24,7 @@ from workbench.core import imageio
 from workbench.core.atomic import stage_bytes
 from workbench.core.errors import ClaimError, LabelError
 from workbench.core.labels import stem_of
-from workbench.core.manifest import Manifest, Task
+from workbench.core.manifest import Manifest, Status, Task
 from workbench.core.project import Project, _list_files
 from workbench.core.team import claims
 from workbench.core.team.db import LabelVersion, TeamDB
@@ -94,6 +94,11 @@ class TeamProject(Project):
 
     def _reconcile(self) -> None:
         """Nothing to reconcile: labels and statuses change in one transaction."""
+
+    def _effective(self, name: str, row: str | None) -> Status:
+        # The status row is the truth: it changes in the same transaction as the label, and
+        # this client's view of the labels (has_label) may be older than another's save.
+        return Status(row) if row is not None else Status.UNLABELLED
 
     def base_version(self, name: str) -> int:
         """The version this client started from (0: no label yet)."""

@@ -4,9 +4,9 @@ Uses the Debian/Ubuntu ``postgresql`` package's ``initdb`` and ``pg_ctl`` (or an
 traps it handles: ``initdb`` refuses to run as root, so as root the server runs as the
 ``postgres`` user with its data folder owned by that user; and the package's own cluster may
 already listen on 5432, so this one listens on a free 127.0.0.1 port with its socket in its own
-folder. Authentication is ``trust`` on 127.0.0.1 for the superuser ``postgres`` only... except
-that roles created by tests log in with passwords (``scram-sha-256``), so wrong passwords fail
-the way they do on a real server.
+folder. Only the superuser logs in without a password (``trust`` on 127.0.0.1); every other role
+needs its password (``scram-sha-256``), so a wrong password fails as on a real server. Durability
+settings are off (fsync): it is thrown away.
 """
 
 from __future__ import annotations
@@ -106,12 +106,7 @@ class ThrowawayServer:
                            text=True, capture_output=True, check=True)
         else:
             hba.write_text(content)
-        opts = (f"-p {self.port} -k {self.sockdir} -c listen_addresses=127.0.0.1 "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                "-c max_connections=200")
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.logfile), "-o", opts,
-                  "-w", "-t", "60", "start")
-        self.running = True
+        self.start_again()
         return self
 
     def stop(self) -> None:
@@ -123,15 +118,16 @@ class ThrowawayServer:
                 log.warning("could not stop the throwaway server: %s", exc)
             self.running = False
 
-    def restart(self) -> None:
-        """Stop and start again on the same port (for reconnect tests)."""
-        self.stop()
-        opts = (f"-p {self.port} -k {self.sockdir} -c listen_addresses=127.0.0.1 "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                "-c max_connections=200")
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.logfile), "-o", opts,
+    def start_again(self) -> None:
+        """Start a stopped server again on the same port and data (reconnect tests)."""
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.logfile), "-o", self._opts(),
                   "-w", "-t", "60", "start")
         self.running = True
+
+    def _opts(self) -> str:
+        return (f"-p {self.port} -k {self.sockdir} -c listen_addresses=127.0.0.1 "
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                "-c max_connections=200")
 
     def cleanup(self) -> None:
         self.stop()
