@@ -114,8 +114,8 @@ def release(db: TeamDB, names: list[str] | None) -> list[str]:
 def live_claims(db: TeamDB) -> dict[str, dict[str, Any]]:
     """image -> {holder, claimed_at, expires_at (epoch s), note} of every live claim."""
     rows = db.query(
-        "SELECT name, holder, note, extract(epoch FROM claimed_at) AS claimed_at, "
-        "extract(epoch FROM expires_at) AS expires_at FROM claims WHERE expires_at > now() "
+        "SELECT name, holder, note, extract(epoch FROM claimed_at)::float8 AS claimed_at, "
+        "extract(epoch FROM expires_at)::float8 AS expires_at FROM claims WHERE expires_at > now() "
         "ORDER BY name")
     return {r["name"]: {"holder": r["holder"], "note": r["note"],
                         "claimed_at": float(r["claimed_at"]),
@@ -158,7 +158,7 @@ def review(db: TeamDB, name: str, *, accept: bool, note: str) -> None:
 
 
 def reviews(db: TeamDB, name: str) -> list[dict[str, Any]]:
-    return db.query("SELECT version, verdict, note, reviewer, extract(epoch FROM created_at) AS "
+    return db.query("SELECT version, verdict, note, reviewer, extract(epoch FROM created_at)::float8 AS "
                     "time FROM reviews WHERE name = %s ORDER BY id", (name,))
 
 

@@ -383,7 +383,7 @@ class TeamDB:
     def history(self, name: str) -> list[LabelVersion]:
         rows = self.query(
             "SELECT v.name, v.version, v.kind, v.author, v.base_version, v.note, "
-            "extract(epoch FROM v.created_at) AS t, (h.version = v.version) AS current "
+            "extract(epoch FROM v.created_at)::float8 AS t, (h.version = v.version) AS current "
             "FROM label_versions v LEFT JOIN label_heads h ON h.name = v.name "
             "WHERE v.name = %s ORDER BY v.version", (name,))
         return [LabelVersion(r["name"], r["version"], r["kind"], r["author"], float(r["t"]),
@@ -393,7 +393,7 @@ class TeamDB:
         where, params = ("WHERE name = %s", (name,)) if name is not None else ("", ())
         return self.query(
             "SELECT id, name, kind, png, tags, base_version, current_version, reason, author, "
-            f"extract(epoch FROM created_at) AS time FROM conflicts {where} ORDER BY id", params)
+            f"extract(epoch FROM created_at)::float8 AS time FROM conflicts {where} ORDER BY id", params)
 
     # -- pins of training runs --------------------------------------------------------------------
     def pin_run_labels(self, run_id: str, versions: Mapping[str, int]) -> None:

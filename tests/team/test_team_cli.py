@@ -1,0 +1,146 @@
+"""The CLI contract of team projects (the exact forms of issue 19), in-process and as real
+parallel processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from workbench import cli
+from workbench.core.project import Project
+
+from .conftest import TeamSetup, make_images, shape_mask
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run(capsys, monkeypatch, setup: TeamSetup, who: str | None, *argv: object,
+        stdin: str | None = None) -> tuple[int, str, str]:
+    for key in [k for k in os.environ if k.startswith("PG")]:
+        monkeypatch.delenv(key)
+    for key, value in setup.env(who).items():
+        if key.startswith("PG"):
+            monkeypatch.setenv(key, value)
+    if stdin is not None:
+        import io
+
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_new_add_user_claim_team_history(team_db: TeamSetup, tmp_path: Path, capsys,
+                                         monkeypatch) -> None:
+    codes = tmp_path / "codes.txt"
+    codes.write_text("background\nshape\n")
+    shared = tmp_path / "shared" / "P"
+    code, out, err = run(capsys, monkeypatch, team_db, None, "new", shared, "--task",
+                         "segmentation", "--codes", codes, "--database", team_db.url)
+    assert code == 0, err
+    assert "team project" in out
+    manifest = json.loads((shared / "workbench.json").read_text())
+    assert manifest["database"] == team_db.url
+    assert not (shared / "workbench.db").exists() and not (shared / "masks").exists()
+    make_images(tmp_path / "src", 5)
+    code, out, err = run(capsys, monkeypatch, team_db, None, "import", shared, "--images",
+                         tmp_path / "src")
+    assert code == 0, err
+    for user in ("alice", "bob"):
+        code, out, err = run(capsys, monkeypatch, team_db, None, "team", shared, "add-user",
+                             user, stdin=f"secret-{user}\n")
+        assert code == 0 and f"Created role {user}" in out, err
+    code, out, err = run(capsys, monkeypatch, team_db, "alice", "claim", shared, "--count", 2,
+                         "--json")
+    assert code == 0, err
+    assert json.loads(out) == {"claimed": ["img_00.png", "img_01.png"]}
+    code, out, _ = run(capsys, monkeypatch, team_db, "bob", "claim", shared, "--count", 2)
+    assert out.split() == ["img_02.png", "img_03.png"]
+    # alice labels her images with an ordinary command (import of masks), bob cannot
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    for i in range(2):
+        Image.fromarray(shape_mask(i)).save(masks / f"img_{i:02d}.png")
+    code, out, err = run(capsys, monkeypatch, team_db, "bob", "import", shared, "--images",
+                         tmp_path / "src", "--masks", masks)
+    assert "held by alice" in out + err
+    code, out, err = run(capsys, monkeypatch, team_db, "alice", "import", shared, "--images",
+                         tmp_path / "src", "--masks", masks)
+    assert code == 0, out + err
+    code, out, err = run(capsys, monkeypatch, team_db, "bob", "team", shared, "--json")
+    summary = json.loads(out)
+    assert summary["you"] == "bob"
+    assert {c["image"]: c["holder"] for c in summary["claims"]} == {
+        "img_00.png": "alice", "img_01.png": "alice", "img_02.png": "bob", "img_03.png": "bob"}
+    assert summary["per_user"]["alice"] == {"holding": 2, "labelled": 2}
+    assert summary["status"] == {"labelled": 2, "unlabelled": 3}
+    code, out, _ = run(capsys, monkeypatch, team_db, "bob", "team", shared)
+    assert "img_00.png: alice until" in out and "bob: holding 2" in out
+    code, out, _ = run(capsys, monkeypatch, team_db, "bob", "history", shared, "img_00.png")
+    assert code == 0 and "v1" in out and "alice" in out
+    code, out, _ = run(capsys, monkeypatch, team_db, "bob", "release", shared)
+    assert "released 2 claim(s)" in out
+    code, out, err = run(capsys, monkeypatch, team_db, "bob", "review", shared, "img_00.png",
+                         "--reject", "--note", "missed a cell")
+    assert code == 0, err
+    code, out, _ = run(capsys, monkeypatch, team_db, "alice", "history", shared, "img_00.png",
+                       "--json")
+    assert json.loads(out)["reviews"][0]["note"] == "missed a cell"
+    # the existing read commands work unchanged
+    code, out, err = run(capsys, monkeypatch, team_db, "bob", "info", shared, "--json")
+    assert code == 0 and json.loads(out)["status"]["labelled"] == 1, err
+    code, out, err = run(capsys, monkeypatch, team_db, "bob", "export", shared, "--format",
+                         "masks", "--out", tmp_path / "out")
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["img_01.png"]  # 00 rejected
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out" / "img_01.png")),
+                                  shape_mask(1))
+
+
+def test_wrong_password_is_one_line_naming_the_url(team_project, capsys, monkeypatch) -> None:
+    setup, root = team_project
+    monkeypatch.setenv("PGUSER", "alice")
+    monkeypatch.setenv("PGPASSWORD", "not-her-password")
+    code = cli.main(["claim", str(root)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.count("\n") == 1
+    assert err.startswith(f"workbench: error: Cannot connect to {setup.url}: password "
+                          'authentication failed for user "alice"')
+    assert "not-her-password" not in err
+
+
+def test_claim_on_a_local_project_says_what_to_do(tmp_path, capsys) -> None:
+    Project.create(tmp_path / "l", name="l", task="segmentation", classes=["a", "b"]).close()
+    assert cli.main(["claim", str(tmp_path / "l")]) == 1
+    assert "is a local project; `claim` works on team projects" in capsys.readouterr().err
+
+
+def test_parallel_claim_processes_never_share_an_image(team_project) -> None:
+    setup, root = team_project
+    procs = [subprocess.Popen(  # noqa: S603 - our own CLI
+        [sys.executable, "-m", "workbench", "claim", str(root), "--count", "3", "--json"],
+        env={**setup.env(user), "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True) for user in ("alice", "bob", "carol")]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        results.append(json.loads(out)["claimed"])
+    every = [n for names in results for n in names]
+    assert len(every) == len(set(every)) == 8  # 8 images, 9 asked for: nobody gets one twice
+    assert sorted(len(r) for r in results)[-1] == 3
+
+
+@pytest.mark.parametrize("argv", [["claim", "--count", "0"], ["claim", "--lease", "-5"]])
+def test_bad_claim_arguments(team_project, capsys, monkeypatch, argv) -> None:
+    setup, root = team_project
+    code, _, err = run(capsys, monkeypatch, setup, "alice", argv[0], root, *argv[1:])
+    assert code == 1 and ("--count must be at least 1" in err or "A lease must be" in err)
