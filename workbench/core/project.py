@@ -497,13 +497,16 @@ class Project:
     def _after_write(self, write: LabelWrite) -> None:
         """What a store remembers after a write (a team project: the new versions)."""
 
-    def mask_files(self, names: Iterable[str]) -> dict[str, Path]:
-        """A mask file per image, for data loaders (a team project writes its versions out)."""
+    def mask_files(self, names: Iterable[str],
+                   versions: Mapping[str, int] | None = None) -> dict[str, Path]:
+        """A mask file per image, for data loaders; a team project writes out the ``versions``
+        given (from :meth:`label_versions`), else the current ones."""
         return {n: self.mask_path(n) for n in names}
 
     def label_versions(self, names: Iterable[str]) -> dict[str, int]:
-        """Label version per image: empty for a local project, whose masks are plain files
-        with no version (the folder lock makes its one writer the only one anyway)."""
+        """Label version per image, and :meth:`tags` then answers for exactly these versions.
+        Empty for a local project, whose labels are plain files with no version (the folder
+        lock makes its one writer the only one anyway)."""
         return {}
 
     def pin_labels(self, run_id: str, versions: Mapping[str, int]) -> None:

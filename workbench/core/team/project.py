@@ -78,19 +78,22 @@ class TeamProject(Project):
 
     # -- images and labels -----------------------------------------------------------------
     def refresh(self) -> None:
-        """Rescan images/ (registering new names) and load every image's current label."""
+        """Rescan images/ (registering new names) and load every image's current label; the
+        versions seen now are the bases of this client's next saves."""
         listed = _list_files(self.images_dir, imageio.is_supported_name)
         super()._set_names(listed)
         if not self.readonly:
             self.db.register_images(self._names or [])
-        self._load_heads()
-
-    def _load_heads(self) -> None:
-        heads = self.db.heads()
+        heads = self._load_heads()
         self._seen = {n: int(h["version"]) for n, h in heads.items()}
+
+    def _load_heads(self) -> dict[str, dict[str, Any]]:
+        """Load the current labels (has_label, tags); the bases of saves stay as they were."""
+        heads = self.db.heads()
         self._mask_stems = {stem_of(n) for n, h in heads.items() if h["kind"] == "mask"}
         self._labels = {stem_of(n): json.loads(h["tags"]) for n, h in heads.items()
                         if h["kind"] == "tags"}
+        return heads
 
     def _reconcile(self) -> None:
         """Nothing to reconcile: labels and statuses change in one transaction."""
@@ -134,11 +137,13 @@ class TeamProject(Project):
             self._after_write(write)
         self.db.set_in_progress([name], False)
 
-    def mask_files(self, names: Iterable[str]) -> dict[str, Path]:
-        """Each image's current mask as a file (``.team-cache/masks/<stem>.v<N>.png``, written
-        once per version), for data loaders that read files; the versions are pinned."""
+    def mask_files(self, names: Iterable[str],
+                   versions: Mapping[str, int] | None = None) -> dict[str, Path]:
+        """Each image's mask of ``versions`` (default: the current ones) as a file
+        (``.team-cache/masks/<stem>.v<N>.png``, written once per version: a version never
+        changes), for data loaders that read files."""
         names = list(names)
-        versions = self.label_versions(names)
+        versions = self.label_versions(names) if versions is None else versions
         folder = self.root / CACHE_DIR / "masks"
         folder.mkdir(parents=True, exist_ok=True)
         out: dict[str, Path] = {}
@@ -155,9 +160,10 @@ class TeamProject(Project):
         return out
 
     def label_versions(self, names: Iterable[str]) -> dict[str, int]:
-        """The current label version of each of ``names`` that has one."""
+        """The current label version of each of ``names`` that has one, from one snapshot
+        that :meth:`tags` and :meth:`has_label` now answer from too."""
         wanted = set(names)
-        return {n: int(h["version"]) for n, h in self.db.heads().items()
+        return {n: int(h["version"]) for n, h in self._load_heads().items()
                 if n in wanted and h["kind"] != "cleared"}
 
     def pin_labels(self, run_id: str, versions: Mapping[str, int]) -> None:

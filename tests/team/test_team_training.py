@@ -1,0 +1,37 @@
+"""Training on a team project: reads the masks from the database, pins their versions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from workbench import cli
+from workbench.core.project import Project
+
+from .conftest import shape_mask
+
+FAST = ["--size", "32", "--bs", "4", "--arch", "resnet18", "--pretrained", "none"]
+
+
+def test_train_pins_the_label_versions_it_read(team_project, monkeypatch, capsys) -> None:
+    setup, root = team_project
+    with Project.open(root, credentials=setup.admin) as lead:
+        for i in range(8):
+            lead.write_mask(f"img_{i:02d}.png", shape_mask(i))
+        lead.write_mask("img_00.png", shape_mask(0) | shape_mask(3))  # version 2
+    monkeypatch.setenv("PGUSER", setup.admin["user"])
+    assert cli.main(["train", str(root), "--epochs", "1", "--lr", "1e-3", *FAST]) == 0
+    capsys.readouterr()
+    with Project.open(root, credentials=setup.user("alice")) as alice:
+        [run] = alice.db.list_runs()
+        assert run.status.value == "finished"
+        pinned = alice.pinned_labels(run.run_id)
+        assert pinned == {f"img_{i:02d}.png": 2 if i == 0 else 1 for i in range(8)}
+        alice.claim("img_01.png")
+        alice.write_mask("img_01.png", shape_mask(9))  # labelling goes on after the run
+        assert alice.pinned_labels(run.run_id)["img_01.png"] == 1
+        # the run's masks can be read again exactly as it trained on them
+        files = alice.mask_files(["img_01.png"], pinned)
+        from workbench.core import imageio
+
+        np.testing.assert_array_equal(imageio.read_mask(files["img_01.png"]), shape_mask(1))
+        assert alice.mask_files(["img_01.png"])["img_01.png"].name == "img_01.v2.png"
