@@ -20,18 +20,23 @@ from workbench.core.team.db import TeamDB
 if TYPE_CHECKING:
     from workbench.core.team.project import TeamProject
 
-_CLAIM_FREE = """
-WITH free AS (
-    SELECT i.name FROM images i
-    WHERE NOT EXISTS (SELECT 1 FROM label_heads h JOIN label_versions v
-                      ON v.name = h.name AND v.version = h.version
-                      WHERE h.name = i.name AND v.kind <> 'cleared')
-      AND NOT EXISTS (SELECT 1 FROM claims c WHERE c.name = i.name AND c.expires_at > now())
-    ORDER BY i.name
-    LIMIT %(n)s
-    FOR UPDATE OF i SKIP LOCKED)
+_FREE = """
+SELECT i.name FROM images i
+WHERE NOT EXISTS (SELECT 1 FROM label_heads h JOIN label_versions v
+                  ON v.name = h.name AND v.version = h.version
+                  WHERE h.name = i.name AND v.kind <> 'cleared')
+  AND NOT EXISTS (SELECT 1 FROM claims c WHERE c.name = i.name AND c.expires_at > now())
+ORDER BY i.name
+LIMIT %(n)s
+FOR UPDATE OF i SKIP LOCKED
+"""
+
+# Re-checked against the newest committed claim: a candidate that another caller claimed
+# after our snapshot is not returned.
+_TAKE = """
 INSERT INTO claims AS c (name, holder, expires_at)
-SELECT name, current_user, now() + make_interval(secs => %(lease)s) FROM free
+SELECT name, current_user, now() + make_interval(secs => %(lease)s) FROM unnest(%(names)s::text[])
+    AS t(name)
 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, claimed_at = now(),
     expires_at = excluded.expires_at, note = ''
     WHERE c.expires_at <= now()
@@ -62,15 +67,19 @@ def claim_next(db: TeamDB, count: int, lease_s: float) -> list[str]:
         raise ClaimError(f"--count must be at least 1, got {count}.")
     lease = _check_lease(lease_s)
     got: list[str] = []
-    for _attempt in range(10):  # a concurrent claimer can take a candidate: pick again
+    for _attempt in range(100):  # candidates lost to a concurrent claimer: pick again
         with db.write() as con:
-            rows = con.execute(_CLAIM_FREE, {"n": count - len(got), "lease": lease}).fetchall()
+            candidates = [r["name"] for r in
+                          con.execute(_FREE, {"n": count - len(got)}).fetchall()]
+            if not candidates:
+                break
+            rows = con.execute(_TAKE, {"names": candidates, "lease": lease}).fetchall()
             names = [r["name"] for r in rows]
             for name in names:
                 db.audit("claim", name, {"lease_s": lease})
                 db.notify({"event": "claim", "image": name, "user": db.user})
         got += names
-        if len(got) >= count or not names:
+        if len(got) >= count:
             break
     return sorted(got)
 

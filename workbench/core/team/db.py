@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,22 +159,45 @@ class TeamDB:
             return
         self._local.depth = 1
         try:
-            con = self.con
-            with con.transaction():
+            with ExitStack() as stack:
+                con = self._begin(stack)
                 yield con
         except psycopg.Error as exc:
             raise self._translate(exc, "write to") from None
         finally:
             self._local.depth = 0
 
-    def query(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+    def _begin(self, stack: ExitStack) -> Any:
+        """BEGIN on this thread's connection; a connection that died while idle (a server
+        restart) fails right here, before anything was sent: connect again, once."""
         import psycopg
 
         try:
+            con = self.con
+            stack.enter_context(con.transaction())
+        except psycopg.OperationalError:
+            self._drop_connection()
+            con = self.con
+            stack.enter_context(con.transaction())
+        return con
+
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        import psycopg
+
+        inside = bool(getattr(self._local, "depth", 0))
+        try:
             return list(self.con.execute(sql, tuple(params)).fetchall())
-        except psycopg.Error as exc:
-            if getattr(self._local, "depth", 0):
+        except psycopg.OperationalError as exc:
+            if inside:
                 raise  # inside a transaction: the write() around it translates
+            self._drop_connection()  # a read is safe to repeat once on a new connection
+            try:
+                return list(self.con.execute(sql, tuple(params)).fetchall())
+            except psycopg.Error as again:
+                raise self._translate(again, "read") from exc
+        except psycopg.Error as exc:
+            if inside:
+                raise
             raise self._translate(exc, "read") from None
 
     def execute(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:

@@ -58,7 +58,7 @@ def _is_root() -> bool:
 class ThrowawayServer:
     """``with ThrowawayServer() as server: server.url("db")``; stopped and deleted on exit."""
 
-    def __init__(self, *, port: int | None = None) -> None:
+    def __init__(self, *, port: int | None = None, durable: bool = False) -> None:
         self.bin = find_pg_bin()
         self.port = port or free_port()
         self.folder = Path(tempfile.mkdtemp(prefix="workbench-pg-"))
@@ -66,6 +66,7 @@ class ThrowawayServer:
         self.sockdir = self.folder / "sock"
         self.logfile = self.folder / "server.log"
         self.running = False
+        self.durable = durable  # True: fsync and synchronous commit as on a real server
 
     # -- running the package's programs, as postgres when we are root ----------------------
     def _cmd(self, *args: str) -> list[str]:
@@ -125,9 +126,10 @@ class ThrowawayServer:
         self.running = True
 
     def _opts(self) -> str:
+        fast = "" if self.durable else \
+            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         return (f"-p {self.port} -k {self.sockdir} -c listen_addresses=127.0.0.1 "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                "-c max_connections=200")
+                f"-c max_connections=200{fast}")
 
     def cleanup(self) -> None:
         self.stop()
