@@ -165,7 +165,7 @@ def main() -> int:
         missing_events = len(saves) - len(delays)
 
         def pct(values: list[float], q: float) -> float:
-            return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+            return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
         report = {
             "annotators": args.annotators, "masks_each": args.masks, "mask_px": args.size,
