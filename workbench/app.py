@@ -99,6 +99,9 @@ def create_main_window(project: Project | str | Path,
         window = MainWindow(opened, workspace, panel, settings, owns_project=owns)
         window.prefs = PrefsBinder(prefs, window, workspace, panel)
         install_loop(window)  # Mistakes, corrections queue, refit (workbench/qt/refit)
+        from workbench.qt.team import install_team
+
+        install_team(window)  # team projects: claims, live view, review (workbench/qt/team)
     except BaseException:
         if owns:
             opened.close()

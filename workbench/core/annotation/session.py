@@ -208,6 +208,13 @@ class AnnotationSession:
         self.autosave.note_saved()
         return True
 
+    def settle_refused(self) -> None:
+        """The store refused the save and kept this mask elsewhere (a team project's conflict
+        copy, for review): nothing is pending any more, so drop the journal."""
+        self.journal.clear()
+        self.document.mark_saved()
+        self.autosave.note_saved()
+
     def close(self) -> None:
         """Save pending changes and release the journal file."""
         self.save()

@@ -6,7 +6,7 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from workbench.qt.browser.model import InProgressRole, StatusRole, ThumbnailStateRole
+from workbench.qt.browser.model import HolderRole, InProgressRole, StatusRole, ThumbnailStateRole
 from workbench.qt.theme import STATUS_COLORS
 
 ROW_HEIGHT = 60
@@ -47,8 +47,10 @@ class ImageItemDelegate(QStyledItemDelegate):
                          option.fontMetrics.elidedText(name, Qt.TextElideMode.ElideMiddle,
                                                        text_rect.width()))
         status = "in progress" if index.data(InProgressRole) else str(index.data(StatusRole))
+        holder = index.data(HolderRole)
+        text = f"{status} · held by {holder}" if holder else status  # team projects, live
         self._paint_status(painter, QRect(text_left, text_rect.bottom() + 4, text_rect.width(), 18),
-                           status, option, selected)
+                           status, option, selected, text)
         painter.restore()
 
     def _paint_thumbnail(self, painter: QPainter, rect: QRect,
@@ -71,7 +73,7 @@ class ImageItemDelegate(QStyledItemDelegate):
             painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, "!")
 
     def _paint_status(self, painter: QPainter, rect: QRect, status: str,
-                      option: QStyleOptionViewItem, selected: bool) -> None:
+                      option: QStyleOptionViewItem, selected: bool, text: str) -> None:
         color = QColor(STATUS_COLORS.get(status, "#9aa3af"))
         dot = QRect(rect.left(), rect.top() + (rect.height() - 8) // 2, 8, 8)
         painter.setPen(QColor("#ffffff") if selected else Qt.PenStyle.NoPen)
@@ -84,4 +86,6 @@ class ImageItemDelegate(QStyledItemDelegate):
                                      else QPalette.ColorRole.PlaceholderText)
         painter.setPen(muted)
         painter.drawText(rect.adjusted(14, 0, 0, 0),
-                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, status)
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         option.fontMetrics.elidedText(text, Qt.TextElideMode.ElideRight,
+                                                       rect.width() - 14))

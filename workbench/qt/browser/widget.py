@@ -216,6 +216,10 @@ class ImageBrowser(QWidget):
             raise ValueError(f"unknown image filter {mode!r}")
         self.filter_box.setCurrentIndex(index)
 
+    def set_holders(self, holders: Mapping[str, str]) -> None:
+        """Team projects: show who holds which image (name -> role)."""
+        self.model.set_holders(holders)
+
     def set_status(self, name: str, status: object) -> None:
         self.model.set_status(name, status)
         self._update_count()

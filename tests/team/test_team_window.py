@@ -1,0 +1,109 @@
+"""Two windows on one team project (offscreen Qt): claims on open, "held by", the live view
+of the other's saves and claims, reconnecting after a server restart, review and history."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np
+import pytest
+
+from workbench.core.annotation.edit import diff_edit
+from workbench.core.project import Project
+
+from .conftest import shape_mask
+
+pytest.importorskip("pytestqt")
+
+
+@pytest.fixture
+def two_windows(team_project, qtbot):
+    from workbench.app import create_main_window
+
+    setup, root = team_project
+    projects, windows = [], []
+    for user in ("alice", "bob"):
+        project = Project.open(root, credentials=setup.user(user))
+        window = create_main_window(project)
+        qtbot.addWidget(window)
+        projects.append(project)
+        windows.append(window)
+    yield setup, root, windows
+    for window in windows:
+        window.close()
+    for project in projects:
+        project.close()
+
+
+def _paint(window, target: np.ndarray) -> None:
+    controller = window.workspace.controller
+    edit = diff_edit(controller.session.mask, target)
+    controller.push(edit, "Brush")
+
+
+def test_held_by_live_view_and_reconnect(two_windows, qtbot) -> None:
+    setup, root, (alice, bob) = two_windows
+    assert alice.team is not None and bob.team is not None
+    alice.workspace.open_image("img_00.png")
+    assert alice.workspace.held_by is None
+    bob.workspace.open_image("img_00.png")
+    assert bob.workspace.held_by == "alice"
+    assert bob.workspace.controller.session is None  # read-only: no edits are taken
+    assert "held by alice (read-only)" in bob.workspace.info.text()
+    # bob's list shows alice's claim, live
+    qtbot.waitUntil(lambda: bob.browser.model.holder("img_00.png") == "alice", timeout=2000)
+
+    _paint(alice, shape_mask(0))
+    alice.workspace.flush()
+    # alice's save reaches bob's window within 2 s: status, and the mask he is looking at
+    qtbot.waitUntil(lambda: bob.browser.model.status("img_00.png") == "labelled", timeout=2000)
+    qtbot.waitUntil(lambda: np.array_equal(bob.workspace.controller._view_mask, shape_mask(0)),
+                    timeout=2000)
+
+    # alice moves on: img_00 is free again and bob's window takes it over for editing
+    alice.workspace.open_image("img_01.png")
+    qtbot.waitUntil(lambda: bob.workspace.held_by is None, timeout=3000)
+    assert bob.workspace.controller.session is not None
+
+    # the server goes away while alice paints: "reconnecting", strokes kept, saved when back
+    setup.server.stop()
+    try:
+        qtbot.waitUntil(lambda: "reconnecting" in alice.team.label.text(), timeout=5000)
+        _paint(alice, shape_mask(1))
+        alice.workspace.flush()  # fails now; the journal holds the strokes
+        assert alice.workspace.controller.session.dirty
+        assert "reconnecting" in alice.workspace.info.text()
+    finally:
+        setup.server.start_again()
+    qtbot.waitUntil(lambda: "reconnecting" not in alice.team.label.text(), timeout=10000)
+    qtbot.waitUntil(lambda: not alice.workspace.controller.session.dirty, timeout=5000)
+    with Project.open(root, readonly=True, credentials=setup.admin) as check:
+        np.testing.assert_array_equal(check.read_mask("img_01.png"), shape_mask(1))
+
+
+def test_review_reject_and_history_revert_in_the_window(two_windows, qtbot) -> None:
+    _setup, _root, (alice, bob) = two_windows
+    alice.workspace.open_image("img_02.png")
+    _paint(alice, shape_mask(2))
+    alice.workspace.flush()
+    _paint(alice, shape_mask(3))
+    alice.workspace.flush()
+    alice.workspace.open_image("img_03.png")  # releases img_02
+    bob.workspace.open_image("img_02.png")
+    assert bob.workspace.held_by is None
+    assert bob.team.reject_current(note="wrong cell")
+    qtbot.waitUntil(lambda: alice.browser.model.status("img_02.png") == "unlabelled",
+                    timeout=2000)
+    qtbot.waitUntil(lambda: alice.browser.model.holder("img_02.png") == "you", timeout=2000)
+    # the image went back to alice: bob now sees it read-only
+    qtbot.waitUntil(lambda: bob.workspace.held_by == "alice", timeout=2000)
+    alice.workspace.open_image("img_02.png")
+    dialog = alice.team.show_history()
+    assert dialog.list.count() == 2
+    dialog.list.setCurrentRow(1)  # the oldest: version 1
+    assert dialog.revert_selected() == 3
+    assert dialog.list.item(0).text().startswith("v3")
+    np.testing.assert_array_equal(alice.workspace.controller.session.mask, shape_mask(2))
+    dialog.close()
