@@ -26,8 +26,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from workbench.core.demo import create_demo  # noqa: E402
-from workbench.core.team.server import ThrowawayServer  # noqa: E402
+from workbench.core.demo import create_demo
+from workbench.core.team.server import ThrowawayServer
 
 DISPLAY = ":99"
 W, H = 2732, 768  # two 1366x768 laptop screens side by side

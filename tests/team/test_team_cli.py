@@ -144,3 +144,52 @@ def test_bad_claim_arguments(team_project, capsys, monkeypatch, argv) -> None:
     setup, root = team_project
     code, _, err = run(capsys, monkeypatch, setup, "alice", argv[0], root, *argv[1:])
     assert code == 1 and ("--count must be at least 1" in err or "A lease must be" in err)
+
+
+def test_multilabel_team_project(team_db: TeamSetup, tmp_path: Path, capsys,
+                                 monkeypatch) -> None:
+    shared = tmp_path / "tags"
+    code, out, err = run(capsys, monkeypatch, team_db, None, "new", shared, "--task",
+                         "multilabel", "--classes", "red,green", "--database", team_db.url)
+    assert code == 0, err
+    make_images(tmp_path / "src", 3)
+    assert run(capsys, monkeypatch, team_db, None, "import", shared, "--images",
+               tmp_path / "src")[0] == 0
+    assert not (shared / "labels.csv").exists()  # tags live in the database
+    run(capsys, monkeypatch, team_db, None, "team", shared, "add-user", "alice",
+        stdin="secret-alice\n")
+    with Project.open(shared, credentials=team_db.user("alice")) as alice:
+        assert alice.claim_next(1) == ["img_00.png"]
+        alice.set_tags("img_00.png", ["green", "red"])
+        with pytest.raises(Exception, match="Unknown tag"):
+            alice.set_tags("img_00.png", ["blue"])
+        assert alice.tags("img_00.png") == ["green", "red"]
+    code, out, err = run(capsys, monkeypatch, team_db, "alice", "info", shared, "--json")
+    assert json.loads(out)["per_class"] == {"red": 1, "green": 1}
+    code, out, err = run(capsys, monkeypatch, team_db, None, "export", shared, "--format",
+                         "csv", "--out", tmp_path / "labels.csv")
+    assert code == 0, err
+    assert (tmp_path / "labels.csv").read_text().splitlines() == ["image_name,tags",
+                                                                 "img_00,green red"]
+
+
+def test_repair_refuses_a_team_project(team_project, capsys) -> None:
+    _setup, root = team_project
+    assert cli.main(["repair", str(root)]) == 1
+    assert "is a team project" in capsys.readouterr().err
+    assert not (root / "workbench.db").exists()
+
+
+def test_marking_reviewed_is_a_review_by_someone_else(team_project) -> None:
+    from workbench.core.errors import LabelError
+    from workbench.core.manifest import Status
+
+    setup, root = team_project
+    with Project.open(root, credentials=setup.user("alice")) as alice, \
+            Project.open(root, credentials=setup.user("bob")) as bob:
+        alice.claim("img_00.png")
+        alice.write_mask("img_00.png", shape_mask(0))
+        with pytest.raises(LabelError, match="labelled by you"):
+            alice.set_status("img_00.png", Status.REVIEWED)  # the window's R key
+        bob.set_status("img_00.png", Status.REVIEWED)
+        assert alice.status("img_00.png") is Status.REVIEWED

@@ -103,6 +103,15 @@ class TeamProject(Project):
         # this client's view of the labels (has_label) may be older than another's save.
         return Status(row) if row is not None else Status.UNLABELLED
 
+    def set_status(self, name: str, status: Status | str) -> None:
+        """As for a local project, except that "reviewed" is a review: by someone other than
+        the image's labeller (see :meth:`review`)."""
+        if Status(status) is Status.REVIEWED:
+            self.review(name, accept=True)
+            self.db.set_in_progress([name], False)
+            return
+        super().set_status(name, status)
+
     def base_version(self, name: str) -> int:
         """The version this client started from (0: no label yet)."""
         return self._seen.get(name, 0)

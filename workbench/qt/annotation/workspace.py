@@ -317,7 +317,11 @@ class AnnotationWorkspace(QWidget):
             new = Status.LABELLED if self.project.has_label(name) else Status.UNLABELLED
         else:
             new = Status.REVIEWED
-        self.project.set_status(name, new)
+        try:
+            self.project.set_status(name, new)
+        except WorkbenchError as exc:  # e.g. a team project: one's own label is reviewed by
+            self.errorOccurred.emit(str(exc))  # someone else
+            return
         self._emit_status(name)
 
     def show_levels(self) -> LevelsDialog:
