@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.core import imageio
 from workbench.core.errors import ClaimError, ConflictError
 from workbench.core.label_writes import LabelWrite
+from workbench.core.manifest import Status
 
 if TYPE_CHECKING:
     from workbench.core.team.project import TeamProject
@@ -64,6 +65,18 @@ class TeamLabelWrite(LabelWrite):
                     also()
         except _Refused as refused:
             raise self._keep_conflicts(payload, refused.refused) from None
+
+    def _set_statuses(self) -> None:
+        """Like the local write's, reading only these images' rows (not the whole table)."""
+        db = self.project.db
+        names = [*self.written, *self.tags]
+        rows = {r["name"]: r["status"] for r in db.con.execute(
+            "SELECT name, status FROM image_status WHERE name = ANY(%s)", (names,)).fetchall()}
+        todo = {n: Status.LABELLED.value for n in names if rows.get(n) != Status.REVIEWED.value}
+        if todo:
+            db.set_statuses(todo)
+        if self.removed:
+            db.delete_statuses(self.removed)
 
     def _payload(self) -> dict[str, tuple[str, bytes | None, str | None]]:
         payload: dict[str, tuple[str, bytes | None, str | None]] = {}
