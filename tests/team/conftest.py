@@ -67,6 +67,12 @@ class TeamSetup:
         return env
 
 
+@pytest.fixture(autouse=True)
+def _local_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Team journals go to the user's data folder: a private one per test."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+
+
 @pytest.fixture
 def team_db(pg_server: ThrowawayServer) -> Iterator[TeamSetup]:
     """A fresh, empty database for one test (dropped afterwards)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +61,14 @@ def test_journal_of_a_crashed_window_is_saved_after_the_server_is_back(team_proj
     session = AnnotationSession(alice, "img_07.png", (32, 32))
     _paint(session, shape_mask(7))
     session.journal.close()  # the window dies here: the journal is all that is left
+    # the journal is on alice's computer, not on the shared folder
+    assert session.journal.exists() and not (root / ".journal").exists()
+    assert str(session.journal.path).startswith(os.environ["XDG_DATA_HOME"])
     alice.close()
+    with Project.open(root, credentials=setup.user("bob")) as bob:
+        other = AnnotationSession(bob, "img_07.png", (32, 32))  # never alice's strokes
+        assert other.recovered == 0 and not other.dirty
+        other.journal.close()
     setup.server.stop()
     try:
         with pytest.raises(TeamConnectionError, match=setup.url):

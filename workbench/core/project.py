@@ -191,6 +191,11 @@ class Project:
         self.close()
 
     @property
+    def journal_root(self) -> Path:
+        """Where the stroke journals live (``.journal/`` under it): the project folder."""
+        return self.root
+
+    @property
     def is_team(self) -> bool:
         """Whether this is a team project (claims, versions; see workbench.core.team)."""
         return False
@@ -486,7 +491,7 @@ class Project:
         if write.labels is not None:
             self._labels = write.labels
         for name in [*write.written, *write.removed]:
-            set_aside_unless_live(self.root, name, "replaced")
+            set_aside_unless_live(self.journal_root, name, "replaced")
 
     def _new_label_write(self, masks: dict[str, np.ndarray],
                          tags: dict[str, list[str]]) -> LabelWrite:

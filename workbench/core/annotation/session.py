@@ -94,7 +94,9 @@ class AnnotationSession:
         else:
             self.document = MaskDocument(saved.copy(), num_classes)
         self.history = EditHistory(max_history_bytes)
-        self.journal = StrokeJournal(journal_path(store.root, name), self.document.shape,
+        # A team project journals into this user's local folder, not the shared one.
+        root = getattr(store, "journal_root", store.root)
+        self.journal = StrokeJournal(journal_path(root, name), self.document.shape,
                                      base=mask_fingerprint(saved), num_classes=num_classes)
         self.journal.claim()
         self.autosave = AutosavePolicy()

@@ -60,6 +60,16 @@ class TeamProject(Project):
         return True
 
     @property
+    def journal_root(self) -> Path:
+        """The stroke journals stay on this computer, per server, database and role
+        (``<user data dir>/team-journals/...``): a lost connection or share keeps every
+        stroke, and one annotator's journal is never replayed into another's session."""
+        from platformdirs import user_data_dir
+
+        key = f"{self.url.host}_{self.url.port}_{self.url.dbname}_{self.user}"
+        return Path(user_data_dir("workbench", appauthor=False)) / "team-journals" / key
+
+    @property
     def user(self) -> str:
         """This client's PostgreSQL role: the name on its claims, versions and reviews."""
         return self.db.user
