@@ -223,3 +223,28 @@ def test_database_url_refuses_credentials(tmp_path) -> None:
         Project.create(tmp_path / "p", name="p", task="segmentation", classes=CELLS,
                        database="postgresql://alice:pw@db.example:5432/cells")
     assert not (tmp_path / "p" / "workbench.json").exists()
+
+
+def test_one_database_one_project(team_project, tmp_path) -> None:
+    from workbench.core.errors import ProjectError
+
+    setup, _root = team_project
+    with pytest.raises(ProjectError, match="already holds a Workbench project"):
+        Project.create(tmp_path / "second", name="second", task="segmentation", classes=CELLS,
+                       database=setup.url, credentials=setup.admin)
+    assert not (tmp_path / "second" / "workbench.json").exists()
+
+
+def test_a_database_without_a_project_is_named(team_db: TeamSetup, tmp_path: Path) -> None:
+    import json
+
+    from workbench.core.errors import ProjectError
+
+    root = tmp_path / "p"
+    (root / "images").mkdir(parents=True)
+    (root / "workbench.json").write_text(json.dumps({
+        "format_version": 2, "name": "p", "task": "segmentation",
+        "classes": [{"name": "a", "color": "#000000"}, {"name": "b", "color": "#ffffff"}],
+        "database": team_db.url}))
+    with pytest.raises(ProjectError, match=f"{team_db.url} holds no Workbench project"):
+        Project.open(root, credentials=team_db.admin)

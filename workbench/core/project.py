@@ -135,6 +135,7 @@ class Project:
         if database is not None:
             from workbench.core.team.db import TeamDB
 
+            TeamDB.refuse_used(url, credentials)
             TeamDB.create_schema(url, credentials)
         elif task is Task.MULTILABEL and not (root / LABELS_NAME).exists():
             stage_bytes(root / LABELS_NAME, format_labels_csv({}).encode()).commit()

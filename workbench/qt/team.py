@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.errors import WorkbenchError
+from workbench.core.manifest import Status
 from workbench.core.team.listen import ChangeListener
 from workbench.core.team.project import WINDOW_LEASE_S
 from workbench.core.team.url import TeamConnectionError
@@ -94,7 +95,9 @@ class TeamSeat(QObject):
         if name is None or not mine:
             return
         try:
-            if not self.project.holders().get(name, {}).get("note"):
+            claim = self.project.holders().get(name, {})
+            sent_back = claim.get("note") and self.project.status(name) is Status.UNLABELLED
+            if not sent_back:  # a rejected image stays with its labeller until fixed
                 self.project.release([name])
         except WorkbenchError as exc:  # the lease runs out by itself
             log.warning("could not release %s: %s", name, exc)

@@ -73,7 +73,7 @@ def convert(project: Project, url: str, credentials: Mapping[str, str] | None = 
     if project.readonly:
         raise ProjectError("convert needs the project open for writing.")
     parsed = DatabaseURL.parse(url)
-    _refuse_used_database(parsed, credentials)
+    TeamDB.refuse_used(parsed, credentials)
     TeamDB.create_schema(parsed, credentials)
     counts = _copy(project, parsed, credentials)
     manifest = Manifest.load(project.root)
@@ -81,18 +81,6 @@ def convert(project: Project, url: str, credentials: Mapping[str, str] | None = 
     manifest.format_version = TEAM_FORMAT_VERSION
     manifest.save(project.root)
     return counts
-
-
-def _refuse_used_database(url: DatabaseURL, credentials: Mapping[str, str] | None) -> None:
-    con = connect(url, credentials)
-    try:
-        row = con.execute("SELECT to_regclass('public.label_versions') IS NOT NULL AS used"
-                          ).fetchone()
-    finally:
-        con.close()
-    if row["used"]:
-        raise ProjectError(f"{url} already holds a Workbench project; convert into a new, "
-                           "empty database (createdb NAME).")
 
 
 def _copy(project: Project, url: DatabaseURL, credentials: Mapping[str, str] | None

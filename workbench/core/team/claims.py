@@ -49,7 +49,10 @@ VALUES (%(name)s, current_user, now() + make_interval(secs => %(lease)s))
 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder,
     claimed_at = CASE WHEN c.holder = excluded.holder AND c.expires_at > now()
                       THEN c.claimed_at ELSE now() END,
-    expires_at = excluded.expires_at
+    -- a renewal never shortens a longer claim (a rejected image's, back with its labeller)
+    expires_at = CASE WHEN c.holder = excluded.holder
+                      THEN greatest(c.expires_at, excluded.expires_at)
+                      ELSE excluded.expires_at END
     WHERE c.holder = current_user OR c.expires_at <= now()
 RETURNING c.name, c.claimed_at = now() AS fresh
 """

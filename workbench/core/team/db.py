@@ -67,7 +67,8 @@ class TeamDB:
         self._all_lock = threading.Lock()
         self._closed = False
         try:
-            version = self.get_meta("schema_version")
+            exists = self.query("SELECT to_regclass('public.meta') IS NOT NULL AS ok")[0]["ok"]
+            version = self.get_meta("schema_version") if exists else None
         except BaseException:
             self.close()
             raise
@@ -82,6 +83,20 @@ class TeamDB:
         self.user: str = self.query("SELECT current_user AS u")[0]["u"]
 
     # -- creating the database ------------------------------------------------------------
+    @staticmethod
+    def refuse_used(url: DatabaseURL, credentials: Mapping[str, str] | None = None) -> None:
+        """ProjectError if ``url`` already holds a Workbench project (one database, one
+        project: a second one would mix their labels)."""
+        con = connect(url, credentials)
+        try:
+            row = con.execute("SELECT to_regclass('public.label_versions') IS NOT NULL AS used"
+                              ).fetchone()
+        finally:
+            con.close()
+        if row["used"]:
+            raise ProjectError(f"{url} already holds a Workbench project; use a new, empty "
+                               "database (createdb NAME) for each project.")
+
     @staticmethod
     def create_schema(url: DatabaseURL, credentials: Mapping[str, str] | None = None) -> None:
         """Create the tables (idempotent) and the annotator role with its grants. Needs a role
