@@ -113,15 +113,30 @@ def test_lapsed_lease_taken_by_someone_else_refuses_the_old_holder(team_project)
 
 
 def test_lease_expiry_frees_a_killed_annotators_claims(team_project) -> None:
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
     setup, root = team_project
-    with open_as(setup, root, "alice") as alice:
-        mine = alice.claim_next(3, lease_s=1)
-    # alice's process is gone without releasing; her claims block others only until they lapse
+    script = ("import json, sys, time; from workbench.core.project import Project; "
+              f"p = Project.open({str(root)!r}); "
+              "print(json.dumps(p.claim_next(3, lease_s=1)), flush=True); time.sleep(60)")
+    repo = str(Path(__file__).resolve().parents[2])
+    alice = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                             env={**setup.env("alice"), "PYTHONPATH": repo})
+    try:
+        mine = json.loads(alice.stdout.readline())
+    finally:
+        os.kill(alice.pid, signal.SIGKILL)  # alice's process dies holding three claims
+        alice.wait(10)
+    assert len(mine) == 3
     with open_as(setup, root, "bob") as bob:
         first = bob.claim_next(8, lease_s=60)
-        assert not set(first) & set(mine) and len(first) == 5
+        assert not set(first) & set(mine) and len(first) == 5  # still hers for now
         time.sleep(1.3)
-        assert bob.claim_next(8, lease_s=60) == sorted(mine)
+        assert bob.claim_next(8, lease_s=60) == sorted(mine)  # her leases ran out
         assert set(bob.holders()) == set(first) | set(mine)
 
 

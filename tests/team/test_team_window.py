@@ -107,3 +107,18 @@ def test_review_reject_and_history_revert_in_the_window(two_windows, qtbot) -> N
     assert dialog.list.item(0).text().startswith("v3")
     np.testing.assert_array_equal(alice.workspace.controller.session.mask, shape_mask(2))
     dialog.close()
+
+
+def test_the_open_images_claim_is_renewed_while_it_stays_open(team_project, qtbot) -> None:
+    from workbench.qt.team import TeamSeat
+
+    setup, root = team_project
+    with Project.open(root, credentials=setup.user("alice")) as alice:
+        seat = TeamSeat(alice, renew_ms=200)
+        assert seat.take("img_05.png") is None
+        with alice.db.write() as con:  # pretend the lease is about to run out
+            con.execute("UPDATE claims SET expires_at = now() + interval '2 seconds'")
+        qtbot.waitUntil(lambda: alice.holders()["img_05.png"]["expires_at"]
+                        - alice.holders()["img_05.png"]["claimed_at"] > 800, timeout=3000)
+        seat.leave()
+        assert "img_05.png" not in alice.holders()
