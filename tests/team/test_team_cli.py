@@ -193,3 +193,27 @@ def test_marking_reviewed_is_a_review_by_someone_else(team_project) -> None:
             alice.set_status("img_00.png", Status.REVIEWED)  # the window's R key
         bob.set_status("img_00.png", Status.REVIEWED)
         assert alice.status("img_00.png") is Status.REVIEWED
+
+
+def test_history_lists_and_takes_a_conflict_copy(team_project, capsys, monkeypatch) -> None:
+    setup, root = team_project
+    with Project.open(root, credentials=setup.user("alice")) as alice, \
+            Project.open(root, credentials=setup.user("bob")) as bob:
+        alice.claim("img_04.png")
+        alice.write_mask("img_04.png", shape_mask(4))
+        with pytest.raises(Exception, match="held by alice"):
+            bob.write_mask("img_04.png", shape_mask(6))
+        alice.release()
+    code, out, _ = run(capsys, monkeypatch, setup, None, "history", root, "img_04.png")
+    assert code == 0 and "conflict copy #1: mask by bob" in out and "held by someone else" in out
+    code, out, err = run(capsys, monkeypatch, setup, None, "history", root, "img_04.png",
+                         "--take-conflict", 1, "--json")
+    assert code == 0, err
+    data = json.loads(out[out.index("{"):])
+    assert [(v["version"], v["author"]) for v in data["versions"]] == [(1, "alice"),
+                                                                      (2, setup.admin["user"])]
+    with Project.open(root, credentials=setup.user("carol")) as carol:
+        np.testing.assert_array_equal(carol.read_mask("img_04.png"), shape_mask(6))
+    code, _, err = run(capsys, monkeypatch, setup, None, "history", root, "img_04.png",
+                       "--take-conflict", 99)
+    assert code == 1 and "no conflict copy #99" in err

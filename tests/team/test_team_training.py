@@ -35,3 +35,13 @@ def test_train_pins_the_label_versions_it_read(team_project, monkeypatch, capsys
 
         np.testing.assert_array_equal(imageio.read_mask(files["img_01.png"]), shape_mask(1))
         assert alice.mask_files(["img_01.png"])["img_01.png"].name == "img_01.v2.png"
+    # predict and runs work on the team project unchanged
+    assert cli.main(["predict", str(root), "--images", "all"]) == 0
+    out = capsys.readouterr().out
+    assert f"predictions/{run.run_id}" in out
+    assert len(list((root / "predictions" / run.run_id).glob("*.png"))) == 8
+    assert cli.main(["runs", str(root), "--json"]) == 0
+    import json
+
+    [listed] = json.loads(capsys.readouterr().out)
+    assert listed["run"] == run.run_id and listed["status"] == "finished"

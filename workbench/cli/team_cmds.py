@@ -53,6 +53,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--revert", type=int, metavar="VERSION",
                    help="save VERSION again as the newest version (you must hold the image "
                         "or nobody may)")
+    p.add_argument("--take-conflict", type=int, metavar="ID",
+                   help="save conflict copy ID (a refused save, listed here) as the newest "
+                        "version")
     p.set_defaults(func=cmd_history)
 
     p = subparsers.add_parser(
@@ -157,19 +160,26 @@ def cmd_team(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    readonly = args.revert is None
+    readonly = args.revert is None and args.take_conflict is None
     with Project.open(args.project, readonly=readonly) as project:
         team = _team(project, "history")
         if args.revert is not None:
             version = team.revert(args.image, args.revert)
             print(f"{args.image}: version {args.revert} saved again as version {version}")
+        if args.take_conflict is not None:
+            if args.take_conflict not in {c["id"] for c in team.conflict_copies(args.image)}:
+                raise ProjectError(f"{args.image} has no conflict copy #{args.take_conflict}.")
+            version = team.take_conflict(args.take_conflict)
+            print(f"{args.image}: conflict copy #{args.take_conflict} saved as version "
+                  f"{version}")
         versions = team.history(args.image)
         from workbench.core.team.claims import reviews
 
         checks = reviews(team.db, args.image)
+        kept = team.conflict_copies(args.image)
     if args.json:
         print(json.dumps({"image": args.image, "versions": [v.to_json() for v in versions],
-                          "reviews": checks}, indent=2))
+                          "reviews": checks, "conflicts": kept}, indent=2))
         return 0
     if not versions:
         print(f"{args.image}: no saved versions")
@@ -182,6 +192,11 @@ def cmd_history(args: argparse.Namespace) -> int:
         note = f": {r['note']}" if r["note"] else ""
         print(f"  review of v{r['version']}: {r['verdict']} by {r['reviewer']} at "
               f"{_when(float(r['time']))}{note}")
+    for c in kept:
+        why = "held by someone else" if c["reason"] == "held" else "its base was stale"
+        print(f"  conflict copy #{c['id']}: {c['kind']} by {c['author']} at {_when(c['time'])}, "
+              f"from v{c['base_version']} while v{c['current_version']} was current ({why}); "
+              f"--take-conflict {c['id']} saves it")
     return 0
 
 

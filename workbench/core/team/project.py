@@ -237,6 +237,34 @@ class TeamProject(Project):
             self.clear_label(name)
         return self._seen[name]
 
+    def conflict_copies(self, name: str | None = None) -> list[dict[str, Any]]:
+        """Refused saves kept for review (all, or ``name``'s): id, image, author, base and
+        current version, reason, time; without the mask bytes."""
+        return [{"id": int(c["id"]), "image": c["name"], "kind": c["kind"],
+                 "author": c["author"], "base_version": c["base_version"],
+                 "current_version": c["current_version"], "reason": c["reason"],
+                 "time": float(c["time"])} for c in self.db.conflicts(name)]
+
+    def take_conflict(self, conflict_id: int) -> int:
+        """Save conflict copy ``conflict_id`` as the image's newest version (a decision on the
+        current version, so its base is the current one); returns the new version number."""
+        rows = [c for c in self.db.conflicts() if int(c["id"]) == int(conflict_id)]
+        if not rows:
+            raise LabelError(f"There is no conflict copy #{conflict_id} in {self.url}.")
+        row = rows[0]
+        name = row["name"]
+        self._check_name(name)
+        self._seen[name] = int(self.db.heads().get(name, {}).get("version", 0))
+        if row["kind"] == "mask":
+            mask = imageio.decode_mask_png(bytes(row["png"]), f"conflict #{conflict_id}")
+            self.write_labels(masks={name: mask})
+        elif row["kind"] == "tags":
+            self.write_labels(tags={name: json.loads(row["tags"])})
+        else:
+            self.clear_label(name)
+        self.db.audit("take-conflict", name, {"id": int(conflict_id)})
+        return self._seen[name]
+
     def review(self, name: str, *, accept: bool, note: str = "") -> None:
         self._check_writable()
         self._check_name(name)
