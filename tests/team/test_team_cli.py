@@ -81,8 +81,14 @@ def test_new_add_user_claim_team_history(team_db: TeamSetup, tmp_path: Path, cap
         "img_00.png": "alice", "img_01.png": "alice", "img_02.png": "bob", "img_03.png": "bob"}
     assert summary["per_user"]["alice"] == {"holding": 2, "labelled": 2}
     assert summary["status"] == {"labelled": 2, "unlabelled": 3}
-    code, out, _ = run(capsys, monkeypatch, team_db, "bob", "team", shared)
+    code, out, _ = run(capsys, monkeypatch, team_db, "bob", "team", shared, "--audit", 3)
     assert "img_00.png: alice until" in out and "bob: holding 2" in out
+    assert "audit log (newest 3)" in out and "alice" in out.split("audit log")[1]
+    code, out, _ = run(capsys, monkeypatch, team_db, "bob", "team", shared, "--json",
+                       "--audit", 50)
+    actions = [(e["actor"], e["action"], e["image"]) for e in json.loads(out)["audit"]]
+    assert ("alice", "save", "img_01.png") in actions and ("bob", "claim", "img_02.png") in actions
+    assert ("bob", "conflict", "img_00.png") in actions  # bob's refused import, kept
     code, out, _ = run(capsys, monkeypatch, team_db, "bob", "history", shared, "img_00.png")
     assert code == 0 and "v1" in out and "alice" in out
     code, out, _ = run(capsys, monkeypatch, team_db, "bob", "release", shared)

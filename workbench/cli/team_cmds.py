@@ -43,6 +43,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("name", nargs="?", help="the new annotator's role name")
     p.add_argument("--no-password", action="store_true",
                    help="add-user: no password (certificate or peer authentication)")
+    p.add_argument("--audit", type=int, metavar="N", default=0,
+                   help="also show the newest N entries of the audit log (who did what when)")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.set_defaults(func=cmd_team)
 
@@ -142,7 +144,10 @@ def cmd_team(args: argparse.Namespace) -> int:
               f"{args.project} (member of {group})")
         return 0
     with Project.open(args.project, readonly=True) as project:
-        summary = _team(project, "team").summary()
+        team = _team(project, "team")
+        summary = team.summary()
+        if args.audit > 0:
+            summary["audit"] = team.audit_log(args.audit)
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
@@ -156,6 +161,11 @@ def cmd_team(args: argparse.Namespace) -> int:
     for claim in summary["claims"]:
         note = f"  [{claim['note']}]" if claim["note"] else ""
         print(f"    {claim['image']}: {claim['holder']} until {_when(claim['expires_at'])}{note}")
+    if "audit" in summary:
+        print(f"  audit log (newest {len(summary['audit'])}):")
+        for entry in summary["audit"]:
+            print(f"    {_when(entry['time'])}  {entry['actor']:<12} {entry['action']:<13} "
+                  f"{entry['image'] or ''}  {entry['detail']}")
     return 0
 
 

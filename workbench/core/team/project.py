@@ -271,6 +271,14 @@ class TeamProject(Project):
         claims.review(self.db, name, accept=accept, note=note)
         self._load_heads()
 
+    def audit_log(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest ``limit`` audit entries, newest first: time, actor, action, image,
+        detail (JSON text)."""
+        rows = self.db.query(
+            "SELECT extract(epoch FROM at)::float8 AS time, actor, action, name AS image, detail "
+            "FROM audit ORDER BY id DESC LIMIT %s", (int(limit),))
+        return rows
+
     def summary(self) -> dict[str, Any]:
         return claims.summary(self)
 
