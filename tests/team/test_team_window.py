@@ -122,3 +122,23 @@ def test_the_open_images_claim_is_renewed_while_it_stays_open(team_project, qtbo
                         - alice.holders()["img_05.png"]["claimed_at"] > 800, timeout=3000)
         seat.leave()
         assert "img_05.png" not in alice.holders()
+
+
+def test_a_lapsed_claim_taken_by_someone_else_keeps_the_strokes_as_a_conflict(
+        two_windows, qtbot) -> None:
+    setup, root, (alice, bob) = two_windows
+    bob.workspace.open_image("img_06.png")
+    assert bob.workspace.held_by is None
+    _paint(bob, shape_mask(6))  # not saved yet (autosave waits 2 s)
+    with Project.open(root, credentials=setup.admin) as lead, lead.db.write() as con:
+        con.execute("UPDATE claims SET expires_at = now() - interval '1 second' "
+                    "WHERE name = 'img_06.png'")  # bob's laptop slept past his lease
+    alice.workspace.open_image("img_06.png")  # alice takes the image over
+    assert alice.workspace.held_by is None
+    # bob's window learns it (live), tries to save, is refused by name and turns read-only;
+    # his strokes are kept as a conflict copy, nothing of alice's is overwritten
+    qtbot.waitUntil(lambda: bob.workspace.held_by == "alice", timeout=3000)
+    [kept] = bob.project.conflict_copies("img_06.png")
+    assert (kept["author"], kept["reason"]) == ("bob", "held")
+    assert bob.project.history("img_06.png") == []
+    assert "held by alice" in bob.workspace.info.text()
