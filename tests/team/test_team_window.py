@@ -142,3 +142,11 @@ def test_a_lapsed_claim_taken_by_someone_else_keeps_the_strokes_as_a_conflict(
     assert (kept["author"], kept["reason"]) == ("bob", "held")
     assert bob.project.history("img_06.png") == []
     assert "held by alice" in bob.workspace.info.text()
+    # alice looks at the history, finds bob's strokes and takes them
+    dialog = alice.team.show_history()
+    assert dialog.list.count() == 1 and dialog.list.item(0).text().startswith("conflict copy")
+    dialog.list.setCurrentRow(0)
+    assert dialog.revert_selected() == 1
+    np.testing.assert_array_equal(alice.workspace.controller.session.mask, shape_mask(6))
+    assert [v.author for v in alice.project.history("img_06.png")] == ["alice"]
+    dialog.close()

@@ -233,7 +233,8 @@ class TeamLink(QObject):
 
 
 class HistoryDialog(QDialog):
-    """An image's label versions (who, when); Revert saves the chosen one again."""
+    """An image's label versions (who, when) and its conflict copies (refused saves); Revert
+    saves the chosen version again, or the chosen conflict copy, as the newest version."""
 
     reverted = Signal(int)  # the new version number
 
@@ -244,7 +245,7 @@ class HistoryDialog(QDialog):
         self.project, self.name = project, name
         self.list = QListWidget()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        self.revert_button = buttons.addButton("Revert to this version",
+        self.revert_button = buttons.addButton("Revert to this one",
                                                QDialogButtonBox.ButtonRole.ActionRole)
         self.revert_button.clicked.connect(self.revert_selected)
         buttons.rejected.connect(self.reject)
@@ -259,7 +260,13 @@ class HistoryDialog(QDialog):
             when = datetime.fromtimestamp(v.created_at).strftime("%Y-%m-%d %H:%M:%S")
             mark = "  (current)" if v.current else ""
             item = QListWidgetItem(f"v{v.version} · {v.kind} · {v.author} · {when}{mark}")
-            item.setData(256, v.version)
+            item.setData(256, ("version", v.version))
+            self.list.addItem(item)
+        for c in self.project.conflict_copies(self.name):
+            when = datetime.fromtimestamp(c["time"]).strftime("%Y-%m-%d %H:%M:%S")
+            item = QListWidgetItem(f"conflict copy #{c['id']} · {c['kind']} · {c['author']} · "
+                                   f"{when} (refused: based on v{c['base_version']})")
+            item.setData(256, ("conflict", c["id"]))
             self.list.addItem(item)
         if self.list.count():
             self.list.setCurrentRow(0)
@@ -268,8 +275,10 @@ class HistoryDialog(QDialog):
         item = self.list.currentItem()
         if item is None:
             return None
+        kind, number = item.data(256)
         try:
-            new = int(self.project.revert(self.name, int(item.data(256))))
+            new = int(self.project.revert(self.name, int(number)) if kind == "version"
+                      else self.project.take_conflict(int(number)))
         except WorkbenchError as exc:
             QMessageBox.warning(self, "Cannot revert", str(exc))
             return None
