@@ -93,7 +93,7 @@ def create_main_window(project: Project | str | Path,
     else:
         opened, why_readonly = _open_for_window(project)
     try:
-        prefs = ProjectPrefs(opened.root, readonly=getattr(opened, "readonly", False))
+        prefs = ProjectPrefs(opened.local_root, readonly=getattr(opened, "readonly", False))
         workspace = AnnotationWorkspace(opened)
         panel = TrainingPanel(opened, config=saved_config(prefs))
         window = MainWindow(opened, workspace, panel, settings, owns_project=owns)

@@ -192,8 +192,10 @@ class Project:
         self.close()
 
     @property
-    def journal_root(self) -> Path:
-        """Where the stroke journals live (``.journal/`` under it): the project folder."""
+    def local_root(self) -> Path:
+        """Where this user's own files for the project live: the stroke journals
+        (``.journal/``) and the window's remembered settings (``.prefs.json``). The project
+        folder; a team project keeps them on the annotator's computer instead."""
         return self.root
 
     @property
@@ -492,7 +494,7 @@ class Project:
         if write.labels is not None:
             self._labels = write.labels
         for name in [*write.written, *write.removed]:
-            set_aside_unless_live(self.journal_root, name, "replaced")
+            set_aside_unless_live(self.local_root, name, "replaced")
 
     def _new_label_write(self, masks: dict[str, np.ndarray],
                          tags: dict[str, list[str]]) -> LabelWrite:

@@ -95,7 +95,7 @@ class AnnotationSession:
             self.document = MaskDocument(saved.copy(), num_classes)
         self.history = EditHistory(max_history_bytes)
         # A team project journals into this user's local folder, not the shared one.
-        root = getattr(store, "journal_root", store.root)
+        root = getattr(store, "local_root", store.root)
         self.journal = StrokeJournal(journal_path(root, name), self.document.shape,
                                      base=mask_fingerprint(saved), num_classes=num_classes)
         self.journal.claim()

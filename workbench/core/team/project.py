@@ -60,14 +60,17 @@ class TeamProject(Project):
         return True
 
     @property
-    def journal_root(self) -> Path:
-        """The stroke journals stay on this computer, per server, database and role
-        (``<user data dir>/team-journals/...``): a lost connection or share keeps every
-        stroke, and one annotator's journal is never replayed into another's session."""
+    def local_root(self) -> Path:
+        """This annotator's own files (stroke journals, window settings) stay on this
+        computer, per server, database and role (``<user data dir>/team-journals/...``): a
+        lost connection or share keeps every stroke, one annotator's journal is never replayed
+        into another's session, and nobody's brush size overwrites another's."""
         from platformdirs import user_data_dir
 
         key = f"{self.url.host}_{self.url.port}_{self.url.dbname}_{self.user}"
-        return Path(user_data_dir("workbench", appauthor=False)) / "team-journals" / key
+        folder = Path(user_data_dir("workbench", appauthor=False)) / "team-journals" / key
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
 
     @property
     def user(self) -> str:
