@@ -17,7 +17,7 @@ import threading
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -127,8 +127,10 @@ class TeamLink(QObject):
         self._sync_timer.timeout.connect(self.sync)
         self.label = QLabel(objectName="teamLabel")
         window.statusBar().addPermanentWidget(self.label)
-        self.changed.connect(self._on_change)
-        self.connection.connect(self._on_connection)
+        # Emitted on the listener's thread: always queued to this (the GUI) thread.
+        queued = Qt.ConnectionType.QueuedConnection
+        self.changed.connect(self._on_change, queued)
+        self.connection.connect(self._on_connection, queued)
         self._build_menu()
         self._show_state()
         self.sync()
