@@ -150,3 +150,14 @@ def test_a_lapsed_claim_taken_by_someone_else_keeps_the_strokes_as_a_conflict(
     np.testing.assert_array_equal(alice.workspace.controller.session.mask, shape_mask(6))
     assert [v.author for v in alice.project.history("img_06.png")] == ["alice"]
     dialog.close()
+
+
+def test_next_to_do_skips_images_someone_else_holds(two_windows, qtbot) -> None:
+    _setup, _root, (alice, bob) = two_windows
+    alice.workspace.open_image("img_00.png")
+    alice.workspace.open_image("img_01.png")  # releases img_00, holds img_01
+    bob.browser.select("img_00.png")
+    qtbot.waitUntil(lambda: bob.browser.model.holder("img_01.png") == "alice", timeout=2000)
+    assert bob.navigate("next_unlabelled")
+    assert bob.workspace.current_name == "img_02.png"  # not alice's img_01
+    assert bob.workspace.held_by is None
