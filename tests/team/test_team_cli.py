@@ -223,3 +223,25 @@ def test_history_lists_and_takes_a_conflict_copy(team_project, capsys, monkeypat
     code, _, err = run(capsys, monkeypatch, setup, None, "history", root, "img_04.png",
                        "--take-conflict", 99)
     assert code == 1 and "no conflict copy #99" in err
+
+
+def test_remove_user_takes_the_grants_away(team_project, tmp_path, capsys, monkeypatch) -> None:
+    setup, root = team_project
+    with Project.open(root, credentials=setup.user("carol")) as carol:
+        carol.claim_next(2)
+        carol.write_mask("img_00.png", shape_mask(0))
+    code, out, err = run(capsys, monkeypatch, setup, None, "team", root, "remove-user", "carol")
+    assert code == 0 and "carol is no longer an annotator" in out, err
+    code, _, err = run(capsys, monkeypatch, setup, "carol", "claim", root)
+    assert code == 1 and err.count("\n") == 1 and "permission denied" in err
+    with Project.open(root, credentials=setup.admin) as lead:
+        assert lead.holders() == {}  # her claims were released
+        assert [v.author for v in lead.history("img_00.png")] == ["carol"]  # history stays
+    code, _, err = run(capsys, monkeypatch, setup, None, "team", root, "remove-user", "carol")
+    assert code == 1 and "carol is not an annotator" in err
+    # and back again
+    code, out, _ = run(capsys, monkeypatch, setup, None, "team", root, "add-user", "carol",
+                       stdin="secret-carol\n")
+    assert code == 0
+    code, out, _ = run(capsys, monkeypatch, setup, "carol", "claim", root, "--json")
+    assert code == 0 and len(json.loads(out)["claimed"]) == 1

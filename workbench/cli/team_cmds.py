@@ -34,13 +34,15 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_release)
 
     p = subparsers.add_parser(
-        "team", help="who holds what, counts per user and status; add-user NAME",
+        "team", help="who holds what, counts per user and status; add-user / remove-user",
         description="Without an action: the team overview. `team P add-user NAME` (team "
                     "lead) creates PostgreSQL role NAME with exactly an annotator's grants; "
-                    "the password is read from standard input (or asked for on a terminal).")
+                    "the password is read from standard input (or asked for on a terminal). "
+                    "`team P remove-user NAME` takes the grants away and releases NAME's "
+                    "claims; the role and its history stay.")
     p.add_argument("project", type=Path)
-    p.add_argument("action", nargs="?", choices=["add-user"])
-    p.add_argument("name", nargs="?", help="the new annotator's role name")
+    p.add_argument("action", nargs="?", choices=["add-user", "remove-user"])
+    p.add_argument("name", nargs="?", help="the annotator's role name")
     p.add_argument("--no-password", action="store_true",
                    help="add-user: no password (certificate or peer authentication)")
     p.add_argument("--audit", type=int, metavar="N", default=0,
@@ -131,6 +133,16 @@ def _read_password(name: str) -> str:
 
 
 def cmd_team(args: argparse.Namespace) -> int:
+    if args.action == "remove-user":
+        if not args.name:
+            raise ProjectError("Usage: workbench team P remove-user NAME")
+        from workbench.core.team.admin import remove_user
+
+        with Project.open(args.project) as project:
+            remove_user(_team(project, "team remove-user"), args.name)
+        print(f"{args.name} is no longer an annotator of {args.project}; their claims were "
+              "released, their versions and reviews stay in the history")
+        return 0
     if args.action == "add-user":
         if not args.name:
             raise ProjectError("Usage: workbench team P add-user NAME")

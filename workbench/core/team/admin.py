@@ -62,6 +62,28 @@ def add_user(project: TeamProject, name: str, password: str | None) -> bool:
     return not exists
 
 
+def remove_user(project: TeamProject, name: str) -> None:
+    """Take the annotator grants of this project away from ``name``. The role itself stays
+    (its versions, reviews and audit entries keep naming it; other projects may use it); its
+    live claims are released."""
+    from psycopg import sql
+
+    group = schema.annotator_role(project.url.dbname)
+    db = project.db
+    with db.write() as con:
+        member = con.execute(
+            "SELECT 1 FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid "
+            "JOIN pg_roles u ON u.oid = m.member WHERE g.rolname = %s AND u.rolname = %s",
+            (group, name)).fetchone()
+        if member is None:
+            raise ProjectError(f"{name} is not an annotator of {project.url}.")
+        con.execute(sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(group),
+                                                        sql.Identifier(name)))
+        released = con.execute("DELETE FROM claims WHERE holder = %s RETURNING name",
+                               (name,)).fetchall()
+        db.audit("remove-user", None, {"user": name, "released": [r["name"] for r in released]})
+
+
 def convert(project: Project, url: str, credentials: Mapping[str, str] | None = None
             ) -> dict[str, int]:
     """Copy a local project (open for writing, so its folder lock is held) into the empty
