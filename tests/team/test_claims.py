@@ -227,6 +227,7 @@ def test_wrong_password_and_missing_database_are_one_line(team_project, tmp_path
     with pytest.raises(TeamConnectionError) as exc:
         Project.create(tmp_path / "other", name="x", task="segmentation", classes=CELLS,
                        database=setup.server.url("nosuchdb"), credentials=setup.admin)
+    assert not (tmp_path / "other").exists()
     text = str(exc.value)
     assert "\n" not in text and 'database "nosuchdb" does not exist' in text
 
@@ -247,7 +248,7 @@ def test_one_database_one_project(team_project, tmp_path) -> None:
     with pytest.raises(ProjectError, match="already holds a Workbench project"):
         Project.create(tmp_path / "second", name="second", task="segmentation", classes=CELLS,
                        database=setup.url, credentials=setup.admin)
-    assert not (tmp_path / "second" / "workbench.json").exists()
+    assert not (tmp_path / "second").exists()  # nothing was made
 
 
 def test_a_database_without_a_project_is_named(team_db: TeamSetup, tmp_path: Path) -> None:

@@ -123,7 +123,10 @@ class Project:
         if database is not None:
             from workbench.core.team.url import DatabaseURL
 
+            from workbench.core.team.db import TeamDB
+
             url = DatabaseURL.parse(database)
+            TeamDB.refuse_used(url, credentials)  # before anything is made: unreachable, used
             manifest = dataclasses.replace(manifest, database=str(url),
                                            format_version=TEAM_FORMAT_VERSION)
         try:
@@ -133,9 +136,6 @@ class Project:
         except OSError as exc:
             raise translate_os_error(exc, root / "images", "create") from exc
         if database is not None:
-            from workbench.core.team.db import TeamDB
-
-            TeamDB.refuse_used(url, credentials)
             TeamDB.create_schema(url, credentials)
         elif task is Task.MULTILABEL and not (root / LABELS_NAME).exists():
             stage_bytes(root / LABELS_NAME, format_labels_csv({}).encode()).commit()
