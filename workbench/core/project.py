@@ -121,9 +121,8 @@ class Project:
                 f"{root} already contains a project ({MANIFEST_NAME}). Open it instead."
             )
         if database is not None:
-            from workbench.core.team.url import DatabaseURL
-
             from workbench.core.team.db import TeamDB
+            from workbench.core.team.url import DatabaseURL
 
             url = DatabaseURL.parse(database)
             TeamDB.refuse_used(url, credentials)  # before anything is made: unreachable, used
