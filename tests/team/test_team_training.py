@@ -12,7 +12,8 @@ from .conftest import shape_mask
 FAST = ["--size", "32", "--bs", "4", "--arch", "resnet18", "--pretrained", "none"]
 
 
-def test_train_pins_the_label_versions_it_read(team_project, monkeypatch, capsys) -> None:
+def test_train_pins_the_label_versions_it_read(team_project, monkeypatch, capsys,
+                                              tmp_path) -> None:
     setup, root = team_project
     with Project.open(root, credentials=setup.admin) as lead:
         for i in range(8):
@@ -45,3 +46,19 @@ def test_train_pins_the_label_versions_it_read(team_project, monkeypatch, capsys
 
     [listed] = json.loads(capsys.readouterr().out)
     assert listed["run"] == run.run_id and listed["status"] == "finished"
+    # the correct-and-refit loop: a corrected mask comes back as a queue item, a refit
+    # trains on it, and records the versions it read
+    from PIL import Image
+
+    fixes = tmp_path / "fixes"
+    fixes.mkdir()
+    Image.fromarray(shape_mask(5) | shape_mask(11)).save(fixes / "img_05.png")
+    assert cli.main(["queue", str(root), "import", "--masks", str(fixes)]) == 0
+    capsys.readouterr()
+    code = cli.main(["refit", str(root), "--epochs", "1", "--lr", "1e-4", "--keep-worse"])
+    assert code == 0, capsys.readouterr().err
+    with Project.open(root, credentials=setup.user("bob")) as bob:
+        refit = next(r for r in bob.db.list_runs() if r.parent == run.run_id)
+        assert bob.pinned_labels(refit.run_id)["img_05.png"] == 2  # the corrected version
+        assert bob.history("img_05.png")[-1].author == setup.admin["user"]
+        assert [i.image for i in bob.queue.items()] == ["img_05.png"]

@@ -20,7 +20,10 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Self
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # packaging/check_system_libs.py imports this module with any python3
+    from typing import Self
 
 __all__ = ["ServerStartError", "ThrowawayServer", "find_pg_bin"]
 
