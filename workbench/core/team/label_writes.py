@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -21,12 +22,39 @@ from typing import TYPE_CHECKING, Any
 from workbench.core import imageio
 from workbench.core.errors import ClaimError, ConflictError
 from workbench.core.label_writes import LabelWrite
-from workbench.core.manifest import Status
+from workbench.core.team.schema import CHANNEL
 
 if TYPE_CHECKING:
     from workbench.core.team.project import TeamProject
 
 log = logging.getLogger(__name__)
+
+
+# Lock (creating if need be) an image's head row; its version and any live claim, in one trip.
+_LOCK_HEAD = """
+WITH h AS (
+    INSERT INTO label_heads AS lh VALUES (%(name)s, 0)
+    ON CONFLICT (name) DO UPDATE SET version = lh.version
+    RETURNING version)
+SELECT h.version, c.holder, c.expires_at
+FROM h LEFT JOIN claims c ON c.name = %(name)s AND c.expires_at > now()
+"""
+
+# The new version, the head moved to it, the audit row and the NOTIFY (sent on commit).
+_SAVE = """
+WITH v AS (INSERT INTO label_versions (name, version, kind, png, tags, base_version)
+           VALUES (%(name)s, %(version)s, %(kind)s, %(png)s, %(tags)s, %(base)s)),
+     h AS (UPDATE label_heads SET version = %(version)s WHERE name = %(name)s),
+     a AS (INSERT INTO audit (action, name, detail) VALUES ('save', %(name)s, %(detail)s))
+SELECT pg_notify(%(channel)s, %(event)s)
+"""
+
+_LABELLED = """
+INSERT INTO image_status AS s (name, status, updated_at)
+SELECT n, 'labelled', %(now)s FROM unnest(%(names)s::text[]) AS n
+ON CONFLICT (name) DO UPDATE SET status = 'labelled', updated_at = excluded.updated_at
+    WHERE s.status <> 'reviewed'
+"""
 
 
 class _Refused(Exception):
@@ -50,33 +78,29 @@ class TeamLabelWrite(LabelWrite):
                 for name in sorted(payload):
                     kind, png, tags = payload[name]
                     version = heads[name] + 1
-                    con.execute(
-                        "INSERT INTO label_versions (name, version, kind, png, tags, "
-                        "base_version) VALUES (%s, %s, %s, %s, %s, %s)",
-                        (name, version, kind, png, tags, heads[name]))
-                    con.execute("UPDATE label_heads SET version = %s WHERE name = %s",
-                                (version, name))
-                    db.audit("save", name, {"version": version, "kind": kind})
-                    db.notify({"event": "save", "image": name, "version": version,
-                               "user": db.user})
+                    event = {"event": "save", "image": name, "version": version,
+                             "user": db.user}
+                    con.execute(_SAVE, {  # the version, the head, the audit row, the NOTIFY
+                        "name": name, "version": version, "kind": kind, "png": png,
+                        "tags": tags, "base": heads[name], "channel": CHANNEL,
+                        "detail": json.dumps({"version": version, "kind": kind}),
+                        "event": json.dumps(event)})
                     self.versions[name] = version
-                self._set_statuses()
+                self._set_statuses(con)
                 if also is not None:
                     also()
         except _Refused as refused:
             raise self._keep_conflicts(payload, refused.refused) from None
 
-    def _set_statuses(self) -> None:
-        """Like the local write's, reading only these images' rows (not the whole table)."""
-        db = self.project.db
+    def _set_statuses(self, con: Any = None) -> None:
+        """As the local write does (labelled, a reviewed image stays reviewed; removed labels
+        drop their status), in one statement over just these images."""
+        con = self.project.db.con if con is None else con
         names = [*self.written, *self.tags]
-        rows = {r["name"]: r["status"] for r in db.con.execute(
-            "SELECT name, status FROM image_status WHERE name = ANY(%s)", (names,)).fetchall()}
-        todo = {n: Status.LABELLED.value for n in names if rows.get(n) != Status.REVIEWED.value}
-        if todo:
-            db.set_statuses(todo)
+        if names:
+            con.execute(_LABELLED, {"names": names, "now": time.time()})
         if self.removed:
-            db.delete_statuses(self.removed)
+            con.execute("DELETE FROM image_status WHERE name = ANY(%s)", (self.removed,))
 
     def _payload(self) -> dict[str, tuple[str, bytes | None, str | None]]:
         payload: dict[str, tuple[str, bytes | None, str | None]] = {}
@@ -94,12 +118,9 @@ class TeamLabelWrite(LabelWrite):
         heads: dict[str, int] = {}
         refused: dict[str, dict[str, Any]] = {}
         for name in sorted(payload):  # one order: two writers of the same images never deadlock
-            con.execute("INSERT INTO label_heads VALUES (%s, 0) ON CONFLICT DO NOTHING", (name,))
-            head = int(con.execute("SELECT version FROM label_heads WHERE name = %s FOR UPDATE",
-                                   (name,)).fetchone()["version"])
-            heads[name] = head
-            claim = con.execute("SELECT holder, expires_at FROM claims WHERE name = %s AND "
-                                "expires_at > now()", (name,)).fetchone()
+            row = con.execute(_LOCK_HEAD, {"name": name}).fetchone()
+            head = heads[name] = int(row["version"])
+            claim = row if row["holder"] is not None else None
             base = project.base_version(name)
             if claim is not None and claim["holder"] != db.user:
                 refused[name] = {"reason": "held", "holder": claim["holder"],
