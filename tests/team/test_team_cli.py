@@ -245,3 +245,59 @@ def test_remove_user_takes_the_grants_away(team_project, tmp_path, capsys, monke
     assert code == 0
     code, out, _ = run(capsys, monkeypatch, setup, "carol", "claim", root, "--json")
     assert code == 0 and len(json.loads(out)["claimed"]) == 1
+
+
+def _ensure_lead_role(setup: TeamSetup) -> dict[str, str]:
+    """A team lead as the README sets one up: CREATEROLE, owns the database, no superuser."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(setup.server.admin_conninfo(), autocommit=True) as con:
+        if con.execute("SELECT 1 FROM pg_roles WHERE rolname = 'lead'").fetchone() is None:
+            con.execute("CREATE ROLE lead LOGIN CREATEROLE PASSWORD 'lead-pw'")
+        con.execute(sql.SQL("ALTER DATABASE {} OWNER TO lead").format(
+            sql.Identifier(setup.dbname)))
+    return {"user": "lead", "password": "lead-pw"}
+
+
+def test_a_team_lead_who_is_no_superuser_sets_up_the_team(team_db: TeamSetup, tmp_path,
+                                                           capsys, monkeypatch) -> None:
+    lead = _ensure_lead_role(team_db)
+    monkeypatch.setenv("PGUSER", lead["user"])
+    monkeypatch.setenv("PGPASSWORD", lead["password"])
+    shared = tmp_path / "cells"
+    assert cli.main(["new", str(shared), "--task", "segmentation", "--classes", "bg,cell",
+                     "--database", team_db.url]) == 0
+    make_images(tmp_path / "src", 3)
+    assert cli.main(["import", str(shared), "--images", str(tmp_path / "src")]) == 0
+    monkeypatch.setattr(sys, "stdin", __import__("io").StringIO("secret-dora\n"))
+    assert cli.main(["team", str(shared), "add-user", "dora"]) == 0
+    capsys.readouterr()
+    with Project.open(shared, credentials={"user": "dora", "password": "secret-dora"}) as dora:
+        assert dora.claim_next(1) == ["img_00.png"]
+        dora.write_mask("img_00.png", shape_mask(0))
+    assert cli.main(["team", str(shared), "remove-user", "dora"]) == 0
+
+
+def test_pg_dump_backup_restores_every_version(team_project, tmp_path) -> None:
+    import psycopg
+
+    setup, root = team_project
+    with Project.open(root, credentials=setup.user("alice")) as alice:
+        alice.claim("img_00.png")
+        alice.write_mask("img_00.png", shape_mask(0))
+        alice.write_mask("img_00.png", shape_mask(1))
+    server = setup.server
+    dump = tmp_path / "cells.dump"
+    base = ["--host=127.0.0.1", f"--port={server.port}", f"--username={server.superuser}"]
+    subprocess.run([str(server.bin / "pg_dump"), *base, "-Fc", "-f", str(dump), setup.dbname],
+                   check=True, capture_output=True)
+    with psycopg.connect(server.admin_conninfo(), autocommit=True) as con:  # the disaster
+        con.execute(f'DROP DATABASE "{setup.dbname}" WITH (FORCE)')
+        con.execute(f'CREATE DATABASE "{setup.dbname}"')
+    subprocess.run([str(server.bin / "pg_restore"), *base, "-d", setup.dbname, str(dump)],
+                   check=True, capture_output=True)
+    with Project.open(root, credentials=setup.user("bob")) as bob:  # grants came back too
+        assert [v.version for v in bob.history("img_00.png")] == [1, 2]
+        np.testing.assert_array_equal(bob.read_mask("img_00.png"), shape_mask(1))
+        assert bob.holders()["img_00.png"]["holder"] == "alice"
