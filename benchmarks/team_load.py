@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import shutil
 import statistics
 import sys
@@ -97,6 +98,7 @@ def main() -> int:
     args = parser.parse_args()
     n_images = args.annotators * args.masks
     tmp = Path(tempfile.mkdtemp(prefix="team-load-"))
+    os.environ["XDG_DATA_HOME"] = str(tmp / "data")  # journals and mask caches: thrown away
     with ThrowawayServer(durable=True) as server:
         import psycopg
 

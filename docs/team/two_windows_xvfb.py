@@ -62,6 +62,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="team-xvfb-"))
+    os.environ["XDG_DATA_HOME"] = str(tmp / "data")  # journals, prefs, mask caches: thrown away
     xvfb = subprocess.Popen(["Xvfb", DISPLAY, "-screen", "0", f"{W}x{H}x24", "-nolisten", "tcp"])
     procs: list[subprocess.Popen] = []
     try:

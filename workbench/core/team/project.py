@@ -39,7 +39,7 @@ WINDOW_LEASE_S = 15 * 60
 DEFAULT_LEASE_S = 60 * 60
 #: A rejected image goes back to its labeller with a claim this long.
 REJECT_LEASE_S = 7 * 24 * 3600
-CACHE_DIR = ".team-cache"
+CACHE_DIR = "mask-cache"  # under local_root: this computer, never the shared folder
 
 
 class TeamProject(Project):
@@ -162,11 +162,11 @@ class TeamProject(Project):
     def mask_files(self, names: Iterable[str],
                    versions: Mapping[str, int] | None = None) -> dict[str, Path]:
         """Each image's mask of ``versions`` (default: the current ones) as a file
-        (``.team-cache/masks/<stem>.v<N>.png``, written once per version: a version never
+        (``<local_root>/mask-cache/<stem>.v<N>.png``, written once per version: a version never
         changes), for data loaders that read files."""
         names = list(names)
         versions = self.label_versions(names) if versions is None else versions
-        folder = self.root / CACHE_DIR / "masks"
+        folder = self.local_root / CACHE_DIR
         folder.mkdir(parents=True, exist_ok=True)
         out: dict[str, Path] = {}
         for name in names:
