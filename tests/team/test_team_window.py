@@ -100,6 +100,9 @@ def test_review_reject_and_history_revert_in_the_window(two_windows, qtbot) -> N
     # the image went back to alice: bob now sees it read-only
     qtbot.waitUntil(lambda: bob.workspace.held_by == "alice", timeout=2000)
     alice.workspace.open_image("img_02.png")
+    # the labeller sees why: on the image and in the status line
+    assert alice.workspace.review_note == "rejected by bob: wrong cell"
+    assert "rejected by bob: wrong cell" in alice.workspace.info.text()
     dialog = alice.team.show_history()
     assert dialog.list.count() == 2
     dialog.list.setCurrentRow(1)  # the oldest: version 1

@@ -53,6 +53,7 @@ class TeamSeat(QObject):
         self.project = project
         self.name: str | None = None
         self.held_by: str | None = None  # someone else's name, or None: ours (or offline)
+        self.note = ""  # our claim's note: why a reviewer sent the image back to us
         self.offline = False
         self._timer = QTimer(self)
         self._timer.setInterval(renew_ms)
@@ -64,9 +65,11 @@ class TeamSeat(QObject):
         and saved once the server is back (a save refused then is kept as a conflict)."""
         if name != self.name:
             self.leave()
-        self.name = name
+        self.name, self.note = name, ""
         try:
             self.held_by = self.project.claim(name, WINDOW_LEASE_S)
+            if self.held_by is None:
+                self.note = str(self.project.holders().get(name, {}).get("note") or "")
             self.offline = False
         except TeamConnectionError as exc:
             log.warning("cannot claim %s now: %s", name, exc)

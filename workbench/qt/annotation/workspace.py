@@ -517,12 +517,19 @@ class AnnotationWorkspace(QWidget):
         badges: list[tuple[str, tuple[int, int, int]]] = []
         if self._held_by is not None:
             badges.append((f"held by {self._held_by} · read-only", (200, 60, 60)))
+        elif self.review_note:
+            badges.append((self.review_note, (214, 130, 20)))
         if self.tag_panel is not None:
             colors = dict(zip(self.project.classes, self.project.colors))
             badges += [(t, colors[t]) for t in self.tag_panel.checked()]
         self._canvas.set_badges(badges)
 
     # ---------------------------------------------------------------- team projects
+    @property
+    def review_note(self) -> str:
+        """Team projects: why a reviewer sent the open image back to this annotator ("")."""
+        return self.seat.note if self.seat is not None and self.seat.name == self._name else ""
+
     @property
     def held_by(self) -> str | None:
         """Who else holds the open image (it is read-only here), None when it is ours."""
@@ -572,6 +579,8 @@ class AnnotationWorkspace(QWidget):
         parts = [self._name]
         if self._held_by is not None:
             parts.append(f"held by {self._held_by} (read-only)")
+        elif self.review_note:
+            parts.append(self.review_note)
         if self._reconnecting:
             parts.append("reconnecting to the server: your strokes are kept")
         if self._image_shape is not None:
