@@ -46,6 +46,7 @@ def test_train_pins_the_label_versions_it_read(team_project, monkeypatch, capsys
 
     [listed] = json.loads(capsys.readouterr().out)
     assert listed["run"] == run.run_id and listed["status"] == "finished"
+    assert listed["label_versions"] == pinned  # the run record shows what it trained on
     # the correct-and-refit loop: a corrected mask comes back as a queue item, a refit
     # trains on it, and records the versions it read
     from PIL import Image
