@@ -20,7 +20,11 @@ from pathlib import Path
 
 # Import the checker from the source tree; ``workbench/__init__.py`` is dependency-free.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from workbench.core.team.server import find_pg_bin
 from workbench.system_libs import find_missing, install_packages
+
+#: Team projects' tests start a throwaway PostgreSQL server with this package's initdb/pg_ctl.
+POSTGRES_PACKAGE = "postgresql"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,10 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not sys.platform.startswith("linux"):
         return 0
+    can_install = hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get")
+    code = _postgres(args.install_if_root and bool(can_install))
     missing = find_missing(args.platform or ("xcb", "offscreen"))
     if not missing:
-        return 0
-    can_install = hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get")
+        return code
     if args.install_if_root and can_install:
         print(f"Installing system libraries for Qt: {' '.join(missing.packages)}", flush=True)
         code = install_packages(missing.packages)
@@ -44,6 +49,22 @@ def main(argv: list[str] | None = None) -> int:
         return code
     print(f"workbench: {missing.message()}", file=sys.stderr)
     return 0 if args.install_if_root else 1
+
+
+def _postgres(install: bool) -> int:
+    """PostgreSQL's server programs (for the team tests): installed when missing and we may."""
+    if find_pg_bin() is not None:
+        return 0
+    if install:
+        print(f"Installing {POSTGRES_PACKAGE} (the team-project tests start a throwaway "
+              "server)", flush=True)
+        code = install_packages([POSTGRES_PACKAGE])
+        if code != 0:
+            print(f"apt-get install {POSTGRES_PACKAGE} failed ({code})", file=sys.stderr)
+        return code
+    print(f"workbench: team-project tests need PostgreSQL's server programs (initdb, pg_ctl): "
+          f"sudo apt-get install -y {POSTGRES_PACKAGE}", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":

@@ -93,12 +93,15 @@ def create_main_window(project: Project | str | Path,
     else:
         opened, why_readonly = _open_for_window(project)
     try:
-        prefs = ProjectPrefs(opened.root, readonly=getattr(opened, "readonly", False))
+        prefs = ProjectPrefs(opened.local_root, readonly=getattr(opened, "readonly", False))
         workspace = AnnotationWorkspace(opened)
         panel = TrainingPanel(opened, config=saved_config(prefs))
         window = MainWindow(opened, workspace, panel, settings, owns_project=owns)
         window.prefs = PrefsBinder(prefs, window, workspace, panel)
         install_loop(window)  # Mistakes, corrections queue, refit (workbench/qt/refit)
+        from workbench.qt.team import install_team
+
+        install_team(window)  # team projects: claims, live view, review (workbench/qt/team)
     except BaseException:
         if owns:
             opened.close()

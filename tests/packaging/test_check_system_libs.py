@@ -81,3 +81,25 @@ def test_root_with_apt_installs_the_packages(script, monkeypatch):
     monkeypatch.setattr(script, "install_packages", lambda pkgs: installs.append(pkgs) or 0)
     assert script.main(["--install-if-root"]) == 0
     assert installs == [("libxcb-cursor0",)]
+
+
+def test_root_installs_postgresql_when_its_server_programs_are_missing(script, monkeypatch):
+    monkeypatch.setattr(script.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(script.shutil, "which", lambda name: "/usr/bin/apt-get")
+    monkeypatch.setattr(script, "find_pg_bin", lambda: None)
+    monkeypatch.setattr(script, "find_missing", lambda platforms: system_libs.MissingLibs(
+        "xcb", (), ()))
+    installs = []
+    monkeypatch.setattr(script, "install_packages", lambda pkgs: installs.append(pkgs) or 0)
+    assert script.main(["--install-if-root"]) == 0
+    assert installs == [["postgresql"]]
+
+
+def test_postgresql_present_is_not_installed_again(script, monkeypatch, tmp_path):
+    monkeypatch.setattr(script.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(script.shutil, "which", lambda name: "/usr/bin/apt-get")
+    monkeypatch.setattr(script, "find_pg_bin", lambda: tmp_path)
+    installs = []
+    monkeypatch.setattr(script, "install_packages", lambda pkgs: installs.append(pkgs) or 0)
+    assert script.main(["--install-if-root"]) == 0
+    assert installs == [("libxcb-cursor0",)]  # only the Qt library

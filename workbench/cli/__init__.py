@@ -18,6 +18,7 @@ from workbench.core.procs import Terminated, sigterm_as_interrupt
 
 COMMAND_MODULES = (
     "workbench.cli.project_cmds",
+    "workbench.cli.team_cmds",
     "workbench.cli.train_cmds",
     "workbench.cli.loop_cmds",
     "workbench.cli.run_cmds",

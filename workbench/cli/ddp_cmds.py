@@ -167,6 +167,9 @@ def _open_project(root: Path, main: bool, parent_holds_lock: bool) -> Any:
     if not main or not parent_holds_lock:
         return Project.open(root, readonly=not main)
     project = Project.open(root, readonly=True)
+    if project.is_team:  # no folder lock to share: rank 0 writes like any other client
+        project.close()
+        return Project.open(root)
     project.db.close()
     project.db = ProjectDB(Path(project.root) / DB_NAME)
     return project

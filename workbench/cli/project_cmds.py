@@ -40,6 +40,10 @@ def _register_new(subparsers: Any) -> None:
     p.add_argument("--name", help="display name (default: the folder name)")
     p.add_argument("--valid-pct", type=float, default=0.2, help="random validation share")
     p.add_argument("--seed", type=int, default=42, help="seed of the random split")
+    p.add_argument("--database", metavar="URL",
+                   help="make a team project whose labels, claims and history live in this "
+                        "PostgreSQL database: postgresql://HOST:PORT/DBNAME (the database must "
+                        "exist; user and password come from PGUSER/PGPASSWORD or ~/.pgpass)")
     p.set_defaults(func=cmd_new)
 
 
@@ -52,9 +56,13 @@ def cmd_new(args: argparse.Namespace) -> int:
         raise ProjectError("A segmentation project needs classes: use --classes a,b or --codes.")
     split = SplitRule(kind="random", valid_pct=args.valid_pct, seed=args.seed)
     with Project.create(args.project, name=args.name or args.project.name, task=args.task,
-                        classes=classes, split=split) as project:
-        print(f"Created {project.task.value} project {project.root} with "
+                        classes=classes, split=split, database=args.database) as project:
+        kind = "team project" if project.is_team else "project"
+        print(f"Created {project.task.value} {kind} {project.root} with "
               f"{len(project.classes)} classes: {', '.join(project.classes) or '(none yet)'}")
+        if args.database:
+            print(f"  its labels, claims and history live in {args.database}; add annotators "
+                  f"with `workbench team {args.project} add-user NAME`")
     return 0
 
 

@@ -44,10 +44,15 @@ def cmd_runs(args: argparse.Namespace) -> int:
         runs = project.db.list_runs()
         current = current_model(project)
         sizes = {r.run_id: disk_usage(project, r.run_id) for r in runs}
+        # Team projects: the label version of each image a run trained on (none locally).
+        pins = {r.run_id: project.pinned_labels(r.run_id) for r in runs} if project.is_team \
+            else {}
     current_id = current.run_id if current else None
     if args.json:
         print(json.dumps([{**r.to_json(), "current": r.run_id == current_id,
-                           "bytes": sizes[r.run_id]} for r in runs], indent=1))
+                           "bytes": sizes[r.run_id],
+                           **({"label_versions": pins[r.run_id]} if r.run_id in pins else {})}
+                          for r in runs], indent=1))
         return 0
     if not runs:
         print(f"{args.project}: no runs yet")

@@ -46,3 +46,12 @@ class MaskError(WorkbenchError):
 
 class LabelError(WorkbenchError):
     """Tags or class names are invalid (unknown tag, malformed labels.csv or codes.txt)."""
+
+
+class ClaimError(WorkbenchError):
+    """Team projects: the image is held by someone else (names the holder), or not held."""
+
+
+class ConflictError(WorkbenchError):
+    """Team projects: a save was refused because the label changed since its base version;
+    the refused version was kept as a conflict copy for review."""

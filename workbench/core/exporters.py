@@ -49,10 +49,12 @@ def export_masks(project: Project, out_dir: str | os.PathLike[str]) -> list[Path
     _need(project, Task.SEGMENTATION, "masks")
     out = _out_dir(Path(out_dir))
     written = []
-    for name in project.labelled_names():
+    names = project.labelled_names()
+    files = project.mask_files(names)  # a team project writes out the current versions
+    for name in names:
         project.read_mask(name)  # raises MaskError naming the file rather than export a bad mask
         dest = out / f"{stem_of(name)}.png"
-        atomic_copy(project.mask_path(name), dest)
+        atomic_copy(files[name], dest)
         written.append(dest)
     return written
 

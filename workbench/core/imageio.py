@@ -202,6 +202,19 @@ def encode_mask_png(mask: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def decode_mask_png(data: bytes, where: str) -> np.ndarray:
+    """An index mask from PNG bytes (a team project's stored version); MaskError naming
+    ``where`` if they are not an 8-bit single-channel PNG."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            if img.mode in ("L", "P"):
+                return np.asarray(img, dtype=np.uint8).copy()
+            raise MaskError(f"Mask {where} is a {img.mode} image, not an 8-bit index mask.")
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise MaskError(f"Mask {where} is damaged ({exc}).") from exc
+
+
 def check_mask_array(mask: np.ndarray, where: str) -> np.ndarray:
     """Validate dtype/dimensions of an in-memory mask; return it as uint8."""
     mask = np.asarray(mask)

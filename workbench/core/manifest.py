@@ -14,6 +14,9 @@ from workbench.core.atomic import atomic_write_text
 from workbench.core.errors import LabelError, ProjectError
 
 FORMAT_VERSION = 1
+#: Team projects (a ``database`` in the manifest) are format 2, so a Workbench that does not know
+#: them refuses to open one as a local project (it would write beside the team's database).
+TEAM_FORMAT_VERSION = 2
 MANIFEST_NAME = "workbench.json"
 
 Color = tuple[int, int, int]
@@ -164,6 +167,8 @@ class Manifest:
     split: SplitRule
     format_version: int = FORMAT_VERSION
     start_image: str | None = None  # optional: where a window opens when it has no history
+    #: Team projects: postgresql://HOST:PORT/DBNAME (never credentials); None: a local project.
+    database: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = {
@@ -178,6 +183,8 @@ class Manifest:
         }
         if self.start_image:  # written only when set, so other manifests stay as they were
             data["start_image"] = self.start_image
+        if self.database:
+            data["database"] = self.database
         return data
 
     def save(self, root: Path) -> None:
@@ -212,10 +219,10 @@ class Manifest:
     @classmethod
     def _from_json(cls, data: dict[str, Any], path: Path) -> Manifest:
         version = int(data.get("format_version", 1))
-        if version > FORMAT_VERSION:
+        if version > TEAM_FORMAT_VERSION:
             raise ProjectError(
                 f"{path} uses project format {version}, made by a newer Workbench "
-                f"(this one reads format {FORMAT_VERSION}). Update Workbench."
+                f"(this one reads format {TEAM_FORMAT_VERSION}). Update Workbench."
             )
         task = Task(data["task"])
         entries = data.get("classes", [])
@@ -234,4 +241,5 @@ class Manifest:
             split=SplitRule.from_json(data.get("split", {})),
             format_version=version,
             start_image=str(data["start_image"]) if data.get("start_image") else None,
+            database=str(data["database"]) if data.get("database") else None,
         )

@@ -18,9 +18,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
@@ -45,6 +45,7 @@ from workbench.core.labels import format_labels_csv, read_labels_csv, stem_of
 from workbench.core.lock import ProjectLock
 from workbench.core.manifest import (
     MANIFEST_NAME,
+    TEAM_FORMAT_VERSION,
     Color,
     Manifest,
     SplitRule,
@@ -58,6 +59,10 @@ from workbench.core.project_info import project_info
 from workbench.core.queue import RefitQueue
 from workbench.core.report import ImportReport
 from workbench.core.runs import MODELS_DIR, interrupt_dead_runs
+from workbench.core.store import ProjectStore
+
+if TYPE_CHECKING:
+    from workbench.core.label_writes import LabelWrite
 
 __all__ = ["UNLABELLED_VALUE", "ImportReport", "Project", "SplitRule", "Status", "Task"]
 
@@ -82,7 +87,7 @@ class Project:
         self._labels: dict[str, list[str]] = {}
         #: Files in images/ whose names are not valid UTF-8: listed (escaped), never used.
         self.unusable_names: list[str] = []
-        self.db: ProjectDB
+        self.db: ProjectStore
         self._queue: RefitQueue | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -96,8 +101,14 @@ class Project:
         classes: list[str],
         colors: list[Color] | None = None,
         split: SplitRule | None = None,
+        database: str | None = None,
+        credentials: Mapping[str, str] | None = None,
     ) -> Project:
-        """Create a new project folder (or turn an existing folder into one) and open it."""
+        """Create a new project folder (or turn an existing folder into one) and open it.
+
+        With ``database`` (postgresql://HOST:PORT/DBNAME) it is a team project: the tables are
+        created in that (existing, empty) database, and the folder holds images/ and the
+        manifest only. ``credentials`` (user, password) override libpq's environment."""
         root = Path(root).expanduser().resolve()
         task = Task(task)
         classes = validate_classes(list(classes), task)
@@ -109,22 +120,42 @@ class Project:
             raise ProjectError(
                 f"{root} already contains a project ({MANIFEST_NAME}). Open it instead."
             )
+        if database is not None:
+            from workbench.core.team.db import TeamDB
+            from workbench.core.team.url import DatabaseURL
+
+            url = DatabaseURL.parse(database)
+            TeamDB.refuse_used(url, credentials)  # before anything is made: unreachable, used
+            manifest = dataclasses.replace(manifest, database=str(url),
+                                           format_version=TEAM_FORMAT_VERSION)
         try:
             (root / "images").mkdir(parents=True, exist_ok=True)
-            if task is Task.SEGMENTATION:
+            if task is Task.SEGMENTATION and database is None:
                 (root / "masks").mkdir(exist_ok=True)
         except OSError as exc:
             raise translate_os_error(exc, root / "images", "create") from exc
-        if task is Task.MULTILABEL and not (root / LABELS_NAME).exists():
+        if database is not None:
+            TeamDB.create_schema(url, credentials)
+        elif task is Task.MULTILABEL and not (root / LABELS_NAME).exists():
             stage_bytes(root / LABELS_NAME, format_labels_csv({}).encode()).commit()
         manifest.save(root)
-        return cls.open(root)
+        return cls.open(root, credentials=credentials)
 
     @classmethod
-    def open(cls, root: str | os.PathLike[str], *, readonly: bool = False) -> Project:
-        """Open a project; a writable open takes the lock (ProjectLockedError if taken)."""
+    def open(cls, root: str | os.PathLike[str], *, readonly: bool = False,
+             credentials: Mapping[str, str] | None = None) -> Project:
+        """Open a project; a writable open takes the lock (ProjectLockedError if taken).
+
+        A team project (its manifest names a database) opens as a TeamProject: no folder
+        lock, its store on the server; ``credentials`` override libpq's environment."""
         root = Path(root).expanduser().resolve()
-        project = cls(root, Manifest.load(root), readonly=readonly)
+        manifest = Manifest.load(root)
+        if manifest.database is not None:
+            from workbench.core.team.project import TeamProject
+
+            return TeamProject._open_team(root, manifest, readonly=readonly,
+                                          credentials=credentials)
+        project = cls(root, manifest, readonly=readonly)
         if not readonly:
             project._lock = ProjectLock(root)
             project._lock.acquire()
@@ -158,6 +189,18 @@ class Project:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @property
+    def local_root(self) -> Path:
+        """Where this user's own files for the project live: the stroke journals
+        (``.journal/``) and the window's remembered settings (``.prefs.json``). The project
+        folder; a team project keeps them on the annotator's computer instead."""
+        return self.root
+
+    @property
+    def is_team(self) -> bool:
+        """Whether this is a team project (claims, versions; see workbench.core.team)."""
+        return False
 
     def __repr__(self) -> str:
         return f"Project({str(self.root)!r}, task={self.task.value}, readonly={self.readonly})"
@@ -256,7 +299,15 @@ class Project:
     # -- images ----------------------------------------------------------------------------
     def refresh(self) -> None:
         """Rescan images/, masks/ and labels.csv (cheap: directory listings, no decoding)."""
-        listed = _list_files(self.images_dir, imageio.is_supported_name)
+        self._set_names(_list_files(self.images_dir, imageio.is_supported_name))
+        self._mask_stems = {
+            n[:-4] for n in _list_files(self.masks_dir, lambda n: n.lower().endswith(".png"))
+        }
+        self._labels = read_labels_csv(self.labels_csv) if self.task is Task.MULTILABEL else {}
+        if not self.readonly:
+            self._reconcile()
+
+    def _set_names(self, listed: list[str]) -> None:
         self._names = sorted(n for n in listed if is_utf8(n))
         self.unusable_names = sorted(display(n) for n in listed if not is_utf8(n))
         if self.unusable_names:
@@ -264,12 +315,6 @@ class Project:
                         "rename them", self.images_dir, len(self.unusable_names),
                         ", ".join(self.unusable_names[:3]))
         self._name_set = set(self._names)
-        self._mask_stems = {
-            n[:-4] for n in _list_files(self.masks_dir, lambda n: n.lower().endswith(".png"))
-        }
-        self._labels = read_labels_csv(self.labels_csv) if self.task is Task.MULTILABEL else {}
-        if not self.readonly:
-            self._reconcile()
 
     def image_names(self) -> list[str]:
         if self._names is None:
@@ -439,17 +484,46 @@ class Project:
         transaction, and only then are the files renamed into place. A full disk at any step
         leaves files, database and this object as they were. The one write path for labels:
         a replaced mask's stroke journal is set aside (it was painted on the old mask)."""
-        from workbench.core.label_writes import LabelWrite
-
         self._check_writable()
-        write = LabelWrite(self, masks or {}, tags or {})
+        write = self._new_label_write(masks or {}, tags or {})
         write.run(also)
+        self._after_write(write)
         self._mask_stems |= {stem_of(n) for n in write.written}
         self._mask_stems -= {stem_of(n) for n in write.removed}
         if write.labels is not None:
             self._labels = write.labels
         for name in [*write.written, *write.removed]:
-            set_aside_unless_live(self.root, name, "replaced")
+            set_aside_unless_live(self.local_root, name, "replaced")
+
+    def _new_label_write(self, masks: dict[str, np.ndarray],
+                         tags: dict[str, list[str]]) -> LabelWrite:
+        from workbench.core.label_writes import LabelWrite
+
+        return LabelWrite(self, masks, tags)
+
+    def _after_write(self, write: LabelWrite) -> None:
+        """What a store remembers after a write (a team project: the new versions)."""
+
+    def mask_files(self, names: Iterable[str],
+                   versions: Mapping[str, int] | None = None) -> dict[str, Path]:
+        """A mask file per image, for data loaders; a team project writes out the ``versions``
+        given (from :meth:`label_versions`), else the current ones."""
+        return {n: self.mask_path(n) for n in names}
+
+    def label_versions(self, names: Iterable[str]) -> dict[str, int]:
+        """Label version per image, and :meth:`tags` then answers for exactly these versions.
+        Empty for a local project, whose labels are plain files with no version (the folder
+        lock makes its one writer the only one anyway)."""
+        return {}
+
+    def pin_labels(self, run_id: str, versions: Mapping[str, int]) -> None:
+        """Record the label versions a run trained on (team projects; a local project has
+        none, see :meth:`label_versions`)."""
+        if versions:
+            raise ProjectError(f"{self.root} is a local project: its labels have no versions.")
+
+    def pinned_labels(self, run_id: str) -> dict[str, int]:
+        return {}
 
     # -- multilabel ------------------------------------------------------------------------
     def tags(self, name: str) -> list[str]:

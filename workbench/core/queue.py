@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from workbench.core.db import ProjectDB
 from workbench.core.imageio import UNLABELLED_VALUE
+from workbench.core.store import ProjectStore
 
 
 @dataclass(frozen=True)
@@ -79,13 +79,13 @@ def describe_change(change: dict[str, Any]) -> str:
 
 
 class RefitQueue:
-    """The project's corrections queue. Thread-safe through :class:`ProjectDB`.
+    """The project's corrections queue. Thread-safe through its store (:class:`ProjectStore`).
 
     ``subscribe(callback)`` calls ``callback()`` after every change made through *this* object
     (the GUI model refreshes on it); it returns a function that unsubscribes.
     """
 
-    def __init__(self, db: ProjectDB) -> None:
+    def __init__(self, db: ProjectStore) -> None:
         self._db = db
         self._listeners: list[Callable[[], None]] = []
         self._lock = threading.Lock()

@@ -70,7 +70,11 @@ def repair_project(root: str | os.PathLike[str]) -> RepairReport:
     from workbench.core.project import Project
 
     root = Path(root).expanduser().resolve()
-    Manifest.load(root)  # a folder that is no project fails here, by name
+    manifest = Manifest.load(root)  # a folder that is no project fails here, by name
+    if manifest.database is not None:
+        raise ProjectError(
+            f"{root} is a team project: its database is on the server ({manifest.database}), "
+            "which repair does not touch. Restore it from a pg_dump backup instead.")
     lock = ProjectLock(root)
     lock.acquire()
     try:

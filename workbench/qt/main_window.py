@@ -34,6 +34,7 @@ from workbench.qt.theme import icon
 
 if TYPE_CHECKING:
     from workbench.qt.project_prefs import PrefsBinder
+    from workbench.qt.team import TeamLink
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class MainWindow(QMainWindow):
         self._closed = False
         self.confirm_on_close = True  # False: a close nobody can answer (SIGTERM) stops training
         self.prefs: PrefsBinder | None = None  # the project's remembered settings (set by app)
+        self.team: TeamLink | None = None  # team projects: the live view (set by app)
         self.setObjectName("mainWindow")
         self.setWindowTitle(f"{project.name} — Workbench")
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks
@@ -388,6 +390,8 @@ class MainWindow(QMainWindow):
             if not panel.stop_and_wait(15000):
                 log.warning("training did not stop within 15 s; closing anyway")
         self.workspace.flush()
+        if self.team is not None:
+            self.team.shutdown()  # stops listening, releases the open image's claim
         self.export_menu.shutdown()  # a running export finishes before the project closes
         self.browser.shutdown()
         self.class_progress.stop()

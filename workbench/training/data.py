@@ -145,6 +145,9 @@ class DataSpec:
     # Optional: builds the training sampler from the training set's length (a refit's mix of
     # oversampled queue items and replayed images); None shuffles the training set.
     train_sampler: Callable[[int], Sampler] | None = None
+    # The label version of each image (team projects; empty for a local project's files): the
+    # run pins and records them, so its metrics can be reproduced while labelling goes on.
+    label_versions: dict[str, int] = field(default_factory=dict)
 
     def datasets(self, size: int) -> tuple[LabelledDataset, LabelledDataset]:
         tt, vt = train_transforms(size, top_down=self.top_down), valid_transforms(size)
@@ -210,8 +213,9 @@ def data_spec(project: Project, *, top_down: bool = False, num_workers: int = 0,
     classes = list(project.classes)
     tags: dict[str, np.ndarray] = {}
     masks: dict[str, Path] = {}
+    versions = project.label_versions(names)  # one snapshot: what tags() and the files hold
     if task == "segmentation":
-        masks = {n: Path(project.mask_path(n)) for n in names}
+        masks = project.mask_files(names, versions)
     else:
         index = {c: i for i, c in enumerate(classes)}
         for n in names:
@@ -225,4 +229,5 @@ def data_spec(project: Project, *, top_down: bool = False, num_workers: int = 0,
         train_names=list(train), valid_names=list(valid),
         image_paths={n: Path(project.image_path(n)) for n in names},
         mask_paths=masks, tag_vectors=tags, top_down=top_down, num_workers=num_workers, seed=seed,
+        label_versions=versions,
     )

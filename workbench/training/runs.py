@@ -121,6 +121,10 @@ def _record_start(learner: Learner, started_at: float | None, parent: str | None
     else:
         _db_write("restart", learner.run_id, db.update_run, status=RunStatus.RUNNING,
                   finished_at=None, error=None, pid=os.getpid(), host=socket.gethostname())
+    if learner.spec is not None and learner.spec.label_versions:
+        # A team project's labels move on while this trains: record what it read.
+        _db_write("pin the labels of", learner.run_id, project.pin_labels,
+                  versions=learner.spec.label_versions)
 
 
 def chosen_threshold(learner: Learner) -> float | None:

@@ -94,7 +94,9 @@ class AnnotationSession:
         else:
             self.document = MaskDocument(saved.copy(), num_classes)
         self.history = EditHistory(max_history_bytes)
-        self.journal = StrokeJournal(journal_path(store.root, name), self.document.shape,
+        # A team project journals into this user's local folder, not the shared one.
+        root = getattr(store, "local_root", store.root)
+        self.journal = StrokeJournal(journal_path(root, name), self.document.shape,
                                      base=mask_fingerprint(saved), num_classes=num_classes)
         self.journal.claim()
         self.autosave = AutosavePolicy()
@@ -207,6 +209,13 @@ class AnnotationSession:
         self.document.mark_saved()
         self.autosave.note_saved()
         return True
+
+    def settle_refused(self) -> None:
+        """The store refused the save and kept this mask elsewhere (a team project's conflict
+        copy, for review): nothing is pending any more, so drop the journal."""
+        self.journal.clear()
+        self.document.mark_saved()
+        self.autosave.note_saved()
 
     def close(self) -> None:
         """Save pending changes and release the journal file."""

@@ -25,7 +25,7 @@ from workbench.core.annotation import (
     wand_intensity,
 )
 from workbench.core.annotation.tools import WandImage
-from workbench.core.errors import WorkbenchError
+from workbench.core.errors import ClaimError, ConflictError, WorkbenchError
 from workbench.qt.annotation.state import Tool, ToolState
 from workbench.qt.annotation.undo import MaskUndoStack
 from workbench.qt.canvas import ImageCanvas
@@ -43,6 +43,9 @@ class SegmentationController(QObject):
 
     saved = Signal(str)  # image name, after the mask file was written
     failed = Signal(str)  # message for the user (the edit stays in memory and in the journal)
+    # image name, message: a team project refused the save (held by someone else, or changed
+    # since); the mask was kept as a conflict copy, so nothing is pending
+    refused = Signal(str, str)
     edited = Signal()
 
     def __init__(self, project, canvas: ImageCanvas, state: ToolState, parent=None) -> None:
@@ -70,10 +73,11 @@ class SegmentationController(QObject):
         self._tolerance = state.tolerance
 
     # ---------------------------------------------------------------- lifecycle
-    def open(self, name: str, shape: tuple[int, int]) -> int:
-        """Start editing ``name``; returns how many journalled edits were recovered."""
+    def open(self, name: str, shape: tuple[int, int], *, view_only: bool = False) -> int:
+        """Start editing ``name`` (``view_only``: show it, accept no edits, e.g. an image held
+        by someone else); returns how many journalled edits were recovered."""
         self.close()
-        if getattr(self.project, "readonly", False):
+        if view_only or getattr(self.project, "readonly", False):
             # View only: show the saved mask, accept no edits.
             saved = self.project.read_mask(name)
             self._view_mask = saved if saved is not None else np.full(shape, 255, np.uint8)
@@ -108,6 +112,11 @@ class SegmentationController(QObject):
             return False
         try:
             self.session.save()
+        except (ClaimError, ConflictError) as exc:
+            log.error("saving %s was refused: %s", self.session.name, exc)
+            self.session.settle_refused()
+            self.refused.emit(self.session.name, str(exc))
+            return False
         except WorkbenchError as exc:
             # Edits stay in memory and in the journal; tell the user and retry later.
             log.error("saving %s failed: %s", self.session.name, exc)

@@ -45,6 +45,7 @@ from workbench.qt.annotation.tag_panel import TagPanel, tag_keys
 from workbench.qt.annotation.toolbar import AnnotationToolBar
 from workbench.qt.annotation.undo import TagEditCommand
 from workbench.qt.canvas import ImageCanvas
+from workbench.qt.team import TeamSeat
 from workbench.qt.theme import current_colors
 from workbench.qt.wheel_guard import guard_wheel
 
@@ -88,6 +89,12 @@ class AnnotationWorkspace(QWidget):
         self.tag_panel: TagPanel | None = None
         self.tag_undo = QUndoGroup(self)
         self._tag_stacks: dict[str, QUndoStack] = {}
+        # Team projects: the open image's claim, who else holds it (read-only then), and
+        # whether the server is away (strokes are journalled and saved when it is back).
+        self.seat = (TeamSeat(project, self) if getattr(project, "is_team", False)
+                     and not project.readonly else None)
+        self._held_by: str | None = None
+        self._reconnecting = False
         if self.task == Task.SEGMENTATION:
             self._build_segmentation()
         else:
@@ -112,6 +119,7 @@ class AnnotationWorkspace(QWidget):
         self.controller = SegmentationController(self.project, self._canvas, self.state, self)
         self.controller.saved.connect(self._on_saved)
         self.controller.failed.connect(self.errorOccurred)
+        self.controller.refused.connect(self._on_refused)
         self.controller.edited.connect(self._update_info)
         self.seg_panel = SegmentationPanel(self.state, self.project.classes, self.project.colors)
         self.seg_panel.fillUnlabelledRequested.connect(self.controller.fill_unlabelled)
@@ -263,6 +271,7 @@ class AnnotationWorkspace(QWidget):
         if self.controller is not None:
             self.controller.close()
         self._name, self._image_shape = name, None
+        self._held_by = self.seat.take(name) if self.seat is not None else None
         self._status = self._safe_status(name)
         try:
             rgb = load_image(self.project.image_path(name))
@@ -308,7 +317,11 @@ class AnnotationWorkspace(QWidget):
             new = Status.LABELLED if self.project.has_label(name) else Status.UNLABELLED
         else:
             new = Status.REVIEWED
-        self.project.set_status(name, new)
+        try:
+            self.project.set_status(name, new)
+        except WorkbenchError as exc:  # e.g. a team project: one's own label is reviewed by
+            self.errorOccurred.emit(str(exc))  # someone else
+            return
         self._emit_status(name)
 
     def show_levels(self) -> LevelsDialog:
@@ -356,20 +369,23 @@ class AnnotationWorkspace(QWidget):
     def _open_mask(self, name: str) -> None:
         assert self.controller is not None and self._image_shape is not None
         try:
-            recovered = self.controller.open(name, self._image_shape)
+            recovered = self.controller.open(name, self._image_shape,
+                                             view_only=self._held_by is not None)
         except WorkbenchError as exc:
             self._show_problem(f"The mask of {name} cannot be edited: {exc}")
             return
         if recovered:
             self.recoveredEdits.emit(name, recovered)
-        self.seg_panel.prediction_button.setEnabled(True)
+        self.seg_panel.prediction_button.setEnabled(self._held_by is None)
+        self._show_badges()
 
     def _open_tags(self, name: str) -> None:
         assert self.tag_panel is not None
         if name not in self._tag_stacks:
             self._tag_stacks[name] = QUndoStack(self.tag_undo)
         self.tag_undo.setActiveStack(self._tag_stacks[name])
-        self.tag_panel.setEnabled(not getattr(self.project, "readonly", False))
+        self.tag_panel.setEnabled(not getattr(self.project, "readonly", False)
+                                  and self._held_by is None)
         self.tag_panel.set_checked(self.project.tags(name))
         self._show_badges()
 
@@ -460,7 +476,13 @@ class AnnotationWorkspace(QWidget):
 
     def in_progress(self) -> bool:
         """Whether the open image is labelled here but not yet marked done (R)."""
-        return self._name is not None and self._name in self.project.in_progress()
+        if self._name is None:
+            return False
+        try:
+            return self._name in self.project.in_progress()
+        except WorkbenchError as exc:  # a team server that is away: not known now
+            log.debug("in-progress marks unavailable: %s", exc)
+            return False
 
     def _on_saved(self, name: str) -> None:
         self.labelsSaved.emit(name)
@@ -492,16 +514,75 @@ class AnnotationWorkspace(QWidget):
         self._show_badges()
 
     def _show_badges(self) -> None:
-        if self.tag_panel is None:
+        badges: list[tuple[str, tuple[int, int, int]]] = []
+        if self._held_by is not None:
+            badges.append((f"held by {self._held_by} · read-only", (200, 60, 60)))
+        elif self.review_note:
+            badges.append((self.review_note, (214, 130, 20)))
+        if self.tag_panel is not None:
+            colors = dict(zip(self.project.classes, self.project.colors))
+            badges += [(t, colors[t]) for t in self.tag_panel.checked()]
+        self._canvas.set_badges(badges)
+
+    # ---------------------------------------------------------------- team projects
+    @property
+    def review_note(self) -> str:
+        """Team projects: why a reviewer sent the open image back to this annotator ("")."""
+        return self.seat.note if self.seat is not None and self.seat.name == self._name else ""
+
+    @property
+    def held_by(self) -> str | None:
+        """Who else holds the open image (it is read-only here), None when it is ours."""
+        return self._held_by
+
+    def reopen(self) -> None:
+        """Show the open image again as the project has it now (claim, mask, tags)."""
+        if self._name is not None:
+            name, self._image_shape = self._name, None
+            self.open_image(name)
+
+    def team_changed(self, holders: dict[str, str]) -> None:
+        """Someone's claim, save or review changed: a read-only image shows the newest
+        label, and becomes editable once its holder lets it go."""
+        name = self._name
+        if name is None or self.seat is None:
             return
-        colors = dict(zip(self.project.classes, self.project.colors))
-        self._canvas.set_badges([(t, colors[t]) for t in self.tag_panel.checked()])
+        mine = self.project.user
+        if self._held_by is not None or holders.get(name) not in (None, mine):
+            self.reopen()
+
+    def set_reconnecting(self, on: bool) -> None:
+        self._reconnecting = on
+        self._update_info()
+
+    def reconnected(self) -> None:
+        """The team server is back: renew the claim and save what was journalled."""
+        if self.seat is not None and self.seat.offline and self._name is not None:
+            self._held_by = self.seat.take(self._name)
+        self.flush()
+        self._update_info()
+
+    def seat_leave(self) -> None:
+        self.flush()
+        if self.seat is not None:
+            self.seat.leave()
+
+    def _on_refused(self, name: str, message: str) -> None:
+        self.errorOccurred.emit(message)
+        if name == self._name:
+            self.reopen()
 
     def _update_info(self) -> None:
         if self._name is None:
             self.info.setText("No image")
             return
         parts = [self._name]
+        if self._held_by is not None:
+            parts.append(f"held by {self._held_by} (read-only)")
+        elif self.review_note:
+            parts.append(self.review_note)
+        if self._reconnecting:
+            parts.append("reconnecting to the server: your strokes are kept")
         if self._image_shape is not None:
             parts.append(f"{self._image_shape[1]} × {self._image_shape[0]}")
         parts.append("labelled, in progress (R when done)" if self._status == "labelled"

@@ -6,10 +6,11 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from workbench.qt.browser.model import InProgressRole, StatusRole, ThumbnailStateRole
+from workbench.qt.browser.model import HolderRole, InProgressRole, StatusRole, ThumbnailStateRole
 from workbench.qt.theme import STATUS_COLORS
 
 ROW_HEIGHT = 60
+HOLDER_COLORS = {False: "#c0392b", True: "#2f9e62"}  # someone else's claim / this window's
 THUMB = 48
 PAD = 6
 
@@ -48,7 +49,7 @@ class ImageItemDelegate(QStyledItemDelegate):
                                                        text_rect.width()))
         status = "in progress" if index.data(InProgressRole) else str(index.data(StatusRole))
         self._paint_status(painter, QRect(text_left, text_rect.bottom() + 4, text_rect.width(), 18),
-                           status, option, selected)
+                           status, option, selected, str(index.data(HolderRole) or ""))
         painter.restore()
 
     def _paint_thumbnail(self, painter: QPainter, rect: QRect,
@@ -71,7 +72,7 @@ class ImageItemDelegate(QStyledItemDelegate):
             painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, "!")
 
     def _paint_status(self, painter: QPainter, rect: QRect, status: str,
-                      option: QStyleOptionViewItem, selected: bool) -> None:
+                      option: QStyleOptionViewItem, selected: bool, holder: str) -> None:
         color = QColor(STATUS_COLORS.get(status, "#9aa3af"))
         dot = QRect(rect.left(), rect.top() + (rect.height() - 8) // 2, 8, 8)
         painter.setPen(QColor("#ffffff") if selected else Qt.PenStyle.NoPen)
@@ -83,5 +84,16 @@ class ImageItemDelegate(QStyledItemDelegate):
         muted = option.palette.color(QPalette.ColorRole.HighlightedText if selected
                                      else QPalette.ColorRole.PlaceholderText)
         painter.setPen(muted)
-        painter.drawText(rect.adjusted(14, 0, 0, 0),
-                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, status)
+        text_rect = rect.adjusted(14, 0, 0, 0)
+        painter.drawText(text_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         status)
+        if holder:  # team projects: who holds the image, live ("you" for this window's role)
+            width = painter.fontMetrics().horizontalAdvance(status + " ")
+            painter.setPen(muted if selected else QColor(HOLDER_COLORS[holder == "you"]))
+            bold = QFont(font)
+            bold.setBold(True)
+            painter.setFont(bold)
+            room = text_rect.adjusted(width, 0, 0, 0)
+            painter.drawText(room, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                             "· " + painter.fontMetrics().elidedText(
+                                 holder, Qt.TextElideMode.ElideRight, max(0, room.width() - 12)))

@@ -26,6 +26,7 @@ NameRole = Qt.ItemDataRole.UserRole + 1
 StatusRole = Qt.ItemDataRole.UserRole + 2
 ThumbnailStateRole = Qt.ItemDataRole.UserRole + 3  # "ready" | "loading" | "failed"
 InProgressRole = Qt.ItemDataRole.UserRole + 4  # labelled, started here, not marked done yet
+HolderRole = Qt.ItemDataRole.UserRole + 5  # team projects: who holds the image ("" = nobody)
 
 STATUSES = ("unlabelled", "labelled", "reviewed")
 FILTERS = {  # filter key -> statuses it shows
@@ -58,6 +59,7 @@ class ImageListModel(QAbstractListModel):
         self._pixmaps: OrderedDict[str, QPixmap] = OrderedDict()
         self._failed: dict[str, str] = {}
         self._in_progress: set[str] = set()
+        self._holders: dict[str, str] = {}
         self._loader = loader
         if loader is not None:
             loader.thumbnailReady.connect(self._on_thumbnail)
@@ -78,11 +80,15 @@ class ImageListModel(QAbstractListModel):
             return self._statuses[index.row()]
         if role == InProgressRole:
             return self.in_progress_at(index.row())
+        if role == HolderRole:
+            return self._holders.get(name, "")
         if role == Qt.ItemDataRole.ToolTipRole:
             reason = self._failed.get(name)
             state = ("labelled, in progress: press R (Reviewed) when it is done"
                      if self.in_progress_at(index.row()) else self._statuses[index.row()])
             tip = f"{name} — {state}"
+            if self._holders.get(name):
+                tip += f", held by {self._holders[name]}"
             return f"{tip}\n{reason}" if reason else tip
         if role == Qt.ItemDataRole.DecorationRole:
             return self._thumbnail(name)
@@ -146,6 +152,19 @@ class ImageListModel(QAbstractListModel):
         for name in changed:
             index = self.index(self._rows[name])
             self.dataChanged.emit(index, index, [InProgressRole, Qt.ItemDataRole.ToolTipRole])
+
+    def set_holders(self, holders: Mapping[str, str]) -> None:
+        """Who holds which image (team projects); repaints the rows that change."""
+        new = {n: h for n, h in holders.items() if n in self._rows}
+        changed = {n for n in set(new) | set(self._holders)
+                   if new.get(n) != self._holders.get(n)}
+        self._holders = new
+        for name in changed:
+            index = self.index(self._rows[name])
+            self.dataChanged.emit(index, index, [HolderRole, Qt.ItemDataRole.ToolTipRole])
+
+    def holder(self, name: str) -> str:
+        return self._holders.get(name, "")
 
     def counts(self) -> dict[str, int]:
         result = dict.fromkeys(STATUSES, 0)

@@ -190,7 +190,13 @@ class ImageBrowser(QWidget):
         self._update_count()
 
     def _to_do(self, row: int) -> bool:
+        if self._held_by_other(row):  # team projects: someone else is on it
+            return False
         return self.model.status_at(row) == "unlabelled" or self.model.in_progress_at(row)
+
+    def _held_by_other(self, row: int) -> bool:
+        holder = self.model.holder(self.model.name_at(row))
+        return bool(holder) and holder != "you"
 
     def _next_unlabelled(self) -> str | None:
         """The next image to do: unlabelled or in progress, in the order N follows."""
@@ -200,7 +206,8 @@ class ImageBrowser(QWidget):
             start = ranked.index(current) if current in ranked else -1
             for name in ranked[start + 1:] + ranked[:start + 1]:
                 row = self.model.row_of(name)
-                if name != current and row >= 0 and self.model.status_at(row) == "unlabelled":
+                if name != current and row >= 0 and self.model.status_at(row) == "unlabelled" \
+                        and not self._held_by_other(row):
                     return name
         start = self.model.row_of(current) if current is not None else -1
         total = self.model.rowCount()
@@ -215,6 +222,10 @@ class ImageBrowser(QWidget):
         if index < 0:
             raise ValueError(f"unknown image filter {mode!r}")
         self.filter_box.setCurrentIndex(index)
+
+    def set_holders(self, holders: Mapping[str, str]) -> None:
+        """Team projects: show who holds which image (name -> role)."""
+        self.model.set_holders(holders)
 
     def set_status(self, name: str, status: object) -> None:
         self.model.set_status(name, status)
