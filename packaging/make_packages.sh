@@ -43,6 +43,7 @@ Architecture: amd64
 Maintainer: Workbench developers <workbench@localhost>
 Installed-Size: $SIZE_KB
 Depends: $DEPENDS
+Recommends: libpq5
 Description: label images and train segmentation / multi-label models
  Workbench labels images with masks or tags and trains a U-Net or a
  multi-label CNN on them in one window (PySide6 + PyTorch, bundled).

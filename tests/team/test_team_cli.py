@@ -123,6 +123,16 @@ def test_wrong_password_is_one_line_naming_the_url(team_project, capsys, monkeyp
     assert "not-her-password" not in err
 
 
+def test_a_computer_without_libpq_is_told_in_one_line(team_project, capsys, monkeypatch) -> None:
+    setup, root = team_project
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # import fails, as without libpq
+    code = cli.main(["claim", str(root)])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1
+    assert err.startswith(f"workbench: error: Cannot use the team project at {setup.url}: this "
+                          "computer lacks the PostgreSQL client library libpq")
+
+
 def test_claim_on_a_local_project_says_what_to_do(tmp_path, capsys) -> None:
     Project.create(tmp_path / "l", name="l", task="segmentation", classes=["a", "b"]).close()
     assert cli.main(["claim", str(tmp_path / "l")]) == 1

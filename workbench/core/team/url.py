@@ -57,11 +57,25 @@ class DatabaseURL:
         if not _DBNAME.match(dbname):
             raise ProjectError(f"Database URL {text!r} needs a database name of letters, "
                                "digits, '_', '$' or '-' (at most 63), e.g. .../cells.")
-        return cls(parts.hostname, port or 5432, dbname)
+        url = cls(parts.hostname, port or 5432, dbname)
+        require_client(url)  # every team operation starts from its URL
+        return url
 
     def __str__(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"postgresql://{host}:{self.port}/{self.dbname}"
+
+
+def require_client(url: DatabaseURL) -> None:
+    """Refuse in one line when this computer lacks the PostgreSQL client: psycopg loads the
+    system's libpq (Debian/Ubuntu package libpq5), which a local project never needs."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError as exc:
+        cause = str(exc).strip().splitlines()[-1].strip(" -") if str(exc).strip() else repr(exc)
+        raise TeamConnectionError(
+            f"Cannot use the team project at {url}: this computer lacks the PostgreSQL client "
+            f"library libpq (install it: apt install libpq5) — {cause}") from None
 
 
 def one_line_cause(exc: BaseException) -> str:
