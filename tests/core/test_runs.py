@@ -125,3 +125,37 @@ def test_an_unknown_status_in_the_database_is_named(seg_project: Project) -> Non
 def test_the_decision_rule_predicts_a_tag_at_the_threshold() -> None:
     probs = np.array([0.19, 0.2, 0.21])
     assert predicted_tags(probs, 0.2).tolist() == [False, True, True]
+
+
+def test_the_offered_prediction_is_the_current_models(seg_project: Project, tmp_path) -> None:
+    """'From prediction', the prediction overlay and the tag probabilities read the current
+    model's predictions, not whichever folder was written last."""
+    import os
+
+    from PIL import Image
+
+    from workbench.core.annotation import newest_prediction
+    from workbench.core.annotation.predictions import newest_tag_probabilities
+    from workbench.core.runs import current_model_id
+
+    name = seg_project.image_names()[0]
+    stem = os.path.splitext(name)[0]
+    _run(seg_project, "old", created_at=1.0)
+    _run(seg_project, "new", created_at=2.0)
+    for run_id, value, when in (("old", 1, 100.0), ("new", 2, 200.0)):
+        folder = seg_project.root / "predictions" / run_id
+        folder.mkdir(parents=True)
+        Image.fromarray(np.full((8, 8), value, np.uint8)).save(folder / f"{stem}.png")
+        (folder / "predictions.csv").write_text(f"image,a\n{stem},0.{value}\n")
+        os.utime(folder, (when, when))  # "new" was written last
+    root = seg_project.root
+    assert newest_prediction(root, name).parent.name == "new"
+    choose_model(seg_project, "old")
+    assert current_model_id(seg_project) == "old"
+    assert newest_prediction(root, name, current_model_id(seg_project)).parent.name == "old"
+    assert newest_tag_probabilities(root, name, ["a"], "old") == ("old", {"a": 0.1})
+    assert newest_tag_probabilities(root, name, ["a"]) == ("new", {"a": 0.2})
+    other = seg_project.image_names()[1]  # the current model never predicted it: the newest
+    folder = root / "predictions" / "new"
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(folder / f"{os.path.splitext(other)[0]}.png")
+    assert newest_prediction(root, other, "old").parent.name == "new"

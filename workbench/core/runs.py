@@ -192,6 +192,11 @@ def current_model(project: Project) -> Run | None:
                  and r.has_model(project.root)), None)
 
 
+def current_model_id(project: Project) -> str | None:
+    run = current_model(project)
+    return None if run is None else run.run_id
+
+
 def require_model(project: Project, run_id: str | None = None) -> Run:
     """Run ``run_id``, or the current model when None, checked to have a model file."""
     if run_id is None:

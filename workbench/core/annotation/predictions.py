@@ -13,17 +13,21 @@ from workbench.core.errors import MaskError
 UNLABELLED = 255
 
 
-def newest_prediction(project_root: Path, name: str) -> Path | None:
-    """The prediction mask for image ``name`` from the newest run folder that has one."""
-    base = Path(project_root) / "predictions"
+def _run_folders(base: Path, prefer: str | None) -> list[Path]:
+    """Prediction folders to look in: ``prefer``'s (the current model's) first, then the
+    others newest first (a model that has not predicted an image yet still gets an offer)."""
     if not base.is_dir():
-        return None
-    runs = sorted(
-        (d for d in base.iterdir() if d.is_dir() and not d.name.startswith(".")),
-        key=lambda d: d.stat().st_mtime, reverse=True
-    )
+        return []
+    runs = sorted((d for d in base.iterdir() if d.is_dir() and not d.name.startswith(".")),
+                  key=lambda d: d.stat().st_mtime, reverse=True)
+    return sorted(runs, key=lambda d: d.name != prefer)  # stable: the rest stay newest first
+
+
+def newest_prediction(project_root: Path, name: str, prefer: str | None = None) -> Path | None:
+    """The prediction mask for image ``name``: from run ``prefer``'s folder when it has one,
+    else from the newest run folder that has one."""
     stem = Path(name).stem
-    for run in runs:
+    for run in _run_folders(Path(project_root) / "predictions", prefer):
         candidate = run / f"{stem}.png"
         if candidate.is_file():
             return candidate
@@ -57,17 +61,14 @@ def error_mask(label: np.ndarray, prediction: np.ndarray) -> np.ndarray:
     return np.where(wrong, 0, UNLABELLED).astype(np.uint8)
 
 
-def newest_tag_probabilities(project_root: Path, name: str,
-                             tags: list[str]) -> tuple[str, dict[str, float]] | None:
-    """(run id, tag -> predicted probability) for image ``name`` from the newest
-    ``predictions/<run>/predictions.csv`` that lists it; None if no run predicted it."""
-    base = Path(project_root) / "predictions"
-    if not base.is_dir():
-        return None
-    files = sorted((p for p in base.glob("*/predictions.csv") if not p.parent.name.startswith(".")),
-                   key=lambda p: p.stat().st_mtime, reverse=True)
+def newest_tag_probabilities(project_root: Path, name: str, tags: list[str],
+                             prefer: str | None = None) -> tuple[str, dict[str, float]] | None:
+    """(run id, tag -> predicted probability) for image ``name`` from run ``prefer``'s
+    ``predictions/<run>/predictions.csv`` when it lists it, else from the newest that does;
+    None if no run predicted it."""
+    folders = _run_folders(Path(project_root) / "predictions", prefer)
     stem = Path(name).stem
-    for path in files:
+    for path in (d / "predictions.csv" for d in folders if (d / "predictions.csv").is_file()):
         try:
             with path.open(newline="", encoding="utf-8") as fh:
                 reader = csv.reader(fh)

@@ -184,9 +184,10 @@ class AnnotationSession:
             self._journal(edit)
         return edit
 
-    def prediction_edit(self) -> Edit | None:
-        """Edit replacing the mask by the newest model prediction (None if there is none)."""
-        path = newest_prediction(self.store.root, self.name)
+    def prediction_edit(self, prefer: str | None = None) -> Edit | None:
+        """Edit replacing the mask by the model's prediction: run ``prefer``'s (the current
+        model) if it predicted this image, else the newest (None if there is none)."""
+        path = newest_prediction(self.store.root, self.name, prefer)
         if path is None:
             return None
         pred = read_prediction(path, self.document.shape, self.document.num_classes)

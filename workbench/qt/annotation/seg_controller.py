@@ -26,6 +26,7 @@ from workbench.core.annotation import (
 )
 from workbench.core.annotation.tools import WandImage
 from workbench.core.errors import ClaimError, ConflictError, WorkbenchError
+from workbench.core.runs import current_model_id
 from workbench.qt.annotation.state import Tool, ToolState
 from workbench.qt.annotation.undo import MaskUndoStack
 from workbench.qt.canvas import ImageCanvas
@@ -182,11 +183,12 @@ class SegmentationController(QObject):
             self.push(edit, f"Fill unlabelled with {name}")
 
     def start_from_prediction(self) -> bool:
-        """Copy the newest prediction into the mask as one undo step; False if there is none."""
+        """Copy the current model's prediction (else the newest) into the mask as one undo
+        step; False if there is none."""
         if self.session is None:
             return False
         try:
-            edit = self.session.prediction_edit()
+            edit = self.session.prediction_edit(current_model_id(self.project))
         except WorkbenchError as exc:
             self.failed.emit(str(exc))
             return False

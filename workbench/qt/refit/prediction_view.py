@@ -21,6 +21,7 @@ from workbench.core.annotation import newest_prediction, read_prediction
 from workbench.core.annotation.predictions import error_mask
 from workbench.core.errors import WorkbenchError
 from workbench.core.manifest import ERROR_COLOR
+from workbench.core.runs import current_model_id
 from workbench.qt.annotation.seg_panel import section
 
 VIEWS = ("label", "prediction", "errors")
@@ -44,11 +45,13 @@ class PredictionView(QObject):
         workspace.state.changed.connect(self._reapply)
 
     def prediction(self) -> np.ndarray | None:
-        """The newest prediction of the open image (None if there is none or it is unusable)."""
+        """The current model's prediction of the open image, else the newest (None if there
+        is none or it is unusable)."""
         session = getattr(self.workspace.controller, "session", None)
         if session is None:
             return None
-        path = newest_prediction(self.workspace.project.root, session.name)
+        project = self.workspace.project
+        path = newest_prediction(project.root, session.name, current_model_id(project))
         if path is None:
             return None
         try:

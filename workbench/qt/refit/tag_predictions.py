@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QPushButton
 
 from workbench.core.annotation.predictions import newest_tag_probabilities
 from workbench.core.errors import WorkbenchError
-from workbench.core.runs import DEFAULT_THRESHOLD, predicted_tags
+from workbench.core.runs import DEFAULT_THRESHOLD, current_model_id, predicted_tags
 
 
 class TagPredictions(QObject):
@@ -35,8 +35,9 @@ class TagPredictions(QObject):
         found = None
         if name is not None:
             try:
-                found = newest_tag_probabilities(self.workspace.project.root, name,
-                                                 self.workspace.project.classes)
+                project = self.workspace.project
+                found = newest_tag_probabilities(project.root, name, project.classes,
+                                                 current_model_id(project))
             except WorkbenchError as exc:
                 self.workspace.errorOccurred.emit(str(exc))
         self.run_id, self.probs = found if found is not None else (None, None)
