@@ -37,6 +37,9 @@ def test_read_only_project_opens_for_viewing(qtbot, tmp_path: Path, settings: QS
             assert "read-only" in window.statusBar().currentMessage()
             qtbot.waitUntil(lambda: window.workspace.current_name is not None, timeout=5000)
             assert window.project.image_names() == [f"img{i}.png" for i in range(4)]
+            panel = window.workspace.seg_panel  # the tools that would edit are greyed out
+            assert not any(b.isEnabled() for b in panel.tool_group.buttons())
+            assert not panel.fill_button.isEnabled() and not panel.prediction_button.isEnabled()
             window.training_panel.start_training()  # refused with the reason, nothing starts
             level, text = window.training_panel.message()
             assert level == "error" and "read-only" in text

@@ -52,6 +52,10 @@ def test_held_by_live_view_and_reconnect(two_windows, qtbot) -> None:
     assert bob.workspace.held_by == "alice"
     assert bob.workspace.controller.session is None  # read-only: no edits are taken
     assert "held by alice (read-only)" in bob.workspace.info.text()
+    tools = bob.workspace.seg_panel.tool_group.buttons()
+    assert not any(b.isEnabled() for b in tools)  # what edits is greyed out
+    assert not bob.workspace.seg_panel.fill_button.isEnabled()
+    assert all(b.isEnabled() for b in alice.workspace.seg_panel.tool_group.buttons())
     # bob's list shows alice's claim, live
     qtbot.waitUntil(lambda: bob.browser.model.holder("img_00.png") == "alice", timeout=2000)
 
@@ -66,6 +70,7 @@ def test_held_by_live_view_and_reconnect(two_windows, qtbot) -> None:
     alice.workspace.open_image("img_01.png")
     qtbot.waitUntil(lambda: bob.workspace.held_by is None, timeout=3000)
     assert bob.workspace.controller.session is not None
+    assert all(b.isEnabled() for b in bob.workspace.seg_panel.tool_group.buttons())
 
     # the server goes away while alice paints: "reconnecting", strokes kept, saved when back
     setup.server.stop()

@@ -211,7 +211,7 @@ class SegmentationPanel(QWidget):
 
     def _build_actions(self, layout: QVBoxLayout) -> None:
         layout.addWidget(section("Actions"))
-        fill = QPushButton("Fill unlabelled  (U)")
+        self.fill_button = fill = QPushButton("Fill unlabelled  (U)")
         fill.setObjectName("fillUnlabelledButton")
         fill.setToolTip("Paint every still-unlabelled pixel with the selected class  (U)")
         fill.clicked.connect(self.fillUnlabelledRequested)
@@ -222,6 +222,14 @@ class SegmentationPanel(QWidget):
                                           "one undo step  (Ctrl+P)")
         self.prediction_button.clicked.connect(self.predictionRequested)
         layout.addWidget(self.prediction_button)
+
+    def set_editable(self, on: bool) -> None:
+        """Grey out what edits the mask (tools, their settings, the actions) while the image is
+        read-only — held by someone else, or a read-only project; the view controls stay."""
+        for button in self.tool_group.buttons():
+            button.setEnabled(on)
+        for widget in (self.tool_options, self.fill_button, self.prediction_button):
+            widget.setEnabled(on)
 
     def _on_palette(self, item: QListWidgetItem | None) -> None:
         if item is None:

@@ -376,7 +376,8 @@ class AnnotationWorkspace(QWidget):
             return
         if recovered:
             self.recoveredEdits.emit(name, recovered)
-        self.seg_panel.prediction_button.setEnabled(self._held_by is None)
+        self.seg_panel.set_editable(self._held_by is None
+                                    and not getattr(self.project, "readonly", False))
         self._show_badges()
 
     def _open_tags(self, name: str) -> None:
