@@ -48,8 +48,11 @@ def add_user(project: TeamProject, name: str, password: str | None) -> bool:
             if not exists:
                 con.execute(sql.SQL("CREATE ROLE {} LOGIN").format(ident))
             if password is not None:
-                con.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(ident,
-                                                                       sql.Literal(password)))
+                # Hashed here, as psql's \password does: the server (and its statement log)
+                # never sees the password itself.
+                hashed = con.pgconn.encrypt_password(password.encode(), name.encode())
+                con.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                    ident, sql.Literal(hashed.decode())))
             con.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), ident))
             db.audit("add-user", None, {"user": name, "created": not exists})
     except ProjectError as exc:
