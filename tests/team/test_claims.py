@@ -140,6 +140,18 @@ def test_lease_expiry_frees_a_killed_annotators_claims(team_project) -> None:
         assert set(bob.holders()) == set(first) | set(mine)
 
 
+def test_an_image_deleted_from_the_shared_folder_is_not_claimed(team_project) -> None:
+    setup, root = team_project
+    with open_as(setup, root, "alice") as alice:
+        first = alice.image_names()[0]
+        alice.release()
+    (root / "images" / first).unlink()  # someone removed it from the share
+    with open_as(setup, root, "bob") as bob:
+        assert first not in bob.image_names()
+        claimed = bob.claim_next(100)
+        assert claimed and first not in claimed
+
+
 def test_release_only_own_claims(team_project) -> None:
     setup, root = team_project
     with open_as(setup, root, "alice") as alice, open_as(setup, root, "bob") as bob:

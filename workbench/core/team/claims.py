@@ -26,6 +26,7 @@ WHERE NOT EXISTS (SELECT 1 FROM label_heads h JOIN label_versions v
                   ON v.name = h.name AND v.version = h.version
                   WHERE h.name = i.name AND v.kind <> 'cleared')
   AND NOT EXISTS (SELECT 1 FROM claims c WHERE c.name = i.name AND c.expires_at > now())
+  AND i.name = ANY(%(present)s)
 ORDER BY i.name
 LIMIT %(n)s
 FOR UPDATE OF i SKIP LOCKED
@@ -64,8 +65,10 @@ def _check_lease(lease_s: float) -> float:
     return float(lease_s)
 
 
-def claim_next(db: TeamDB, count: int, lease_s: float) -> list[str]:
-    """Claim up to ``count`` unlabelled images nobody holds, for this role; their names."""
+def claim_next(db: TeamDB, count: int, lease_s: float, present: list[str]) -> list[str]:
+    """Claim up to ``count`` unlabelled images nobody holds, for this role; their names.
+    Only names in ``present`` (the shared folder as this client lists it) are candidates: an
+    image deleted from the folder stays in the database for its history, not for claims."""
     if count < 1:
         raise ClaimError(f"--count must be at least 1, got {count}.")
     lease = _check_lease(lease_s)
@@ -73,7 +76,8 @@ def claim_next(db: TeamDB, count: int, lease_s: float) -> list[str]:
     for _attempt in range(100):  # candidates lost to a concurrent claimer: pick again
         with db.write() as con:
             candidates = [r["name"] for r in
-                          con.execute(_FREE, {"n": count - len(got)}).fetchall()]
+                          con.execute(_FREE, {"n": count - len(got),
+                                              "present": present}).fetchall()]
             if not candidates:
                 break
             rows = con.execute(_TAKE, {"names": candidates, "lease": lease}).fetchall()

@@ -197,7 +197,7 @@ class TeamProject(Project):
     # -- claims ----------------------------------------------------------------------------
     def claim_next(self, count: int, lease_s: float = DEFAULT_LEASE_S) -> list[str]:
         self._check_writable()
-        got = claims.claim_next(self.db, count, lease_s)
+        got = claims.claim_next(self.db, count, lease_s, self.image_names())
         self._note_bases(got)
         return got
 
