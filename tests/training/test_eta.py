@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.training.eta import MIN_TIMED, RunEstimate, format_left, plan_phases
+from workbench.training.eta import FROZEN_COST, MIN_TIMED, RunEstimate, format_left, plan_phases
 from workbench.training.recipe import Stage
 from workbench.training.reports import (
     BatchEnd,
@@ -123,7 +123,7 @@ def test_estimate_follows_larger_and_frozen_stages() -> None:
     plan = plan_phases(stages, batches=4, valid_batches=1, size=64, sweep_iters=10,
                        predict_images=16)
     assert [p.kind for p in plan] == ["sweep", "stage", "stage", "stage", "predict"]
-    assert [p.cost for p in plan[1:4]] == pytest.approx([0.8, 1.0, 4.0])
+    assert [p.cost for p in plan[1:4]] == pytest.approx([FROZEN_COST, 1.0, 4.0])
     assert plan[0].cost == plan[1].cost  # the sweep runs on stage 1's model
     points = run(plan)
     first_epoch = next(i for i, (_, _, text) in enumerate(points)
