@@ -52,7 +52,7 @@ class ConsoleProgress:
                                            or n.endswith("_mean")]
             head = ["epoch", "train_loss", "valid_loss", *self._names, "time"]
             self._line(f"\nstage {msg.stage}: {msg.epochs} epoch(s) x {msg.batches_per_epoch} "
-                        f"batches\n" + "  ".join(f"{h:>12}" for h in head) + "\n")
+                       f"batches\n" + "  ".join(f"{h:>12}" for h in head) + "\n")
         elif isinstance(msg, BatchEnd):
             self._loss = f"loss {msg.smooth_loss:.4f}"
             self._draw(final=msg.iteration + 1 == msg.total_iters)
