@@ -161,15 +161,29 @@ class TeamLink(QObject):
                 browser.set_status(name, status)
                 self.window.class_progress.update_image(name)
         self.window.update_progress()
-        self.workspace.team_changed(holders)
+        self._follow(holders)
+
+    def _follow(self, holders: dict[str, str]) -> None:
+        """The open image, read-only, shows the newest label; it becomes editable once its
+        holder lets it go, and read-only once someone else holds it."""
+        ws = self.workspace
+        name = ws.current_name
+        if name is None or ws.seat is None:
+            return
+        if ws.held_by is not None or holders.get(name) not in (None, self.project.user):
+            ws.reopen()
 
     def _on_connection(self, ok: bool, why: str) -> None:
         if ok == self.connected:
             return
         self.connected = ok
         self._show_state()
-        if ok:  # the server is back: save what was journalled meanwhile, catch up
-            self.workspace.reconnected()
+        if ok:  # the server is back: renew the claim, save what was journalled, catch up
+            ws = self.workspace
+            if ws.seat is not None and ws.seat.offline and ws.current_name is not None:
+                ws.seat.take(ws.current_name)
+            ws.flush()
+            ws.set_reconnecting(False)
             self.sync()
         else:
             log.warning("lost the team server: %s", why)
@@ -187,7 +201,9 @@ class TeamLink(QObject):
     def shutdown(self) -> None:
         self._listener.stop()
         self._thread.join(3)
-        self.workspace.seat_leave()
+        self.workspace.flush()
+        if self.workspace.seat is not None:
+            self.workspace.seat.leave()
 
     # -- review and history ------------------------------------------------------------------
     def _build_menu(self) -> None:

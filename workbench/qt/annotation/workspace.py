@@ -93,7 +93,6 @@ class AnnotationWorkspace(QWidget):
         # whether the server is away (strokes are journalled and saved when it is back).
         self.seat = (TeamSeat(project, self) if getattr(project, "is_team", False)
                      and not project.readonly else None)
-        self._held_by: str | None = None
         self._reconnecting = False
         if self.task == Task.SEGMENTATION:
             self._build_segmentation()
@@ -271,7 +270,8 @@ class AnnotationWorkspace(QWidget):
         if self.controller is not None:
             self.controller.close()
         self._name, self._image_shape = name, None
-        self._held_by = self.seat.take(name) if self.seat is not None else None
+        if self.seat is not None:
+            self.seat.take(name)
         self._status = self._safe_status(name)
         try:
             rgb = load_image(self.project.image_path(name))
@@ -370,13 +370,13 @@ class AnnotationWorkspace(QWidget):
         assert self.controller is not None and self._image_shape is not None
         try:
             recovered = self.controller.open(name, self._image_shape,
-                                             view_only=self._held_by is not None)
+                                             view_only=self.held_by is not None)
         except WorkbenchError as exc:
             self._show_problem(f"The mask of {name} cannot be edited: {exc}")
             return
         if recovered:
             self.recoveredEdits.emit(name, recovered)
-        self.seg_panel.set_editable(self._held_by is None
+        self.seg_panel.set_editable(self.held_by is None
                                     and not getattr(self.project, "readonly", False))
         self._show_badges()
 
@@ -386,7 +386,7 @@ class AnnotationWorkspace(QWidget):
             self._tag_stacks[name] = QUndoStack(self.tag_undo)
         self.tag_undo.setActiveStack(self._tag_stacks[name])
         self.tag_panel.setEnabled(not getattr(self.project, "readonly", False)
-                                  and self._held_by is None)
+                                  and self.held_by is None)
         self.tag_panel.set_checked(self.project.tags(name))
         self._show_badges()
 
@@ -516,8 +516,8 @@ class AnnotationWorkspace(QWidget):
 
     def _show_badges(self) -> None:
         badges: list[tuple[str, tuple[int, int, int]]] = []
-        if self._held_by is not None:
-            badges.append((f"held by {self._held_by} · read-only", (200, 60, 60)))
+        if self.held_by is not None:
+            badges.append((f"held by {self.held_by} · read-only", (200, 60, 60)))
         elif self.review_note:
             badges.append((self.review_note, (214, 130, 20)))
         if self.tag_panel is not None:
@@ -533,8 +533,10 @@ class AnnotationWorkspace(QWidget):
 
     @property
     def held_by(self) -> str | None:
-        """Who else holds the open image (it is read-only here), None when it is ours."""
-        return self._held_by
+        """Who else holds the open image (it is read-only here), None when it is ours: the
+        seat's, which its lease renewals keep current."""
+        seat = self.seat
+        return seat.held_by if seat is not None and seat.name == self._name else None
 
     def reopen(self) -> None:
         """Show the open image again as the project has it now (claim, mask, tags)."""
@@ -542,31 +544,9 @@ class AnnotationWorkspace(QWidget):
             name, self._image_shape = self._name, None
             self.open_image(name)
 
-    def team_changed(self, holders: dict[str, str]) -> None:
-        """Someone's claim, save or review changed: a read-only image shows the newest
-        label, and becomes editable once its holder lets it go."""
-        name = self._name
-        if name is None or self.seat is None:
-            return
-        mine = self.project.user
-        if self._held_by is not None or holders.get(name) not in (None, mine):
-            self.reopen()
-
     def set_reconnecting(self, on: bool) -> None:
         self._reconnecting = on
         self._update_info()
-
-    def reconnected(self) -> None:
-        """The team server is back: renew the claim and save what was journalled."""
-        if self.seat is not None and self.seat.offline and self._name is not None:
-            self._held_by = self.seat.take(self._name)
-        self.flush()
-        self._update_info()
-
-    def seat_leave(self) -> None:
-        self.flush()
-        if self.seat is not None:
-            self.seat.leave()
 
     def _on_refused(self, name: str, message: str) -> None:
         self.errorOccurred.emit(message)
@@ -578,8 +558,8 @@ class AnnotationWorkspace(QWidget):
             self.info.setText("No image")
             return
         parts = [self._name]
-        if self._held_by is not None:
-            parts.append(f"held by {self._held_by} (read-only)")
+        if self.held_by is not None:
+            parts.append(f"held by {self.held_by} (read-only)")
         elif self.review_note:
             parts.append(self.review_note)
         if self._reconnecting:
